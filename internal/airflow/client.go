@@ -1,0 +1,264 @@
+// Package airflow is a small typed client for the connection endpoints of
+// the Apache Airflow REST API: /api/v1 on Airflow 2 and /api/v2 on Airflow 3.
+//
+// It handles authentication (basic auth, Airflow 3 JWT login or a static
+// bearer token), API version detection, bounded retries and decoding of
+// Airflow's error bodies. It knows nothing about Terraform.
+package airflow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// API versions accepted in Config.APIVersion.
+const (
+	// VersionAuto detects the API version with one probe of the server.
+	VersionAuto = "auto"
+	// VersionV1 is the Airflow 2 REST API, served under /api/v1.
+	VersionV1 = "v1"
+	// VersionV2 is the Airflow 3 REST API, served under /api/v2.
+	VersionV2 = "v2"
+)
+
+// Versions lists every value accepted in Config.APIVersion (besides "",
+// which means VersionAuto).
+var Versions = []string{VersionAuto, VersionV1, VersionV2}
+
+const (
+	defaultTimeout      = 60 * time.Second
+	defaultMaxRetries   = 4
+	defaultRetryWaitMin = 500 * time.Millisecond
+	defaultRetryWaitMax = 8 * time.Second
+	defaultUserAgent    = "airflowiam-go-client"
+
+	// healthPath is public on Airflow 3 and missing (404) on Airflow 2.
+	healthPath = "/api/v2/monitor/health"
+	// tokenPath is the Airflow 3 login endpoint, relative to the endpoint.
+	tokenPath = "/auth/token"
+)
+
+// Config configures a Client.
+type Config struct {
+	// Endpoint is the base URL of the Airflow API server, for example
+	// "https://airflow.example.com". A trailing slash and a trailing
+	// "/api/v1" or "/api/v2" are stripped.
+	Endpoint string
+	// Username and Password are used for basic auth (Airflow 2) or to
+	// obtain a JWT from POST /auth/token (Airflow 3).
+	Username string
+	Password string
+	// Token is a static bearer token. When set, Username and Password are
+	// not used.
+	Token string
+	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
+	APIVersion string
+	// HTTPClient is the HTTP client to use; nil means a client with a 60s
+	// timeout.
+	HTTPClient *http.Client
+	// UserAgent is sent in the User-Agent header.
+	UserAgent string
+	// MaxRetries bounds the retries of one request: 0 means the default
+	// (4), a negative value disables retries.
+	MaxRetries int
+	// RetryWaitMin and RetryWaitMax bound the wait between retries; 0
+	// means the defaults (500ms and 8s).
+	RetryWaitMin, RetryWaitMax time.Duration
+	// Logger, when set, receives debug messages. It is never given
+	// passwords, tokens, Authorization headers or request/response bodies.
+	Logger func(ctx context.Context, msg string, fields map[string]any)
+}
+
+// Client talks to the connection endpoints of one Airflow API server. It is
+// safe for concurrent use.
+type Client struct {
+	endpoint          string
+	username          string
+	password          string
+	token             string
+	configuredVersion string
+	httpClient        *http.Client
+	userAgent         string
+	maxRetries        int
+	retryWaitMin      time.Duration
+	retryWaitMax      time.Duration
+	logger            func(ctx context.Context, msg string, fields map[string]any)
+
+	// sleep waits between retries; tests replace it.
+	sleep func(ctx context.Context, d time.Duration) error
+
+	// versionMu serialises the version probe; version is its result.
+	versionMu sync.Mutex
+	version   string
+
+	// jwtMu serialises Airflow 3 logins; jwt is the current access token.
+	jwtMu sync.Mutex
+	jwt   string
+}
+
+// NewClient validates cfg and returns a Client. It does no network I/O.
+func NewClient(cfg Config) (*Client, error) {
+	endpoint, err := normalizeEndpoint(cfg.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+
+	version := strings.ToLower(strings.TrimSpace(cfg.APIVersion))
+	if version == "" {
+		version = VersionAuto
+	}
+	if !slices.Contains(Versions, version) {
+		return nil, fmt.Errorf("invalid API version %q: must be one of %s", cfg.APIVersion, strings.Join(Versions, ", "))
+	}
+
+	if cfg.Token == "" {
+		switch {
+		case cfg.Username == "" && cfg.Password == "":
+			return nil, errors.New("no Airflow credentials: set a token, or a username and password")
+		case cfg.Username == "":
+			return nil, errors.New("a username is required when a password is set")
+		case cfg.Password == "":
+			return nil, errors.New("a password is required when a username is set")
+		}
+	}
+
+	c := &Client{
+		endpoint:          endpoint,
+		token:             cfg.Token,
+		configuredVersion: version,
+		httpClient:        cfg.HTTPClient,
+		userAgent:         cfg.UserAgent,
+		maxRetries:        cfg.MaxRetries,
+		retryWaitMin:      cfg.RetryWaitMin,
+		retryWaitMax:      cfg.RetryWaitMax,
+		logger:            cfg.Logger,
+		sleep:             sleepContext,
+	}
+	if cfg.Token == "" {
+		c.username, c.password = cfg.Username, cfg.Password
+	}
+	if c.httpClient == nil {
+		c.httpClient = &http.Client{Timeout: defaultTimeout}
+	}
+	if c.userAgent == "" {
+		c.userAgent = defaultUserAgent
+	}
+	switch {
+	case c.maxRetries == 0:
+		c.maxRetries = defaultMaxRetries
+	case c.maxRetries < 0:
+		c.maxRetries = 0
+	}
+	if c.retryWaitMin <= 0 {
+		c.retryWaitMin = defaultRetryWaitMin
+	}
+	if c.retryWaitMax <= 0 {
+		c.retryWaitMax = defaultRetryWaitMax
+	}
+	if c.retryWaitMax < c.retryWaitMin {
+		c.retryWaitMax = c.retryWaitMin
+	}
+	return c, nil
+}
+
+// normalizeEndpoint checks that raw is an absolute http(s) URL without
+// credentials, query or fragment, and strips a trailing slash and a trailing
+// /api/v1 or /api/v2.
+func normalizeEndpoint(raw string) (string, error) {
+	s := strings.TrimSpace(raw)
+	if s == "" {
+		return "", errors.New("an endpoint is required")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		// The *url.Error repeats the whole input, which could hold
+		// credentials; keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return "", fmt.Errorf("invalid endpoint: %w", err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("invalid endpoint %q: must be an absolute http:// or https:// URL", u.Redacted())
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("invalid endpoint %q: must not contain credentials; set the username and password instead", u.Redacted())
+	}
+	if u.RawQuery != "" || u.Fragment != "" || u.ForceQuery {
+		return "", fmt.Errorf("invalid endpoint %q: must not contain a query or fragment", u.Redacted())
+	}
+
+	p := strings.TrimRight(u.EscapedPath(), "/")
+	for _, suffix := range []string{"/api/v1", "/api/v2"} {
+		if strings.HasSuffix(p, suffix) {
+			p = strings.TrimRight(strings.TrimSuffix(p, suffix), "/")
+			break
+		}
+	}
+	return u.Scheme + "://" + u.Host + p, nil
+}
+
+// Endpoint returns the normalised base URL, without a trailing slash or API
+// prefix.
+func (c *Client) Endpoint() string {
+	return c.endpoint
+}
+
+// APIVersion returns VersionV1 or VersionV2. When the client was configured
+// with VersionAuto it probes GET /api/v2/monitor/health once (2xx means v2,
+// 404 means v1) and remembers the answer; concurrent callers share one
+// probe. A failed probe is not remembered.
+func (c *Client) APIVersion(ctx context.Context) (string, error) {
+	if c.configuredVersion != VersionAuto {
+		return c.configuredVersion, nil
+	}
+	c.versionMu.Lock()
+	defer c.versionMu.Unlock()
+	if c.version != "" {
+		return c.version, nil
+	}
+	v, err := c.probeVersion(ctx)
+	if err != nil {
+		return "", err
+	}
+	c.version = v
+	return v, nil
+}
+
+func (c *Client) probeVersion(ctx context.Context) (string, error) {
+	u := c.endpoint + healthPath
+	resp, err := c.send(ctx, http.MethodGet, u, nil, "")
+	if err != nil {
+		return "", fmt.Errorf("detecting the Airflow API version: %w", err)
+	}
+	switch {
+	case resp.status >= 200 && resp.status < 300:
+		if err := checkJSON(http.MethodGet, u, resp); err != nil {
+			return "", fmt.Errorf("detecting the Airflow API version: %w; is %s an Airflow API server?", err, c.endpoint)
+		}
+		c.log(ctx, "detected Airflow API version", map[string]any{"url": u, "api_version": VersionV2})
+		return VersionV2, nil
+	case resp.status == http.StatusNotFound:
+		c.log(ctx, "detected Airflow API version", map[string]any{"url": u, "api_version": VersionV1})
+		return VersionV1, nil
+	default:
+		return "", fmt.Errorf("detecting the Airflow API version (configure the API version as v1 or v2 to skip detection): %w",
+			newAPIError(http.MethodGet, u, resp, ""))
+	}
+}
+
+// log passes msg and fields to the configured logger, if any. Callers must
+// never put secrets or bodies in fields.
+func (c *Client) log(ctx context.Context, msg string, fields map[string]any) {
+	if c.logger != nil {
+		c.logger(ctx, msg, fields)
+	}
+}
