@@ -1,0 +1,15 @@
+# Airflow 3: username and password are exchanged once per run for a JWT.
+# Every attribute can come from the environment instead (AIRFLOW_URL,
+# AIRFLOW_USERNAME, AIRFLOW_PASSWORD, AIRFLOW_TOKEN, AIRFLOW_API_VERSION).
+provider "airflowiam" {
+  airflow {
+    endpoint = "https://airflow.example.com"
+    username = "terraform"
+    password = var.airflow_password
+  }
+}
+
+variable "airflow_password" {
+  type      = string
+  sensitive = true
+}

@@ -1,0 +1,4 @@
+import {
+  to = airflowiam_connection.warehouse
+  id = "warehouse"
+}

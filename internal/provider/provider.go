@@ -1,0 +1,225 @@
+// Package provider holds the Terraform glue of the airflowiam provider: the
+// provider itself and one file per resource and data source. API logic lives
+// in the packages beside it under internal/.
+package provider
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+)
+
+// RegistryAddress is the provider's address in the Terraform registry.
+const RegistryAddress = "registry.terraform.io/airflowiam/airflowiam"
+
+// Environment variables read when the matching airflow block attribute is not set.
+const (
+	EnvAirflowURL        = "AIRFLOW_URL"
+	EnvAirflowUsername   = "AIRFLOW_USERNAME"
+	EnvAirflowPassword   = "AIRFLOW_PASSWORD"
+	EnvAirflowToken      = "AIRFLOW_TOKEN"
+	EnvAirflowAPIVersion = "AIRFLOW_API_VERSION"
+)
+
+var _ provider.Provider = (*airflowIAMProvider)(nil)
+
+// New returns a constructor for the provider, as providerserver expects.
+func New(version string) func() provider.Provider {
+	return func() provider.Provider {
+		return &airflowIAMProvider{version: version}
+	}
+}
+
+type airflowIAMProvider struct {
+	version string
+}
+
+type providerModel struct {
+	Airflow *airflowBlockModel `tfsdk:"airflow"`
+}
+
+type airflowBlockModel struct {
+	Endpoint   types.String `tfsdk:"endpoint"`
+	Username   types.String `tfsdk:"username"`
+	Password   types.String `tfsdk:"password"`
+	Token      types.String `tfsdk:"token"`
+	APIVersion types.String `tfsdk:"api_version"`
+}
+
+// providerData is handed to every resource and data source. Clients are built
+// once here; a nil client means its block is not configured, and clientErr
+// explains why so the object that needs it can say so.
+type providerData struct {
+	airflow    *airflow.Client
+	airflowErr string
+}
+
+func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
+	resp.TypeName = "airflowiam"
+	resp.Version = p.version
+}
+
+func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest, resp *provider.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Keyless, least-privilege credentials for Apache Airflow across clouds: Airflow connections, " +
+			"GCP impersonation chains, per-task Workload Identity, AWS web-identity roles, and a plan-time check that the whole " +
+			"credential path works. Every block is optional; an object that needs a missing block says which one to add.",
+		Blocks: map[string]schema.Block{
+			"airflow": schema.SingleNestedBlock{
+				MarkdownDescription: "Connection to Airflow's REST API: Airflow 3 (`/api/v2`, JWT from `POST /auth/token`) or " +
+					"Airflow 2 (`/api/v1`, basic auth). Each attribute falls back to an environment variable when unset.",
+				Attributes: map[string]schema.Attribute{
+					"endpoint": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Base URL of the Airflow API server, for example `https://airflow.example.com` " +
+							"(without `/api/v2`). Falls back to `" + EnvAirflowURL + "`.",
+					},
+					"username": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "User name. On Airflow 3 it is exchanged once per provider run for a JWT at " +
+							"`POST /auth/token`; on Airflow 2 it is sent with basic auth. The user needs the Op or Admin role. " +
+							"Falls back to `" + EnvAirflowUsername + "`.",
+						Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("token"))},
+					},
+					"password": schema.StringAttribute{
+						Optional:            true,
+						Sensitive:           true,
+						MarkdownDescription: "Password for `username`. Falls back to `" + EnvAirflowPassword + "`.",
+						Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("username"))},
+					},
+					"token": schema.StringAttribute{
+						Optional:  true,
+						Sensitive: true,
+						MarkdownDescription: "A static bearer token sent as `Authorization: Bearer`, instead of `username` and " +
+							"`password`. Falls back to `" + EnvAirflowToken + "`.",
+					},
+					"api_version": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Which REST API to use: " + quotedList(airflow.Versions) + ". `auto` (the default) " +
+							"probes `/api/v2` once and falls back to `/api/v1`; `v2` is Airflow 3, `v1` is Airflow 2. " +
+							"Falls back to `" + EnvAirflowAPIVersion + "`.",
+						Validators: []validator.String{stringvalidator.OneOf(airflow.Versions...)},
+					},
+				},
+			},
+		},
+	}
+}
+
+func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.ConfigureRequest, resp *provider.ConfigureResponse) {
+	var cfg providerModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	data := &providerData{}
+	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.ResourceData = data
+	resp.DataSourceData = data
+}
+
+// configureAirflow builds the Airflow client from the block and the
+// environment. It returns a nil client and a reason when there is not enough
+// to build one; it adds an error only when what is given is wrong.
+func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflowBlockModel, resp *provider.ConfigureResponse) (*airflow.Client, string) {
+	if block == nil {
+		block = &airflowBlockModel{}
+	}
+	for name, v := range map[string]types.String{
+		"endpoint": block.Endpoint, "username": block.Username, "password": block.Password,
+		"token": block.Token, "api_version": block.APIVersion,
+	} {
+		if v.IsUnknown() {
+			return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
+		}
+	}
+
+	cfg := airflow.Config{
+		Endpoint:   valueOrEnv(block.Endpoint, EnvAirflowURL),
+		Username:   valueOrEnv(block.Username, EnvAirflowUsername),
+		Password:   valueOrEnv(block.Password, EnvAirflowPassword),
+		Token:      valueOrEnv(block.Token, EnvAirflowToken),
+		APIVersion: valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
+		UserAgent:  "terraform-provider-airflowiam/" + p.version,
+		Logger: func(ctx context.Context, msg string, fields map[string]any) {
+			tflog.Debug(ctx, msg, fields)
+		},
+	}
+	if cfg.Endpoint == "" {
+		return nil, "the provider's airflow block has no endpoint: set airflow.endpoint or the " + EnvAirflowURL + " environment variable"
+	}
+	if cfg.Token != "" {
+		// A token from anywhere wins over a user name from the environment.
+		cfg.Username, cfg.Password = "", ""
+	}
+	client, err := airflow.NewClient(cfg)
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("airflow"), "Invalid Airflow Configuration",
+			fmt.Sprintf("The provider's airflow block, or the AIRFLOW_* environment variables it falls back to, is not usable: %s.", err))
+		return nil, ""
+	}
+	tflog.Debug(ctx, "configured Airflow client", map[string]any{"endpoint": client.Endpoint(), "api_version": cfg.APIVersion})
+	return client, ""
+}
+
+func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Resource {
+	return []func() resource.Resource{
+		NewConnectionResource,
+	}
+}
+
+func (p *airflowIAMProvider) DataSources(_ context.Context) []func() datasource.DataSource {
+	return []func() datasource.DataSource{
+		NewConnectionDataSource,
+	}
+}
+
+// valueOrEnv returns the configured value, or the environment variable when
+// the attribute is null.
+func valueOrEnv(v types.String, env string) string {
+	if !v.IsNull() && !v.IsUnknown() {
+		return v.ValueString()
+	}
+	return os.Getenv(env)
+}
+
+// quotedList renders values as `a` | `b` for descriptions, from the same
+// slice a validator uses.
+func quotedList(values []string) string {
+	quoted := make([]string, len(values))
+	for i, v := range values {
+		quoted[i] = "`" + v + "`"
+	}
+	return strings.Join(quoted, ", ")
+}
+
+// airflowClientFrom extracts the Airflow client from provider data, adding an
+// error naming the missing configuration when there is none.
+func airflowClientFrom(data *providerData, addError func(summary, detail string)) *airflow.Client {
+	if data == nil {
+		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
+		return nil
+	}
+	if data.airflow == nil {
+		addError("Airflow Not Configured", "This object talks to Airflow's REST API, but "+data.airflowErr+".")
+		return nil
+	}
+	return data.airflow
+}

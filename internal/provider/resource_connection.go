@@ -1,0 +1,398 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
+	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+)
+
+var (
+	_ resource.Resource                = (*connectionResource)(nil)
+	_ resource.ResourceWithConfigure   = (*connectionResource)(nil)
+	_ resource.ResourceWithImportState = (*connectionResource)(nil)
+)
+
+// NewConnectionResource returns the airflowiam_connection resource.
+func NewConnectionResource() resource.Resource {
+	return &connectionResource{}
+}
+
+type connectionResource struct {
+	data *providerData
+}
+
+type connectionResourceModel struct {
+	connectionFieldsModel
+	Password          types.String `tfsdk:"password"`
+	PasswordWO        types.String `tfsdk:"password_wo"`
+	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
+}
+
+// connectionFieldsModel holds the fields the resource and the data source
+// share: everything Airflow returns except the password.
+type connectionFieldsModel struct {
+	ID           types.String         `tfsdk:"id"`
+	ConnectionID types.String         `tfsdk:"connection_id"`
+	ConnType     types.String         `tfsdk:"conn_type"`
+	Description  types.String         `tfsdk:"description"`
+	Host         types.String         `tfsdk:"host"`
+	Login        types.String         `tfsdk:"login"`
+	Schema       types.String         `tfsdk:"schema"`
+	Port         types.Int64          `tfsdk:"port"`
+	Extra        jsontypes.Normalized `tfsdk:"extra"`
+}
+
+// setFromAPI copies what Airflow returned, extra included as returned.
+func (m *connectionFieldsModel) setFromAPI(conn *airflow.Connection) {
+	m.ID = types.StringValue(conn.ConnectionID)
+	m.ConnectionID = types.StringValue(conn.ConnectionID)
+	m.ConnType = types.StringValue(conn.ConnType)
+	m.Description = types.StringPointerValue(conn.Description)
+	m.Host = types.StringPointerValue(conn.Host)
+	m.Login = types.StringPointerValue(conn.Login)
+	m.Schema = types.StringPointerValue(conn.Schema)
+	m.Port = types.Int64PointerValue(conn.Port)
+	m.Extra = jsontypes.NewNormalizedPointerValue(conn.Extra)
+}
+
+func (r *connectionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_connection"
+}
+
+func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "An Airflow connection, managed through Airflow's REST API (Airflow 3 `/api/v2` or Airflow 2 `/api/v1`).\n\n" +
+			"Secrets never need to be in state: use `password_wo` (write-only, Terraform 1.11+) with `password_wo_version`. " +
+			"Airflow masks the password and sensitive `extra` keys (any key whose name contains `password`, `secret`, `token`, " +
+			"`api_key`, `private_key`, `keyfile_dict`, and so on) as `***` when read back; for those fields the provider keeps the " +
+			"configured value, so **drift of a masked value cannot be detected**. Adding, removing or changing any other field out " +
+			"of band, or adding or removing a password on Airflow 3, shows in the next plan.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The connection ID (same as `connection_id`).",
+				PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
+			},
+			"connection_id": schema.StringAttribute{
+				Required: true,
+				MarkdownDescription: "The connection's ID, as tasks refer to it. " + connectionIDRule + ". " +
+					"Changing it replaces the connection.",
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
+				Validators:    connectionIDValidators(),
+			},
+			"conn_type": schema.StringAttribute{
+				Required:            true,
+				MarkdownDescription: "The connection type, for example `aws`, `google_cloud_platform`, `postgres` or `http`.",
+				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"description": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Free-text description shown in Airflow's UI.",
+			},
+			"host": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Host name or URL.",
+			},
+			"login": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Login (user name).",
+			},
+			"schema": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "Schema (for databases, usually the database name).",
+			},
+			"port": schema.Int64Attribute{
+				Optional:            true,
+				MarkdownDescription: fmt.Sprintf("Port, from %d to %d.", minPort, maxPort),
+				Validators:          []validator.Int64{int64validator.Between(minPort, maxPort)},
+			},
+			"extra": schema.StringAttribute{
+				CustomType: jsontypes.NormalizedType{},
+				Optional:   true,
+				// Computed only so that a reformatted configuration can plan
+				// the prior state; semanticJSONPlan never plans an unknown.
+				Computed:      true,
+				PlanModifiers: []planmodifier.String{semanticJSONPlan{}},
+				MarkdownDescription: "Extra parameters as a JSON object, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+					"Compared semantically: key order and white space never produce a diff. Values Airflow masks as `***` keep " +
+					"their configured value.",
+				Validators: []validator.String{jsonObjectValidator{}},
+			},
+			"password": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				MarkdownDescription: "Password. Stored in state (marked sensitive); prefer `password_wo`. Conflicts with `password_wo`. " +
+					"Airflow cannot unset a password through its API, so removing it replaces the connection.",
+				Validators: []validator.String{
+					stringvalidator.LengthAtLeast(1),
+					stringvalidator.ConflictsWith(path.MatchRoot("password_wo")),
+				},
+				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(
+					passwordClearedString, passwordClearedDescription, passwordClearedDescription)},
+			},
+			"password_wo": schema.StringAttribute{
+				Optional:  true,
+				Sensitive: true,
+				WriteOnly: true,
+				MarkdownDescription: "Password, write-only: sent to Airflow but never stored in plan or state (Terraform 1.11+). " +
+					"It is sent on create and whenever `password_wo_version` changes. Requires `password_wo_version`; conflicts with `password`.",
+				Validators: []validator.String{
+					stringvalidator.LengthAtLeast(1),
+					stringvalidator.ConflictsWith(path.MatchRoot("password")),
+					stringvalidator.AlsoRequires(path.MatchRoot("password_wo_version")),
+				},
+			},
+			"password_wo_version": schema.Int64Attribute{
+				Optional: true,
+				MarkdownDescription: "Version of `password_wo`. Change it (for example increment it) to send a new `password_wo`. " +
+					"Removing it together with `password_wo` replaces the connection, because Airflow cannot unset a password.",
+				Validators: []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("password_wo"))},
+				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(
+					passwordClearedInt64, passwordClearedDescription, passwordClearedDescription)},
+			},
+		},
+	}
+}
+
+const passwordClearedDescription = "Airflow's API cannot unset a password, so removing `password` (or `password_wo` and its version) replaces the connection."
+
+// passwordClearedString and passwordClearedInt64 report whether the plan
+// removes every password the prior state had: state held one, and the plan
+// holds neither `password` nor `password_wo_version`.
+func passwordClearedString(ctx context.Context, req planmodifier.StringRequest, resp *stringplanmodifier.RequiresReplaceIfFuncResponse) {
+	if req.StateValue.IsNull() || !req.PlanValue.IsNull() {
+		return
+	}
+	var version types.Int64
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("password_wo_version"), &version)...)
+	resp.RequiresReplace = version.IsNull()
+}
+
+func passwordClearedInt64(ctx context.Context, req planmodifier.Int64Request, resp *int64planmodifier.RequiresReplaceIfFuncResponse) {
+	if req.StateValue.IsNull() || !req.PlanValue.IsNull() {
+		return
+	}
+	var password types.String
+	resp.Diagnostics.Append(req.Plan.GetAttribute(ctx, path.Root("password"), &password)...)
+	resp.RequiresReplace = password.IsNull()
+}
+
+func (r *connectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	if req.ProviderData == nil {
+		return
+	}
+	data, ok := req.ProviderData.(*providerData)
+	if !ok {
+		resp.Diagnostics.AddError("Unexpected Provider Data", fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", req.ProviderData))
+		return
+	}
+	r.data = data
+}
+
+func (r *connectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	client := airflowClientFrom(r.data, resp.Diagnostics.AddError)
+	if client == nil {
+		return
+	}
+	var plan connectionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	var passwordWO types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	id := plan.ConnectionID.ValueString()
+	conn := plan.toAPI()
+	if !passwordWO.IsNull() {
+		conn.Password = passwordWO.ValueStringPointer()
+	}
+	tflog.Debug(ctx, "creating Airflow connection", map[string]any{"connection_id": id})
+	created, err := client.CreateConnection(ctx, conn)
+	if err != nil {
+		if airflow.IsConflict(err) {
+			resp.Diagnostics.AddAttributeError(path.Root("connection_id"), "Connection Already Exists",
+				fmt.Sprintf("Airflow at %s already has a connection %q, so it was not created. To manage the existing one with "+
+					"Terraform, import it: add an import block { to = airflowiam_connection.NAME, id = %q } or run "+
+					"`terraform import airflowiam_connection.NAME %s`. Otherwise choose another connection_id.\n\nAirflow said: %s",
+					client.Endpoint(), id, id, id, err))
+			return
+		}
+		resp.Diagnostics.AddError("Error Creating Airflow Connection",
+			fmt.Sprintf("Could not create connection %q: %s", id, err))
+		return
+	}
+
+	state := plan
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, created)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	client := airflowClientFrom(r.data, resp.Diagnostics.AddError)
+	if client == nil {
+		return
+	}
+	var state connectionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	id := state.ConnectionID.ValueString()
+	conn, err := client.GetConnection(ctx, id)
+	if airflow.IsNotFound(err) {
+		tflog.Warn(ctx, "Airflow connection no longer exists; removing it from state", map[string]any{"connection_id": id})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error Reading Airflow Connection",
+			fmt.Sprintf("Could not read connection %q: %s", id, err))
+		return
+	}
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, conn)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *connectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	client := airflowClientFrom(r.data, resp.Diagnostics.AddError)
+	if client == nil {
+		return
+	}
+	var plan, prior connectionResourceModel
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	var passwordWO types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	id := plan.ConnectionID.ValueString()
+	conn := plan.toAPI()
+	mask := []string{
+		airflow.FieldConnType, airflow.FieldDescription, airflow.FieldHost, airflow.FieldLogin,
+		airflow.FieldSchema, airflow.FieldPort, airflow.FieldExtra,
+	}
+	switch {
+	case !plan.Password.IsNull() && !plan.Password.Equal(prior.Password):
+		mask = append(mask, airflow.FieldPassword)
+	case !passwordWO.IsNull() && !plan.PasswordWOVersion.Equal(prior.PasswordWOVersion):
+		conn.Password = passwordWO.ValueStringPointer()
+		mask = append(mask, airflow.FieldPassword)
+	default:
+		conn.Password = nil // unchanged: Airflow keeps the one it has
+	}
+	tflog.Debug(ctx, "updating Airflow connection", map[string]any{"connection_id": id, "update_mask": mask})
+	updated, err := client.UpdateConnection(ctx, conn, mask)
+	if err != nil {
+		resp.Diagnostics.AddError("Error Updating Airflow Connection",
+			fmt.Sprintf("Could not update connection %q: %s", id, err))
+		return
+	}
+	state := plan
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, updated)...)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *connectionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	client := airflowClientFrom(r.data, resp.Diagnostics.AddError)
+	if client == nil {
+		return
+	}
+	var state connectionResourceModel
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	id := state.ConnectionID.ValueString()
+	if err := client.DeleteConnection(ctx, id); err != nil && !airflow.IsNotFound(err) {
+		resp.Diagnostics.AddError("Error Deleting Airflow Connection",
+			fmt.Sprintf("Could not delete connection %q: %s", id, err))
+	}
+}
+
+func (r *connectionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	resp.Diagnostics.Append(validateConnectionID(req.ID, path.Root("connection_id"))...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("connection_id"), req.ID)...)
+	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
+}
+
+// toAPI builds the request body from the model. The password is set from
+// `password` only; callers add a write-only one themselves.
+func (m *connectionResourceModel) toAPI() *airflow.Connection {
+	return &airflow.Connection{
+		ConnectionID: m.ConnectionID.ValueString(),
+		ConnType:     m.ConnType.ValueString(),
+		Description:  m.Description.ValueStringPointer(),
+		Host:         m.Host.ValueStringPointer(),
+		Login:        m.Login.ValueStringPointer(),
+		Schema:       m.Schema.ValueStringPointer(),
+		Port:         m.Port.ValueInt64Pointer(),
+		Password:     m.Password.ValueStringPointer(),
+		Extra:        m.Extra.ValueStringPointer(),
+	}
+}
+
+// applyAPI copies what Airflow returned into m, which holds the prior state
+// (or the plan, after a write). Masked values keep what m had, as the
+// resource's documentation says.
+func (r *connectionResource) applyAPI(ctx context.Context, client *airflow.Client, m *connectionResourceModel, conn *airflow.Connection) (diags diag.Diagnostics) {
+	known := m.Extra.ValueString()
+	m.setFromAPI(conn)
+	if conn.Extra != nil {
+		extra, err := airflow.UnmaskExtra(*conn.Extra, known)
+		if err != nil {
+			diags.AddError("Unexpected Connection Extra", fmt.Sprintf("Airflow returned an extra for connection %q that is not JSON: %s", conn.ConnectionID, err))
+			return diags
+		}
+		m.Extra = jsontypes.NewNormalizedValue(extra)
+	}
+
+	version, err := client.APIVersion(ctx)
+	if err != nil {
+		diags.AddError("Error Reading Airflow Connection", fmt.Sprintf("Could not determine Airflow's API version: %s", err))
+		return diags
+	}
+	if version == airflow.VersionV2 {
+		applyMaskedPassword(m, conn.Password)
+	}
+	// Airflow 2 never returns the password: nothing can be observed, so the
+	// prior values stand.
+	return diags
+}
+
+// applyMaskedPassword applies what Airflow 3 says about the password: "***"
+// when one is set, null when none is.
+func applyMaskedPassword(m *connectionResourceModel, returned *string) {
+	hasPrior := !m.Password.IsNull() || !m.PasswordWOVersion.IsNull()
+	switch {
+	case returned == nil:
+		// Removed out of band: drop what state claims so the plan re-sends it.
+		m.Password = types.StringNull()
+		m.PasswordWOVersion = types.Int64Null()
+	case !hasPrior:
+		// Set out of band (or imported): record that a password exists
+		// without knowing it.
+		m.Password = types.StringValue(airflow.MaskedValue)
+	}
+}

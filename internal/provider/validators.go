@@ -1,0 +1,90 @@
+package provider
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"unicode/utf8"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+)
+
+// Airflow's rule for connection IDs: `^[\w.-]+$` (Unicode word characters)
+// and at most 200 characters.
+const (
+	maxConnectionIDLength = 200
+	connectionIDRule      = "Letters, digits, underscores (`_`), dots (`.`) and hyphens (`-`) only, 1 to 200 characters (Airflow's `^[\\w.-]+$`)"
+	minPort               = 1
+	maxPort               = 65535
+)
+
+var connectionIDPattern = regexp.MustCompile(`^[\p{L}\p{M}\p{Nd}_.-]+$`)
+
+func connectionIDValidators() []validator.String {
+	return []validator.String{
+		stringvalidator.UTF8LengthBetween(1, maxConnectionIDLength),
+		stringvalidator.RegexMatches(connectionIDPattern, "must contain only "+
+			"letters, digits, underscores, dots and hyphens, like Airflow's ^[\\w.-]+$"),
+	}
+}
+
+// validateConnectionID checks an ID that does not come through a schema (an
+// import ID) against the same rule.
+func validateConnectionID(id string, at path.Path) diag.Diagnostics {
+	var diags diag.Diagnostics
+	if n := utf8.RuneCountInString(id); n == 0 || n > maxConnectionIDLength || !connectionIDPattern.MatchString(id) {
+		diags.AddAttributeError(at, "Invalid Connection ID",
+			fmt.Sprintf("%q is not a valid Airflow connection ID. Expected: %s.", id, connectionIDRule))
+	}
+	return diags
+}
+
+// jsonObjectValidator requires a JSON object (Airflow rejects any other JSON
+// value in a connection's extra). Syntax errors are reported by the JSON
+// type itself.
+type jsonObjectValidator struct{}
+
+var _ validator.String = jsonObjectValidator{}
+
+func (jsonObjectValidator) Description(context.Context) string {
+	return "value must be a JSON object"
+}
+
+func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	var v any
+	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &v); err != nil {
+		return // the JSON type reports syntax errors
+	}
+	if _, ok := v.(map[string]any); !ok {
+		// The value itself is not echoed: an extra may hold secrets.
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Extra",
+			fmt.Sprintf("%s must be a JSON object, for example jsonencode({ region_name = \"eu-west-1\" }); got a JSON %s.",
+				req.Path, jsonKind(v)))
+	}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case []any:
+		return "array"
+	case string:
+		return "string"
+	case bool:
+		return "boolean"
+	default:
+		return "number"
+	}
+}
