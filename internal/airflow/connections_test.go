@@ -82,7 +82,7 @@ func TestConnectionCRUDv2(t *testing.T) {
 	if *updated.Host != "db2.internal" || *updated.Description != "db" || *updated.Password != MaskedValue {
 		t.Fatalf("updated = %s", dump(updated))
 	}
-	if stored, _ := f.stored("pg"); *stored.Password != "new-secret" || *stored.Description != "db" {
+	if stored := f.stored("pg"); *stored.Password != "new-secret" || *stored.Description != "db" {
 		t.Fatalf("stored = %s", dump(&stored))
 	}
 
@@ -160,7 +160,7 @@ func TestConnectionCRUDv1(t *testing.T) {
 	if created.Password != nil {
 		t.Fatalf("Airflow 2 returned a password? %s", dump(created))
 	}
-	if stored, _ := f.stored("c2"); stored.Password == nil || *stored.Password != "pw" {
+	if stored := f.stored("c2"); stored.Password == nil || *stored.Password != "pw" {
 		t.Fatalf("password not sent: %s", dump(&stored))
 	}
 
@@ -172,7 +172,7 @@ func TestConnectionCRUDv1(t *testing.T) {
 	if *updated.Host != "h2" || updated.ConnType != "postgres" || updated.Port == nil || *updated.Port != 5432 {
 		t.Fatalf("updated = %s", dump(updated))
 	}
-	if stored, _ := f.stored("c2"); stored.Password == nil || *stored.Password != "pw" {
+	if stored := f.stored("c2"); stored.Password == nil || *stored.Password != "pw" {
 		t.Fatalf("password lost: %s", dump(&stored))
 	}
 	patch := f.lastRequest(http.MethodPatch)

@@ -133,14 +133,17 @@ func (f *fakeAirflow) seed(conn Connection) {
 	f.conns[c.ConnectionID] = &c
 }
 
-func (f *fakeAirflow) stored(id string) (Connection, bool) {
+// stored returns the connection as the fake holds it, failing the test when
+// there is none.
+func (f *fakeAirflow) stored(id string) Connection {
+	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	c, ok := f.conns[id]
 	if !ok {
-		return Connection{}, false
+		f.t.Fatalf("fake Airflow has no connection %q", id)
 	}
-	return *c, true
+	return *c
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

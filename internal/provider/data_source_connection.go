@@ -88,7 +88,7 @@ func (d *connectionDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	if err != nil {
-		resp.Diagnostics.AddError("Error Reading Airflow Connection", fmt.Sprintf("Could not read connection %q: %s", id, err))
+		resp.Diagnostics.AddError("Error Reading Airflow Connection", fmt.Sprintf("Could not read connection %q: %s", id, airflowErrorDetail(err)))
 		return
 	}
 	var state connectionFieldsModel

@@ -5,7 +5,9 @@ package provider
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 
@@ -208,6 +210,24 @@ func quotedList(values []string) string {
 		quoted[i] = "`" + v + "`"
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// airflowErrorDetail is err's message followed by what to do about the
+// usual causes of an authentication or permission failure.
+func airflowErrorDetail(err error) string {
+	var apiErr *airflow.APIError
+	if !errors.As(err, &apiErr) {
+		return err.Error()
+	}
+	switch apiErr.StatusCode {
+	case http.StatusUnauthorized:
+		return err.Error() + "\n\nCheck the credentials in the provider's airflow block (or " +
+			EnvAirflowUsername + ", " + EnvAirflowPassword + ", " + EnvAirflowToken + ")."
+	case http.StatusForbidden:
+		return err.Error() + "\n\nThe Airflow user may not manage connections: Airflow requires the Op or Admin role " +
+			"for connections, even to read them. With a static token, the token may be invalid or expired."
+	}
+	return err.Error()
 }
 
 // airflowClientFrom extracts the Airflow client from provider data, adding an

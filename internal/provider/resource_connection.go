@@ -234,7 +234,7 @@ func (r *connectionResource) Create(ctx context.Context, req resource.CreateRequ
 			return
 		}
 		resp.Diagnostics.AddError("Error Creating Airflow Connection",
-			fmt.Sprintf("Could not create connection %q: %s", id, err))
+			fmt.Sprintf("Could not create connection %q: %s", id, airflowErrorDetail(err)))
 		return
 	}
 
@@ -263,7 +263,7 @@ func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 	if err != nil {
 		resp.Diagnostics.AddError("Error Reading Airflow Connection",
-			fmt.Sprintf("Could not read connection %q: %s", id, err))
+			fmt.Sprintf("Could not read connection %q: %s", id, airflowErrorDetail(err)))
 		return
 	}
 	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, conn)...)
@@ -303,7 +303,7 @@ func (r *connectionResource) Update(ctx context.Context, req resource.UpdateRequ
 	updated, err := client.UpdateConnection(ctx, conn, mask)
 	if err != nil {
 		resp.Diagnostics.AddError("Error Updating Airflow Connection",
-			fmt.Sprintf("Could not update connection %q: %s", id, err))
+			fmt.Sprintf("Could not update connection %q: %s", id, airflowErrorDetail(err)))
 		return
 	}
 	state := plan
@@ -324,7 +324,7 @@ func (r *connectionResource) Delete(ctx context.Context, req resource.DeleteRequ
 	id := state.ConnectionID.ValueString()
 	if err := client.DeleteConnection(ctx, id); err != nil && !airflow.IsNotFound(err) {
 		resp.Diagnostics.AddError("Error Deleting Airflow Connection",
-			fmt.Sprintf("Could not delete connection %q: %s", id, err))
+			fmt.Sprintf("Could not delete connection %q: %s", id, airflowErrorDetail(err)))
 	}
 }
 

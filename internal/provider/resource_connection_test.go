@@ -591,3 +591,19 @@ resource "airflowiam_connection" "test" {
 		})
 	})
 }
+
+func TestAccConnection_insufficientRole(t *testing.T) {
+	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+		viewer := *af
+		viewer.Username, viewer.Password = af.ViewerUsername, af.ViewerPassword
+		f := connFields{id: tfacctest.RandomWithPrefix("tfacc-viewer"), connType: "http"}
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6ProviderFactories,
+			CheckDestroy:             checkConnectionDestroyed(t, af, f.id),
+			Steps: []resource.TestStep{{
+				Config:      f.config(&viewer),
+				ExpectError: regexp.MustCompile(`(?s)403 Forbidden.*Op\s+or\s+Admin\s+role`),
+			}},
+		})
+	})
+}
