@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -146,4 +147,64 @@ func expectField(name string, got *string, want *string) error {
 		return fmt.Errorf("%s: Airflow has %s, want %s", name, derefString(got), derefString(want))
 	}
 	return nil
+}
+
+func TestAccProvider_airflowNotConfigured(t *testing.T) {
+	acctest.Airflow3(t) // for the TF_ACC guard; this test talks to no server
+	for _, env := range []string{EnvAirflowURL, EnvAirflowUsername, EnvAirflowPassword, EnvAirflowToken, EnvAirflowAPIVersion} {
+		t.Setenv(env, "")
+	}
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "airflowiam" {}
+
+resource "airflowiam_connection" "test" {
+  connection_id = "never_created"
+  conn_type     = "http"
+}
+`,
+			ExpectError: regexp.MustCompile(`(?s)Airflow Not Configured.*airflow.endpoint or the\s+AIRFLOW_URL`),
+		}},
+	})
+}
+
+func TestAccProvider_invalidAirflowConfiguration(t *testing.T) {
+	af := acctest.Airflow3(t)
+	cases := map[string]struct {
+		block string
+		want  *regexp.Regexp
+	}{
+		"relative endpoint": {
+			block: `endpoint = "airflow.example.com"` + "\n" + `username = "u"` + "\n" + `password = "p"`,
+			want:  regexp.MustCompile(`(?s)Invalid Airflow Configuration.*absolute http:// or https:// URL`),
+		},
+		"no credentials": {
+			block: fmt.Sprintf("endpoint = %q", af.URL),
+			want:  regexp.MustCompile(`(?s)Invalid Airflow Configuration.*no Airflow credentials`),
+		},
+		"unknown api_version": {
+			block: fmt.Sprintf("endpoint = %q\napi_version = \"v3\"", af.URL),
+			want:  regexp.MustCompile(`(?s)airflow.api_version value must be one of: \["auto" "v1" "v2"\]`),
+		},
+		"token and username": {
+			block: fmt.Sprintf("endpoint = %q\ntoken = \"t\"\nusername = \"u\"", af.URL),
+			want:  regexp.MustCompile(`(?s)Invalid Attribute Combination.*"airflow.token" cannot be specified when\s+"airflow.username"`),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, env := range []string{EnvAirflowURL, EnvAirflowUsername, EnvAirflowPassword, EnvAirflowToken, EnvAirflowAPIVersion} {
+				t.Setenv(env, "")
+			}
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config:      "provider \"airflowiam\" {\n  airflow {\n" + tc.block + "\n  }\n}\n\nresource \"airflowiam_connection\" \"test\" {\n  connection_id = \"never_created\"\n  conn_type = \"http\"\n}\n",
+					ExpectError: tc.want,
+				}},
+			})
+		})
+	}
 }
