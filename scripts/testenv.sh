@@ -154,6 +154,13 @@ install_venv() {
 # terraform_exports prints export lines for the binary the acceptance tests use.
 terraform_exports() {
 	local v
+	# A TF_CLI_CONFIG_FILE naming a missing file configures nothing, but both
+	# CLIs then print a warning, and OpenTofu prints it into `tofu version`,
+	# which terraform-plugin-testing cannot parse.
+	if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then
+		echo "unset TF_CLI_CONFIG_FILE # $TF_CLI_CONFIG_FILE does not exist"
+		unset TF_CLI_CONFIG_FILE
+	fi
 	if command -v terraform >/dev/null 2>&1; then
 		v=$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([0-9][0-9.]*\).*/\1/p' | head -n1)
 		if [ -z "$v" ]; then
