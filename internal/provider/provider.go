@@ -13,6 +13,7 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -228,6 +229,20 @@ func airflowErrorDetail(err error) string {
 			"for connections, even to read them. With a static token, the token may be invalid or expired."
 	}
 	return err.Error()
+}
+
+// providerDataFrom is the body of every resource's and data source's
+// Configure: the provider's data, or nil before the provider is configured.
+func providerDataFrom(raw any, diags *diag.Diagnostics) *providerData {
+	if raw == nil {
+		return nil
+	}
+	data, ok := raw.(*providerData)
+	if !ok {
+		diags.AddError("Unexpected Provider Data",
+			fmt.Sprintf("Expected *providerData, got %T. This is a bug in the provider; please report it.", raw))
+	}
+	return data
 }
 
 // airflowClientFrom extracts the Airflow client from provider data, adding an
