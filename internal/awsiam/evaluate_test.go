@@ -1,0 +1,604 @@
+package awsiam
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+const (
+	evalTestUID      = "104876543210987654321"
+	evalTestEmail    = "airflow-worker@data-platform-prod.iam.gserviceaccount.com"
+	evalTestAudience = "airflow-prod-aws"
+	evalTestOtherUID = "109999999999999999999"
+)
+
+// evalTestRequests: a token from the metadata server or the IAM Credentials
+// API (azp is the numeric unique ID), and one minted from a key file (azp is
+// the email).
+var (
+	evalNumericReq = GoogleRequest(evalTestAudience, evalTestUID, evalTestUID, evalTestEmail)
+	evalKeyFileReq = GoogleRequest(evalTestAudience, evalTestEmail, evalTestUID, evalTestEmail)
+)
+
+func evalFixture(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "policies", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+type evalCase struct {
+	name      string
+	policy    string // JSON, or "file:<name>" for a fixture under testdata/policies
+	req       WebIdentityRequest
+	allowed   bool
+	statement int
+	// For denies: a key some Mismatch must name, and substrings the
+	// explanation (reason, notes and fix) must contain.
+	key      string
+	contains []string
+}
+
+func evalCases() []evalCase {
+	providerPolicy := GoogleTrustPolicy(evalTestUID, evalTestEmail, evalTestAudience).JSON()
+	return []evalCase{
+		{
+			name:    "provider policy, numeric azp (metadata server token)",
+			policy:  providerPolicy,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+			contains: []string{"principal, action and 3 conditions match"},
+		},
+		{
+			name:    "provider policy, email azp (key-file token)",
+			policy:  providerPolicy,
+			req:     evalKeyFileReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "email in aud, numeric azp",
+			policy: `{"Version":"2012-10-17","Statement":[{"Sid":"GoogleFederation","Effect":"Allow",
+				"Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestEmail + `","accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key: KeyGoogleAud,
+			contains: []string{
+				"numeric unique ID " + evalTestUID,
+				"put the service account's unique ID " + evalTestUID + " (the token's azp) in accounts.google.com:aud",
+				"trusts both the unique ID and the email",
+			},
+		},
+		{
+			name: "numeric aud only, key-file token with email azp",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
+			req:     evalKeyFileReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleAud,
+			contains: []string{"key file", "put the service account's email " + evalTestEmail},
+		},
+		{
+			name:    "wrong oaud",
+			policy:  GoogleTrustPolicy(evalTestUID, evalTestEmail, "airflow-staging-aws").JSON(),
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key: KeyGoogleOaud,
+			contains: []string{
+				`differs from the audience the role expects (["airflow-staging-aws"])`,
+				`request the ID token for the audience the role expects (["airflow-staging-aws"]), or change the role's audience`,
+			},
+		},
+		{
+			name:    "wrong sub: a different service account",
+			policy:  GoogleTrustPolicy(evalTestOtherUID, "etl@data-platform-prod.iam.gserviceaccount.com", evalTestAudience).JSON(),
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleSub,
+			contains: []string{"different service account", "make the role trust this service account"},
+		},
+		{
+			name: "Deny overrides Allow",
+			policy: `{"Version":"2012-10-17","Statement":[
+				{"Sid":"GoogleFederation","Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
+				 "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:oaud":"airflow-prod-aws"}}},
+				{"Sid":"DenyCompromisedAccount","Effect":"Deny","Principal":"*","Action":"sts:*",
+				 "Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: 1,
+			contains: []string{`statement 1 (Sid "DenyCompromisedAccount") denies`, "explicit Deny overrides every Allow"},
+		},
+		{
+			name: "Deny with StringNotEquals on a missing key applies",
+			policy: `{"Version":"2012-10-17","Statement":[
+				{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
+				{"Sid":"RequireHostedDomain","Effect":"Deny","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				 "Condition":{"StringNotEquals":{"accounts.google.com:hd":"example.com"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: 1,
+			contains: []string{`Sid "RequireHostedDomain"`},
+		},
+		{
+			name:    "Cognito identity pool role",
+			policy:  "file:cognito-identity-pool.json",
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "Principal",
+			contains: []string{"the role does not trust accounts.google.com", "Federated:cognito-identity.amazonaws.com", evalResourceName},
+		},
+		{
+			name:    "GitHub Actions OIDC provider role",
+			policy:  "file:github-actions-oidc.json",
+			req:     evalKeyFileReq,
+			allowed: false, statement: -1,
+			key:      "Principal",
+			contains: []string{"the role does not trust accounts.google.com", "oidc-provider/token.actions.githubusercontent.com"},
+		},
+		{
+			name:    "EC2 service role, Statement as a single object",
+			policy:  "file:ec2-service.json",
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "Principal",
+			contains: []string{"does not trust accounts.google.com", "Service:ec2.amazonaws.com"},
+		},
+		{
+			name: "Statement as a single object",
+			policy: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "Principal star",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "Action as a list",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":["accounts.google.com","cognito-identity.amazonaws.com"]},
+				"Action":["sts:TagSession","sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "Action wildcard sts:*",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:*",
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name:    "wrong action: sts:AssumeRole only",
+			policy:  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRole"}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "Action",
+			contains: []string{"do not allow sts:AssumeRoleWithWebIdentity", "add sts:AssumeRoleWithWebIdentity to the Action"},
+		},
+		{
+			name: "StringLike wildcard matches",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringLike":{"accounts.google.com:oaud":"airflow-*-aws","accounts.google.com:sub":"1048765432109876543??"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "StringLike wildcard does not match",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringLike":{"accounts.google.com:oaud":["airflow-staging-*","https://*.example.com"]}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleOaud,
+			contains: []string{"request the ID token for the audience the role expects"},
+		},
+		{
+			name: "StringNotEquals allows other accounts",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringNotEquals":{"accounts.google.com:sub":["` + evalTestOtherUID + `","100000000000000000000"]},"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "StringNotEquals excludes this account",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringNotEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleSub,
+			contains: []string{"one the policy excludes with StringNotEquals"},
+		},
+		{
+			name:   "ForAnyValue:StringLike on Cognito amr",
+			policy: "file:cognito-identity-pool.json",
+			req: WebIdentityRequest{Provider: "cognito-identity.amazonaws.com", Action: ActionAssumeRoleWithWebIdentity, Context: map[string][]string{
+				"cognito-identity.amazonaws.com:aud": {"us-east-1:12345678-abcd-abcd-abcd-123456789012"},
+				"cognito-identity.amazonaws.com:amr": {"authenticated", "graph.facebook.com", "graph.facebook.com:123456789012:user"},
+			}},
+			allowed: true, statement: 0,
+		},
+		{
+			name:   "ForAnyValue:StringLike on Cognito amr, unauthenticated",
+			policy: "file:cognito-identity-pool.json",
+			req: WebIdentityRequest{Provider: "cognito-identity.amazonaws.com", Action: ActionAssumeRoleWithWebIdentity, Context: map[string][]string{
+				"cognito-identity.amazonaws.com:aud": {"us-east-1:12345678-abcd-abcd-abcd-123456789012"},
+				"cognito-identity.amazonaws.com:amr": {"unauthenticated"},
+			}},
+			allowed: false, statement: -1,
+			key:      "cognito-identity.amazonaws.com:amr",
+			contains: []string{"no request value satisfies StringLike"},
+		},
+		{
+			name: "ForAllValues: every value allowed",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"ForAllValues:StringEquals":{"accounts.google.com:groups":["etl","reporting","admins"]}}}]}`,
+			req: WebIdentityRequest{Provider: GoogleFederatedPrincipal, Context: map[string][]string{
+				"accounts.google.com:groups": {"etl", "reporting"},
+			}},
+			allowed: true, statement: 0,
+		},
+		{
+			name: "ForAllValues: absent key is true",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"ForAllValues:StringEquals":{"accounts.google.com:groups":["etl","reporting"]}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "ForAllValues: one value not allowed",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"ForAllValues:StringEquals":{"accounts.google.com:groups":["etl","reporting"]}}}]}`,
+			req: WebIdentityRequest{Provider: GoogleFederatedPrincipal, Action: ActionAssumeRoleWithWebIdentity, Context: map[string][]string{
+				"accounts.google.com:groups": {"etl", "admins"},
+			}},
+			allowed: false, statement: -1,
+			key:      "accounts.google.com:groups",
+			contains: []string{`"admins" does not`},
+		},
+		{
+			name: "ForAnyValue: absent key is false",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"ForAnyValue:StringEquals":{"accounts.google.com:groups":"etl"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "accounts.google.com:groups",
+			contains: []string{"the request has no value for accounts.google.com:groups"},
+		},
+		{
+			name: "IfExists with the key absent",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEqualsIfExists":{"accounts.google.com:hd":"example.com"},"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "IfExists with the key present and different",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEqualsIfExists":{"accounts.google.com:oaud":"airflow-staging-aws"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleOaud,
+			contains: []string{"change the role's audience"},
+		},
+		{
+			name: "plain StringEquals on a key the request lacks",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:hd":"example.com"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "accounts.google.com:hd",
+			contains: []string{"the request has no value for accounts.google.com:hd"},
+		},
+		{
+			name: "condition keys are case-insensitive",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"Accounts.Google.Com:AUD":"` + evalTestUID + `","ACCOUNTS.GOOGLE.COM:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "request context keys are case-insensitive too",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
+			req: WebIdentityRequest{Provider: GoogleFederatedPrincipal, Context: map[string][]string{
+				"ACCOUNTS.GOOGLE.COM:Aud": {evalTestUID},
+			}},
+			allowed: true, statement: 0,
+		},
+		{
+			name: "StringEqualsIgnoreCase",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEqualsIgnoreCase":{"accounts.google.com:oaud":"AIRFLOW-PROD-AWS"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name:    "multiple statements, the second allows",
+			policy:  "file:github-then-google.json",
+			req:     evalNumericReq,
+			allowed: true, statement: 1,
+			contains: []string{`statement 1 (Sid "AirflowWorkers") allows`},
+		},
+		{
+			name:    "multiple statements, the Google one fails on aud",
+			policy:  "file:github-then-google.json",
+			req:     evalKeyFileReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleAud,
+			contains: []string{"key file"},
+		},
+		{
+			name:    "URL-encoded document as GetRole returns it",
+			policy:  "file:google-getrole-encoded.txt",
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+			contains: []string{`Sid "GoogleFederation"`},
+		},
+		{
+			name: "token without azp: no oaud in the request",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     GoogleRequest(evalTestAudience, "", evalTestUID, ""),
+			allowed: false, statement: -1,
+			key:      KeyGoogleOaud,
+			contains: []string{"only for tokens with an azp claim"},
+		},
+		{
+			name: "unsupported operator",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "aws:CurrentTime",
+			contains: []string{"DateLessThan is not supported by the evaluator"},
+		},
+		{
+			name: "operator names are case-sensitive",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"stringequals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      KeyGoogleSub,
+			contains: []string{"stringequals is not supported by the evaluator"},
+		},
+		{
+			name: "NotAction",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"NotAction":"sts:AssumeRole",
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name:    "only Deny statements",
+			policy:  `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "Effect",
+			contains: []string{"no Allow statement"},
+		},
+	}
+}
+
+func TestEvaluate(t *testing.T) {
+	cases := evalCases()
+	if len(cases) < 20 {
+		t.Fatalf("only %d cases", len(cases))
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := tc.policy
+			if name, ok := strings.CutPrefix(doc, "file:"); ok {
+				doc = evalFixture(t, name)
+			}
+			p, err := ParsePolicy(doc)
+			if err != nil {
+				t.Fatalf("ParsePolicy: %v", err)
+			}
+			d := Evaluate(p, tc.req)
+			explain := d.Explain()
+			if d.Allowed != tc.allowed || d.Statement != tc.statement {
+				t.Fatalf("Allowed=%v Statement=%d, want %v %d\n%s", d.Allowed, d.Statement, tc.allowed, tc.statement, explain)
+			}
+			if d.Reason == "" || strings.Contains(d.Reason, "\n") {
+				t.Errorf("Reason must be one non-empty line: %q", d.Reason)
+			}
+			if d.Allowed {
+				if len(d.Mismatches) != 0 || d.Fix != "" {
+					t.Errorf("an Allow has mismatches or a fix:\n%s", explain)
+				}
+				if !strings.HasPrefix(explain, "ALLOWED: ") {
+					t.Errorf("explanation does not start with ALLOWED:\n%s", explain)
+				}
+			} else if !strings.HasPrefix(explain, "DENIED: ") {
+				t.Errorf("explanation does not start with DENIED:\n%s", explain)
+			}
+			if d.Statement >= 0 && d.Sid != p.Statements[d.Statement].Sid {
+				t.Errorf("Sid = %q, want %q", d.Sid, p.Statements[d.Statement].Sid)
+			}
+			if !d.Allowed && d.Statement == -1 && len(d.Mismatches) == 0 {
+				t.Errorf("implicit deny without mismatches:\n%s", explain)
+			}
+			if tc.key != "" {
+				found := false
+				for _, m := range d.Mismatches {
+					if m.Key == tc.key {
+						found = true
+					}
+				}
+				if !found {
+					t.Errorf("no mismatch for key %q:\n%s", tc.key, explain)
+				}
+			}
+			for _, s := range tc.contains {
+				if !strings.Contains(explain, s) {
+					t.Errorf("explanation lacks %q:\n%s", s, explain)
+				}
+			}
+		})
+	}
+}
+
+// TestEvaluateEmailAudMismatchDetail pins the whole mismatch and the
+// explanation line for the most common mistake.
+func TestEvaluateEmailAudMismatchDetail(t *testing.T) {
+	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"GoogleFederation","Effect":"Allow",
+		"Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+		"Condition":{"StringEquals":{"accounts.google.com:aud":"a@p.iam.gserviceaccount.com","accounts.google.com:oaud":"aud1"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Evaluate(p, GoogleRequest("aud1", "1234567890", "1234567890", "a@p.iam.gserviceaccount.com"))
+	if d.Allowed || d.Statement != -1 || len(d.Mismatches) != 1 {
+		t.Fatalf("decision:\n%s", d.Explain())
+	}
+	m := d.Mismatches[0]
+	want := Mismatch{Statement: 0, Operator: "StringEquals", Key: KeyGoogleAud,
+		Expected: []string{"a@p.iam.gserviceaccount.com"}, Actual: []string{"1234567890"}, Note: m.Note}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("mismatch = %#v, want %#v", m, want)
+	}
+	if !strings.Contains(m.Note, "the token's azp claim is the numeric unique ID 1234567890") ||
+		!strings.Contains(m.Note, "add the unique ID to accounts.google.com:aud") {
+		t.Errorf("note = %q", m.Note)
+	}
+	if !strings.Contains(d.Fix, "1234567890") || !strings.Contains(d.Fix, "accounts.google.com:aud") {
+		t.Errorf("fix = %q", d.Fix)
+	}
+	line := `statement 0: StringEquals accounts.google.com:aud: expected ["a@p.iam.gserviceaccount.com"], token has ["1234567890"]`
+	if !strings.Contains(d.Explain(), line) {
+		t.Errorf("explanation lacks %q:\n%s", line, d.Explain())
+	}
+	wantReason := `implicit deny: statement 0 (Sid "GoogleFederation") trusts accounts.google.com for sts:AssumeRoleWithWebIdentity, but 1 of its 2 conditions fails`
+	if d.Reason != wantReason {
+		t.Errorf("Reason = %q, want %q", d.Reason, wantReason)
+	}
+}
+
+func TestEvaluateAllowReason(t *testing.T) {
+	p := GoogleTrustPolicy(evalTestUID, evalTestEmail, evalTestAudience)
+	p.Statements[0].Sid = "GoogleFederation"
+	d := Evaluate(p, evalNumericReq)
+	want := `statement 0 (Sid "GoogleFederation") allows: principal, action and 3 conditions match`
+	if !d.Allowed || d.Reason != want || d.Sid != "GoogleFederation" {
+		t.Errorf("got %+v, want reason %q", d, want)
+	}
+	if !strings.Contains(d.Explain(), `deciding statement: statement 0 (Sid "GoogleFederation")`) {
+		t.Errorf("explanation:\n%s", d.Explain())
+	}
+}
+
+func TestEvaluateDenyDecision(t *testing.T) {
+	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
+		{"Sid":"NoKeyFileTokens","Effect":"Deny","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+		 "Condition":{"StringLike":{"accounts.google.com:aud":"*@*"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := Evaluate(p, evalNumericReq); !d.Allowed || d.Statement != 0 {
+		t.Errorf("numeric azp:\n%s", d.Explain())
+	}
+	d := Evaluate(p, evalKeyFileReq)
+	if d.Allowed || d.Statement != 1 || d.Sid != "NoKeyFileTokens" || len(d.Mismatches) != 0 {
+		t.Fatalf("email azp:\n%s", d.Explain())
+	}
+	if !strings.Contains(d.Reason, `statement 1 (Sid "NoKeyFileTokens") denies`) || !strings.Contains(d.Fix, "NoKeyFileTokens") {
+		t.Errorf("reason %q fix %q", d.Reason, d.Fix)
+	}
+}
+
+func TestEvaluateUnsupportedDenyIsFlagged(t *testing.T) {
+	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
+		{"Sid":"BusinessHours","Effect":"Deny","Principal":"*","Action":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Evaluate(p, evalNumericReq)
+	if !d.Allowed || !strings.Contains(d.Reason, `Deny statement 1 (Sid "BusinessHours") uses DateGreaterThan, which the evaluator does not support`) {
+		t.Errorf("decision:\n%s", d.Explain())
+	}
+}
+
+func TestEvaluateNilAndEmpty(t *testing.T) {
+	for _, p := range []*PolicyDocument{nil, {Version: "2012-10-17"}} {
+		d := Evaluate(p, evalNumericReq)
+		if d.Allowed || d.Statement != -1 || len(d.Mismatches) != 1 || d.Fix == "" {
+			t.Errorf("%v:\n%s", p, d.Explain())
+		}
+	}
+}
+
+func TestGoogleRequest(t *testing.T) {
+	got := GoogleRequest("aud1", "123", "123", "a@b.iam.gserviceaccount.com")
+	want := WebIdentityRequest{Provider: GoogleFederatedPrincipal, Action: ActionAssumeRoleWithWebIdentity, Context: map[string][]string{
+		KeyGoogleAud: {"123"}, KeyGoogleOaud: {"aud1"}, KeyGoogleSub: {"123"}, "accounts.google.com:email": {"a@b.iam.gserviceaccount.com"},
+	}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GoogleRequest = %#v, want %#v", got, want)
+	}
+	// Without azp, AWS compares aud with accounts.google.com:aud and has no oaud.
+	got = GoogleRequest("aud1", "", "123", "")
+	want.Context = map[string][]string{KeyGoogleAud: {"aud1"}, KeyGoogleSub: {"123"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("GoogleRequest without azp = %#v, want %#v", got, want)
+	}
+}
+
+func TestEvalCondition(t *testing.T) {
+	tests := []struct {
+		op       string
+		expected []string
+		actual   []string
+		want     bool
+	}{
+		{"StringEquals", []string{"a", "b"}, []string{"b"}, true},
+		{"StringEquals", []string{"a"}, []string{"A"}, false},
+		{"StringEquals", []string{"a"}, nil, false},
+		{"StringEqualsIfExists", []string{"a"}, nil, true},
+		{"StringEqualsIfExists", []string{"a"}, []string{"b"}, false},
+		{"StringNotEquals", []string{"a"}, nil, true},
+		{"StringNotEquals", []string{"a", "b"}, []string{"b"}, false},
+		{"StringNotEquals", []string{"a", "b"}, []string{"c"}, true},
+		{"StringEqualsIgnoreCase", []string{"abc"}, []string{"ABC"}, true},
+		{"StringNotEqualsIgnoreCase", []string{"abc"}, []string{"ABC"}, false},
+		{"StringLike", []string{"a*c"}, []string{"abbbc"}, true},
+		{"StringLike", []string{"a?c"}, []string{"abbc"}, false},
+		{"StringLike", []string{"a?c"}, []string{"abc"}, true},
+		{"StringLike", []string{"*"}, []string{""}, true},
+		{"StringLike", []string{"A*"}, []string{"abc"}, false},
+		{"StringNotLike", []string{"repo:org/*"}, []string{"repo:other/x"}, true},
+		{"StringNotLike", []string{"repo:org/*"}, []string{"repo:org/x"}, false},
+		{"ForAnyValue:StringEquals", []string{"x"}, []string{"a", "x"}, true},
+		{"ForAnyValue:StringEquals", []string{"x"}, nil, false},
+		{"ForAnyValue:StringEqualsIfExists", []string{"x"}, nil, true},
+		{"ForAnyValue:StringNotEquals", []string{"x"}, []string{"x", "y"}, true},
+		{"ForAnyValue:StringNotEquals", []string{"x"}, []string{"x"}, false},
+		{"ForAllValues:StringEquals", []string{"x", "y"}, []string{"x", "y"}, true},
+		{"ForAllValues:StringEquals", []string{"x", "y"}, []string{"x", "z"}, false},
+		{"ForAllValues:StringEquals", []string{"x"}, nil, true},
+		{"ForAllValues:StringNotLike", []string{"adm*"}, []string{"etl", "admins"}, false},
+		{"ForAllValues:StringNotLike", []string{"adm*"}, []string{"etl", "ops"}, true},
+	}
+	for _, tc := range tests {
+		set, base, ifExists, ok := evalParseOperator(tc.op)
+		if !ok {
+			t.Fatalf("%s not supported", tc.op)
+		}
+		if got := evalCondition(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
+			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
+		}
+	}
+	for _, op := range []string{"Bool", "NumericLessThan", "ArnLike", "Null", "stringEquals", "ForAnyValue:Bool"} {
+		if _, _, _, ok := evalParseOperator(op); ok {
+			t.Errorf("%s reported as supported", op)
+		}
+	}
+}

@@ -1,0 +1,342 @@
+package awsiam
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/smithy-go"
+)
+
+// RoleSpec is what a role should look like.
+type RoleSpec struct {
+	Name                string
+	Path                string // "/" when empty
+	Description         string
+	TrustPolicy         string // JSON
+	MaxSessionDuration  int32  // seconds; 0 leaves AWS's default (3600)
+	PermissionsBoundary string // policy ARN, or "" for none
+	ManagedPolicyARNs   []string
+	InlinePolicies      map[string]string // name -> JSON
+	Tags                map[string]string
+}
+
+// Role is a role as IAM reports it, with its attachments, inline policies
+// and tags.
+type Role struct {
+	Name                string
+	Path                string
+	ARN                 string
+	RoleID              string
+	Description         string
+	TrustPolicy         string // decoded JSON, as IAM stores it
+	MaxSessionDuration  int32
+	PermissionsBoundary string
+	ManagedPolicyARNs   []string // sorted
+	InlinePolicies      map[string]string
+	Tags                map[string]string
+}
+
+// Eventual consistency: a role that was just created can be missing from
+// reads for a few seconds, and AWS documents retrying.
+var (
+	consistencyAttempts = 6
+	consistencyWait     = 500 * time.Millisecond
+)
+
+// IsNotFound reports whether err is IAM's NoSuchEntity.
+func IsNotFound(err error) bool {
+	var nse *types.NoSuchEntityException
+	return errors.As(err, &nse)
+}
+
+// IsAlreadyExists reports whether err is IAM's EntityAlreadyExists.
+func IsAlreadyExists(err error) bool {
+	var eae *types.EntityAlreadyExistsException
+	return errors.As(err, &eae)
+}
+
+// ErrorCode is the AWS error code of err, or "".
+func ErrorCode(err error) string {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		return apiErr.ErrorCode()
+	}
+	return ""
+}
+
+// CreateRole creates the role with everything in spec. Nothing is left
+// half-written: when a later step fails, the role is deleted again and the
+// error says so.
+func (c *Client) CreateRole(ctx context.Context, spec RoleSpec) (*Role, error) {
+	in := &iam.CreateRoleInput{
+		RoleName:                 aws.String(spec.Name),
+		AssumeRolePolicyDocument: aws.String(spec.TrustPolicy),
+		Path:                     aws.String(pathOrRoot(spec.Path)),
+	}
+	if spec.Description != "" {
+		in.Description = aws.String(spec.Description)
+	}
+	if spec.MaxSessionDuration != 0 {
+		in.MaxSessionDuration = aws.Int32(spec.MaxSessionDuration)
+	}
+	if spec.PermissionsBoundary != "" {
+		in.PermissionsBoundary = aws.String(spec.PermissionsBoundary)
+	}
+	for _, k := range sortedKeys(spec.Tags) {
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(spec.Tags[k])})
+	}
+	if _, err := c.IAM.CreateRole(ctx, in); err != nil {
+		return nil, fmt.Errorf("creating IAM role %s: %w", spec.Name, err)
+	}
+	if err := c.setPolicies(ctx, spec.Name, nil, spec.ManagedPolicyARNs, nil, spec.InlinePolicies); err != nil {
+		if derr := c.DeleteRole(ctx, spec.Name); derr != nil {
+			return nil, fmt.Errorf("%w; deleting the half-created role %s failed too: %v", err, spec.Name, derr)
+		}
+		return nil, fmt.Errorf("%w (the role was deleted again)", err)
+	}
+	return c.readAfterWrite(ctx, spec.Name)
+}
+
+// readAfterWrite reads a role that was just written, retrying IAM's
+// NoSuchEntity for a bounded time.
+func (c *Client) readAfterWrite(ctx context.Context, name string) (*Role, error) {
+	wait := consistencyWait
+	for attempt := 1; ; attempt++ {
+		role, err := c.GetRole(ctx, name)
+		if err == nil || !IsNotFound(err) || attempt == consistencyAttempts {
+			return role, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// GetRole reads the role with its managed policies, inline policies and
+// tags. A missing role is an error for which IsNotFound is true.
+func (c *Client) GetRole(ctx context.Context, name string) (*Role, error) {
+	out, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: aws.String(name)})
+	if err != nil {
+		return nil, fmt.Errorf("reading IAM role %s: %w", name, err)
+	}
+	r := out.Role
+	trust, err := url.QueryUnescape(aws.ToString(r.AssumeRolePolicyDocument))
+	if err != nil {
+		return nil, fmt.Errorf("decoding the trust policy of IAM role %s: %w", name, err)
+	}
+	role := &Role{
+		Name:               aws.ToString(r.RoleName),
+		Path:               aws.ToString(r.Path),
+		ARN:                aws.ToString(r.Arn),
+		RoleID:             aws.ToString(r.RoleId),
+		Description:        aws.ToString(r.Description),
+		TrustPolicy:        trust,
+		MaxSessionDuration: aws.ToInt32(r.MaxSessionDuration),
+		InlinePolicies:     map[string]string{},
+		Tags:               map[string]string{},
+	}
+	if r.PermissionsBoundary != nil {
+		role.PermissionsBoundary = aws.ToString(r.PermissionsBoundary.PermissionsBoundaryArn)
+	}
+
+	attached := iam.NewListAttachedRolePoliciesPaginator(c.IAM, &iam.ListAttachedRolePoliciesInput{RoleName: aws.String(name)})
+	for attached.HasMorePages() {
+		page, err := attached.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing managed policies of IAM role %s: %w", name, err)
+		}
+		for _, p := range page.AttachedPolicies {
+			role.ManagedPolicyARNs = append(role.ManagedPolicyARNs, aws.ToString(p.PolicyArn))
+		}
+	}
+	sort.Strings(role.ManagedPolicyARNs)
+
+	inline := iam.NewListRolePoliciesPaginator(c.IAM, &iam.ListRolePoliciesInput{RoleName: aws.String(name)})
+	for inline.HasMorePages() {
+		page, err := inline.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing inline policies of IAM role %s: %w", name, err)
+		}
+		for _, policyName := range page.PolicyNames {
+			p, err := c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policyName)})
+			if err != nil {
+				return nil, fmt.Errorf("reading inline policy %s of IAM role %s: %w", policyName, name, err)
+			}
+			doc, err := url.QueryUnescape(aws.ToString(p.PolicyDocument))
+			if err != nil {
+				return nil, fmt.Errorf("decoding inline policy %s of IAM role %s: %w", policyName, name, err)
+			}
+			role.InlinePolicies[policyName] = doc
+		}
+	}
+
+	tags := iam.NewListRoleTagsPaginator(c.IAM, &iam.ListRoleTagsInput{RoleName: aws.String(name)})
+	for tags.HasMorePages() {
+		page, err := tags.NextPage(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("listing tags of IAM role %s: %w", name, err)
+		}
+		for _, t := range page.Tags {
+			role.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+		}
+	}
+	return role, nil
+}
+
+// UpdateRole brings the role from current to spec, touching only what
+// differs. Name and path cannot change.
+func (c *Client) UpdateRole(ctx context.Context, current *Role, spec RoleSpec) (*Role, error) {
+	name := current.Name
+	if current.Description != spec.Description || (spec.MaxSessionDuration != 0 && current.MaxSessionDuration != spec.MaxSessionDuration) {
+		in := &iam.UpdateRoleInput{RoleName: aws.String(name), Description: aws.String(spec.Description)}
+		if spec.MaxSessionDuration != 0 {
+			in.MaxSessionDuration = aws.Int32(spec.MaxSessionDuration)
+		}
+		if _, err := c.IAM.UpdateRole(ctx, in); err != nil {
+			return nil, fmt.Errorf("updating IAM role %s: %w", name, err)
+		}
+	}
+	if equal, err := PoliciesEqual(current.TrustPolicy, spec.TrustPolicy); err != nil || !equal {
+		if _, err := c.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
+			RoleName: aws.String(name), PolicyDocument: aws.String(spec.TrustPolicy),
+		}); err != nil {
+			return nil, fmt.Errorf("updating the trust policy of IAM role %s: %w", name, err)
+		}
+	}
+	if current.PermissionsBoundary != spec.PermissionsBoundary {
+		var err error
+		if spec.PermissionsBoundary == "" {
+			_, err = c.IAM.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: aws.String(name)})
+		} else {
+			_, err = c.IAM.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{
+				RoleName: aws.String(name), PermissionsBoundary: aws.String(spec.PermissionsBoundary),
+			})
+		}
+		if err != nil {
+			return nil, fmt.Errorf("setting the permissions boundary of IAM role %s: %w", name, err)
+		}
+	}
+	if err := c.setPolicies(ctx, name, current.ManagedPolicyARNs, spec.ManagedPolicyARNs, current.InlinePolicies, spec.InlinePolicies); err != nil {
+		return nil, err
+	}
+	if err := c.setTags(ctx, name, current.Tags, spec.Tags); err != nil {
+		return nil, err
+	}
+	return c.readAfterWrite(ctx, name)
+}
+
+// DeleteRole detaches managed policies, deletes inline policies, then the
+// role. A role that is already gone is not an error.
+func (c *Client) DeleteRole(ctx context.Context, name string) error {
+	role, err := c.GetRole(ctx, name)
+	if IsNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if err := c.setPolicies(ctx, name, role.ManagedPolicyARNs, nil, role.InlinePolicies, nil); err != nil {
+		return err
+	}
+	if _, err := c.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String(name)}); err != nil && !IsNotFound(err) {
+		return fmt.Errorf("deleting IAM role %s: %w", name, err)
+	}
+	return nil
+}
+
+// setPolicies attaches and detaches managed policies and puts and deletes
+// inline policies so that the role has exactly the wanted ones.
+func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, wantManaged []string, haveInline, wantInline map[string]string) error {
+	for _, arn := range wantManaged {
+		if slices.Contains(haveManaged, arn) {
+			continue
+		}
+		if _, err := c.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil {
+			return fmt.Errorf("attaching policy %s to IAM role %s: %w", arn, name, err)
+		}
+	}
+	for _, arn := range haveManaged {
+		if slices.Contains(wantManaged, arn) {
+			continue
+		}
+		if _, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil && !IsNotFound(err) {
+			return fmt.Errorf("detaching policy %s from IAM role %s: %w", arn, name, err)
+		}
+	}
+	for _, policyName := range sortedKeys(wantInline) {
+		doc := wantInline[policyName]
+		if have, ok := haveInline[policyName]; ok {
+			if equal, err := PoliciesEqual(have, doc); err == nil && equal {
+				continue
+			}
+		}
+		if _, err := c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{
+			RoleName: aws.String(name), PolicyName: aws.String(policyName), PolicyDocument: aws.String(doc),
+		}); err != nil {
+			return fmt.Errorf("putting inline policy %s on IAM role %s: %w", policyName, name, err)
+		}
+	}
+	for _, policyName := range sortedKeys(haveInline) {
+		if _, ok := wantInline[policyName]; ok {
+			continue
+		}
+		if _, err := c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policyName)}); err != nil && !IsNotFound(err) {
+			return fmt.Errorf("deleting inline policy %s from IAM role %s: %w", policyName, name, err)
+		}
+	}
+	return nil
+}
+
+func (c *Client) setTags(ctx context.Context, name string, have, want map[string]string) error {
+	var remove []string
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			remove = append(remove, k)
+		}
+	}
+	if len(remove) > 0 {
+		sort.Strings(remove)
+		if _, err := c.IAM.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String(name), TagKeys: remove}); err != nil {
+			return fmt.Errorf("removing tags from IAM role %s: %w", name, err)
+		}
+	}
+	var add []types.Tag
+	for _, k := range sortedKeys(want) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			add = append(add, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+		}
+	}
+	if len(add) > 0 {
+		if _, err := c.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: aws.String(name), Tags: add}); err != nil {
+			return fmt.Errorf("tagging IAM role %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func pathOrRoot(p string) string {
+	if p == "" {
+		return "/"
+	}
+	return p
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
