@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Self-installing test environment for the acceptance tests.
 #
-#   scripts/testenv.sh venv airflow3|airflow2   ensure the Airflow venv; print its path
-#   scripts/testenv.sh all                      ensure both Airflow venvs
-#   scripts/testenv.sh terraform                print `export` lines selecting the
-#                                               Terraform/OpenTofu binary for TF_ACC tests,
-#                                               docs and fmt (eval them)
+#   scripts/testenv.sh venv airflow3|airflow2|moto   ensure that venv; print its path
+#   scripts/testenv.sh all                           ensure all three venvs
+#   scripts/testenv.sh terraform                     print `export` lines selecting the
+#                                                    Terraform/OpenTofu binary for TF_ACC
+#                                                    tests, docs and fmt (eval them)
 #
 # Only the path (venv) or the export lines (terraform) go to stdout; all progress
 # goes to stderr. Everything is cached under
@@ -16,6 +16,7 @@ set -euo pipefail
 UV_VERSION=0.13.9
 AIRFLOW3_VERSION=3.3.2
 AIRFLOW2_VERSION=2.10.5
+MOTO_VERSION=5.2.5 # moto[server], the AWS mock
 # OpenTofu built from its Go module when no Terraform >= 1.11 is on PATH.
 OPENTOFU_VERSION=v1.12.6
 MIN_TF_MINOR=11 # 1.x
@@ -93,13 +94,16 @@ install_uv() {
 	mv -T "$tmp" "$dir"
 }
 
-# ensure_venv NAME: prints the path of the venv for airflow3 / airflow2.
+# ensure_venv NAME: prints the path of the venv for airflow3 / airflow2 / moto.
 ensure_venv() {
-	local name=$1 version constraints py pyver stamp dir
+	local name=$1 req bin base dir constraints py pyver stamp
+	# req: what is installed; bin: a console script the finished venv has;
+	# base: the venv's directory name.
 	case $name in
-	airflow3) version=$AIRFLOW3_VERSION ;;
-	airflow2) version=$AIRFLOW2_VERSION ;;
-	*) die "unknown venv '$name' (want airflow3 or airflow2)" ;;
+	airflow3) req="apache-airflow==$AIRFLOW3_VERSION" bin=airflow base="airflow-$AIRFLOW3_VERSION" ;;
+	airflow2) req="apache-airflow==$AIRFLOW2_VERSION" bin=airflow base="airflow-$AIRFLOW2_VERSION" ;;
+	moto) req="moto[server]==$MOTO_VERSION" bin=moto_server base="moto-$MOTO_VERSION" ;;
+	*) die "unknown venv '$name' (want airflow3, airflow2 or moto)" ;;
 	esac
 	constraints="$REPO_ROOT/testenv/constraints-$name.txt"
 	[ -f "$constraints" ] || die "missing $constraints"
@@ -107,48 +111,49 @@ ensure_venv() {
 	[ -n "$py" ] || exit 1 # find_python has reported why
 	stamp=$({
 		cat "$constraints"
-		echo "apache-airflow==$version"
+		echo "$req"
 		echo "python==$pyver"
 		echo "venv-format==$VENV_FORMAT"
 	} | sha256)
-	dir="$CACHE/venvs/airflow-$version"
-	if ! venv_ok "$dir" "$stamp"; then
-		with_lock "$CACHE/venvs/.airflow-$version.lock" install_venv "$py" "$version" "$constraints" "$stamp" "$dir"
+	dir="$CACHE/venvs/$base"
+	if ! venv_ok "$dir" "$stamp" "$bin"; then
+		with_lock "$CACHE/venvs/.$base.lock" install_venv "$py" "$req" "$constraints" "$stamp" "$dir" "$bin"
 	fi
 	printf '%s\n' "$dir"
 }
 
 venv_ok() {
-	local dir=$1 stamp=$2
-	[ "$(cat "$dir/.testenv-stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$dir/bin/python" ] && [ -x "$dir/bin/airflow" ]
+	local dir=$1 stamp=$2 bin=$3
+	[ "$(cat "$dir/.testenv-stamp" 2>/dev/null)" = "$stamp" ] && [ -x "$dir/bin/python" ] && [ -x "$dir/bin/$bin" ]
 }
 
 install_venv() {
-	local py=$1 version=$2 constraints=$3 stamp=$4 dir=$5 uv tmp start
-	if venv_ok "$dir" "$stamp"; then
+	local py=$1 req=$2 constraints=$3 stamp=$4 dir=$5 bin=$6 uv tmp start
+	if venv_ok "$dir" "$stamp" "$bin"; then
 		return 0 # installed by a concurrent caller while we waited for the lock
 	fi
 	start=$SECONDS
 	uv=$(ensure_uv "$py")
-	log "installing apache-airflow==$version into $dir (python $py)"
+	log "installing $req into $dir (python $py)"
 	tmp="$dir.tmp.$$"
 	rm -rf "$dir".tmp.* # left by killed installs; we hold the lock
 	# Install into a temporary directory and rename it into place only when
 	# complete, so an interrupted install never leaves a venv that looks done.
-	# --relocatable makes the console scripts (bin/airflow, bin/gunicorn, ...)
-	# independent of the directory name, so the rename does not break them.
+	# --relocatable makes the console scripts (bin/airflow, bin/gunicorn,
+	# bin/moto_server, ...) independent of the directory name, so the rename
+	# does not break them.
 	export UV_CACHE_DIR="$CACHE/uv-cache" UV_PYTHON_DOWNLOADS=never UV_NO_PROGRESS=1
 	"$uv" venv --quiet --relocatable --python "$py" "$tmp" >&2
 	# --compile-bytecode: PYTHONDONTWRITEBYTECODE may be set, and compiling
-	# Airflow on every start would add many seconds to each test run.
-	if ! "$uv" pip install --quiet --compile-bytecode --python "$tmp/bin/python" -c "$constraints" "apache-airflow==$version" >&2; then
+	# Airflow (or moto) on every start would add many seconds to each test run.
+	if ! "$uv" pip install --quiet --compile-bytecode --python "$tmp/bin/python" -c "$constraints" "$req" >&2; then
 		rm -rf "$tmp"
-		die "installing apache-airflow==$version failed"
+		die "installing $req failed"
 	fi
 	echo "$stamp" >"$tmp/.testenv-stamp"
 	rm -rf "$dir"
 	mv -T "$tmp" "$dir"
-	log "apache-airflow==$version installed in $((SECONDS - start))s"
+	log "$req installed in $((SECONDS - start))s"
 }
 
 # terraform_exports prints export lines for the binary the acceptance tests use.
@@ -238,6 +243,7 @@ main() {
 		[ $# -eq 1 ] || usage
 		ensure_venv airflow3 >/dev/null
 		ensure_venv airflow2 >/dev/null
+		ensure_venv moto >/dev/null
 		;;
 	terraform)
 		[ $# -eq 1 ] || usage

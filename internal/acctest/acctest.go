@@ -1,23 +1,24 @@
-// Package acctest starts the Airflow servers that the provider's acceptance
-// tests run against.
+// Package acctest starts the Airflow servers, and the moto server (an AWS
+// mock), that the provider's acceptance tests run against.
 //
 // A package with acceptance tests calls Main from its TestMain:
 //
 //	func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) }
 //
-// and its tests ask for a server with Airflow3, Airflow2 or Airflows. With
-// TF_ACC unset nothing is started and those tests are skipped. With TF_ACC set,
-// Main installs the Airflow venvs on first use (through scripts/testenv.sh),
-// starts Airflow 3 and Airflow 2 as plain processes on free 127.0.0.1 ports,
-// with random credentials and a temporary AIRFLOW_HOME each, and stops them
-// again when the tests are done.
+// and its tests ask for a server with Airflow3, Airflow2, Airflows or
+// MotoServer. With TF_ACC unset nothing is started and those tests are
+// skipped. With TF_ACC set, Main installs the venvs on first use (through
+// scripts/testenv.sh), starts Airflow 3, Airflow 2 and moto as plain processes
+// on free 127.0.0.1 ports, the Airflows with random credentials and a
+// temporary AIRFLOW_HOME each, and stops them again when the tests are done.
 //
 // Instead of starting a server, an existing one can be named with
 // AIRFLOWIAM_TEST_AIRFLOW3_URL (with _USERNAME, _PASSWORD and optionally
-// _VIEWER_USERNAME, _VIEWER_PASSWORD, _VERSION); likewise AIRFLOWIAM_TEST_AIRFLOW2_*.
-// AIRFLOWIAM_TEST_START_TIMEOUT (a Go duration, default 120s) bounds the wait
-// for a server to become healthy, and AIRFLOWIAM_TEST_KEEP_HOME=1 keeps the
-// temporary AIRFLOW_HOMEs (with their logs) after the run.
+// _VIEWER_USERNAME, _VIEWER_PASSWORD, _VERSION); likewise AIRFLOWIAM_TEST_AIRFLOW2_*
+// and AIRFLOWIAM_TEST_MOTO_URL. AIRFLOWIAM_TEST_START_TIMEOUT (a Go duration,
+// default 120s) bounds the wait for a server to become healthy, and
+// AIRFLOWIAM_TEST_KEEP_HOME=1 keeps the temporary AIRFLOW_HOMEs and moto's
+// directory (with their logs) after the run.
 package acctest
 
 import (
@@ -64,10 +65,11 @@ func getCurrent() *runner {
 //
 //	func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) }
 //
-// When TF_ACC is set, it starts Airflow 3 and Airflow 2 concurrently (or uses
-// the ones named by AIRFLOWIAM_TEST_AIRFLOW{3,2}_URL), runs m.Run(), and stops
-// what it started: on normal exit, on a panic in Main's own goroutine, and on
-// SIGINT/SIGTERM (then it exits 1). If the test process dies some other way
+// When TF_ACC is set, it starts Airflow 3, Airflow 2 and moto concurrently (or
+// uses the ones named by AIRFLOWIAM_TEST_AIRFLOW{3,2}_URL and
+// AIRFLOWIAM_TEST_MOTO_URL), runs m.Run(), and stops what it started: on
+// normal exit, on a panic in Main's own goroutine, and on SIGINT/SIGTERM (then
+// it exits 1). If the test process dies some other way
 // (a panicking test, a -timeout), a watchdog process stops the servers, and the
 // next run removes anything still left over.
 // When TF_ACC is unset it just runs m.Run().
@@ -77,9 +79,9 @@ func Main(m *testing.M) int {
 	}
 	r, err := newRunner(os.Stderr)
 	if err != nil {
-		// Let the tests that need Airflow fail with the reason.
+		// Let the tests that need a server fail with the reason.
 		fmt.Fprintf(os.Stderr, "acctest: %v\n", err)
-		r = &runner{results: map[string]result{}}
+		r = &runner{results: map[string]result{motoName: {err: err}}}
 		for _, sp := range specs {
 			r.results[sp.name] = result{err: err}
 		}
@@ -94,7 +96,7 @@ func Main(m *testing.M) int {
 	go func() {
 		select {
 		case s := <-sigs:
-			fmt.Fprintf(os.Stderr, "acctest: got %v, stopping Airflow\n", s)
+			fmt.Fprintf(os.Stderr, "acctest: got %v, stopping the servers\n", s)
 			r.stop()
 			os.Exit(1)
 		case <-done:
@@ -135,13 +137,8 @@ func Airflows(t testing.TB) []*Airflow {
 
 func lookup(t testing.TB, name string) *Airflow {
 	t.Helper()
-	if os.Getenv("TF_ACC") == "" {
-		t.Skip(skipMessage)
-		return nil
-	}
-	r := getCurrent()
+	r := running(t)
 	if r == nil {
-		t.Fatalf("acctest: TF_ACC is set but no Airflow is running: the package's TestMain must call acctest.Main (func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) })")
 		return nil
 	}
 	af, err := r.result(name)
@@ -151,4 +148,20 @@ func lookup(t testing.TB, name string) *Airflow {
 	}
 	c := *af
 	return &c
+}
+
+// running returns the runner of the Main call in progress. Without TF_ACC it
+// skips the test, and without a Main call it fails the test; then it returns nil.
+func running(t testing.TB) *runner {
+	t.Helper()
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip(skipMessage)
+		return nil
+	}
+	r := getCurrent()
+	if r == nil {
+		t.Fatalf("acctest: TF_ACC is set but no server is running: the package's TestMain must call acctest.Main (func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) })")
+		return nil
+	}
+	return r
 }

@@ -4,6 +4,8 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -198,7 +200,8 @@ func TestCleanStalePidfiles(t *testing.T) {
 	deadPid := dead.Process.Pid
 
 	stale := sleeper(t, "airflow-stale-test")                                       // crashed owner, airflow process: killed
-	harmless := sleeper(t, "not-our-process")                                       // crashed owner, but not airflow: left alone
+	staleMoto := sleeper(t, "moto_server-stale-test")                               // crashed owner, moto process: killed
+	harmless := sleeper(t, "not-our-process")                                       // crashed owner, but not airflow or moto: left alone
 	live := sleeper(t, "airflow-live-test")                                         // owner alive: left alone
 	reused := sleeper(t, "airflow-reused-test")                                     // owner pid alive but reused by another process: killed
 	home := filepath.Join(os.TempDir(), "airflowiam-test-"+fmt.Sprint(os.Getpid())) // a crashed run's home: removed
@@ -216,6 +219,7 @@ func TestCleanStalePidfiles(t *testing.T) {
 		return p
 	}
 	pStale := write("airflow3", stale, deadPid, 12345, home)
+	pStaleMoto := write("moto", staleMoto, deadPid, 12345, "")
 	pHarmless := write("airflow2", harmless, deadPid, 12345, "")
 	pLive := write("airflow3", live, os.Getpid(), self.startTime, "")
 	pReused := write("airflow2", reused, os.Getpid(), self.startTime+1, "")
@@ -226,7 +230,7 @@ func TestCleanStalePidfiles(t *testing.T) {
 
 	var logged []string
 	var mu sync.Mutex
-	cleanStalePidfiles(runDir, "airflow", func(f string, a ...any) {
+	cleanStalePidfiles(runDir, staleKeywords, func(f string, a ...any) {
 		mu.Lock()
 		defer mu.Unlock()
 		logged = append(logged, fmt.Sprintf(f, a...))
@@ -235,16 +239,19 @@ func TestCleanStalePidfiles(t *testing.T) {
 	if m := groupMembers(stale); len(m) != 0 {
 		t.Errorf("stale airflow group %d still has %v", stale, m)
 	}
+	if m := groupMembers(staleMoto); len(m) != 0 {
+		t.Errorf("stale moto group %d still has %v", staleMoto, m)
+	}
 	if m := groupMembers(reused); len(m) != 0 {
 		t.Errorf("group %d of a reused owner pid still has %v", reused, m)
 	}
 	if m := groupMembers(harmless); len(m) != 1 {
-		t.Errorf("non-airflow group %d was killed", harmless)
+		t.Errorf("group %d of neither airflow nor moto was killed", harmless)
 	}
 	if m := groupMembers(live); len(m) != 1 {
 		t.Errorf("group %d of a live run was killed", live)
 	}
-	for p, want := range map[string]bool{pStale: false, pHarmless: false, pReused: false, pBad: false, pLive: true} {
+	for p, want := range map[string]bool{pStale: false, pStaleMoto: false, pHarmless: false, pReused: false, pBad: false, pLive: true} {
 		if _, err := os.Stat(p); (err == nil) != want {
 			t.Errorf("pidfile %s exists: %v, want %v", p, err == nil, want)
 		}
@@ -386,6 +393,69 @@ func TestEnviron(t *testing.T) {
 	}
 }
 
+func TestMotoEnviron(t *testing.T) {
+	t.Setenv("AWS_PROFILE", "prod")
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIAREAL")
+	t.Setenv("MOTO_ACCOUNT_ID", "111111111111")
+	t.Setenv("INITIAL_NO_AUTH_ACTION_COUNT", "0")
+	t.Setenv("PYTHONPATH", "/bad")
+	env := motoEnviron("/venv")
+	get := func(k string) []string {
+		var vs []string
+		for _, kv := range env {
+			if key, v, _ := strings.Cut(kv, "="); key == k {
+				vs = append(vs, v)
+			}
+		}
+		return vs
+	}
+	for k, want := range map[string]string{
+		"MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+		"AWS_ACCESS_KEY_ID":              "testing",
+		"AWS_SECRET_ACCESS_KEY":          "testing",
+		"AWS_DEFAULT_REGION":             "us-east-1",
+		"PYTHONUNBUFFERED":               "1",
+	} {
+		if got := get(k); !slices.Equal(got, []string{want}) {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	for _, k := range []string{"AWS_PROFILE", "MOTO_ACCOUNT_ID", "INITIAL_NO_AUTH_ACTION_COUNT", "PYTHONPATH"} {
+		if got := get(k); got != nil {
+			t.Errorf("inherited %s=%q", k, got)
+		}
+	}
+	if p := get("PATH"); len(p) != 1 || !strings.HasPrefix(p[0], "/venv/bin:") {
+		t.Errorf("PATH = %q", p)
+	}
+}
+
+func TestMotoReset(t *testing.T) {
+	status := http.StatusOK
+	var got []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		got = append(got, req.Method+" "+req.URL.Path)
+		w.WriteHeader(status)
+		fmt.Fprint(w, `{"status": "ok"}`)
+	}))
+	defer srv.Close()
+	m := newMoto(srv.URL)
+	if err := m.Reset(); err != nil {
+		t.Errorf("Reset: %v", err)
+	}
+	if !slices.Equal(got, []string{"POST /moto-api/reset"}) {
+		t.Errorf("Reset sent %q", got)
+	}
+	status = http.StatusBadRequest
+	if err := m.Reset(); err == nil || !strings.Contains(err.Error(), "400") {
+		t.Errorf("Reset on a 400: %v", err)
+	}
+	srv.Close()
+	if err := m.Reset(); err == nil {
+		t.Errorf("Reset of a stopped server: no error")
+	}
+}
+
 // fakeTB records Skip and Fatal instead of stopping the test.
 type fakeTB struct {
 	testing.TB
@@ -430,6 +500,32 @@ func TestLookup(t *testing.T) {
 	f = &fakeTB{TB: t}
 	if afs := Airflows(f); len(afs) != 2 || !strings.Contains(f.failed, "boom") {
 		t.Errorf("Airflows = %v, failed %q", afs, f.failed)
+	}
+
+	// Moto: found, or failing the test when its start failed, never skipping.
+	wantMoto := newMoto("http://127.0.0.1:2")
+	setCurrent(&runner{results: map[string]result{motoName: {moto: wantMoto}}})
+	f = &fakeTB{TB: t}
+	if m := MotoServer(f); m == nil || *m != *wantMoto || m == wantMoto || f.failed != "" || f.skipped != "" {
+		t.Errorf("MotoServer = %v, skipped %q, failed %q; want a copy of %v", m, f.skipped, f.failed, wantMoto)
+	}
+	if *wantMoto != (Moto{URL: "http://127.0.0.1:2", Region: "us-east-1", AccessKeyID: "testing", SecretAccessKey: "testing", AccountID: "123456789012"}) {
+		t.Errorf("newMoto = %+v", wantMoto)
+	}
+	setCurrent(&runner{results: map[string]result{motoName: {err: fmt.Errorf("no moto")}}})
+	f = &fakeTB{TB: t}
+	if m := MotoServer(f); m != nil || f.skipped != "" || !strings.Contains(f.failed, "no moto") {
+		t.Errorf("failed moto start: got %v, skipped %q, failed %q", m, f.skipped, f.failed)
+	}
+	setCurrent(nil)
+	f = &fakeTB{TB: t}
+	if m := MotoServer(f); m != nil || f.skipped != "" || !strings.Contains(f.failed, "acctest.Main") {
+		t.Errorf("TF_ACC without Main: got %v, skipped %q, failed %q", m, f.skipped, f.failed)
+	}
+	t.Setenv("TF_ACC", "")
+	f = &fakeTB{TB: t}
+	if m := MotoServer(f); m != nil || f.skipped != skipMessage || f.failed != "" {
+		t.Errorf("without TF_ACC: got %v, skipped %q, failed %q", m, f.skipped, f.failed)
 	}
 }
 

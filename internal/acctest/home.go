@@ -50,17 +50,8 @@ func (c *homeConfig) pythonBin() string  { return filepath.Join(c.venv, "bin", "
 // environ is the environment of airflow commands run with AIRFLOW_HOME=home:
 // the inherited one without any Airflow or Python settings, plus ours.
 func (c *homeConfig) environ(home string) []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		k, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(k, "AIRFLOW") || k == "PYTHONPATH" || k == "PYTHONHOME" || k == "VIRTUAL_ENV" || k == "PATH" {
-			continue
-		}
-		env = append(env, kv)
-	}
+	env := venvEnviron(c.venv, func(key string) bool { return strings.HasPrefix(key, "AIRFLOW") })
 	env = append(env,
-		"PATH="+filepath.Join(c.venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
-		"PYTHONUNBUFFERED=1",
 		"AIRFLOW_HOME="+home,
 		"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=sqlite:///"+filepath.Join(home, "airflow.db"),
 		"AIRFLOW__CORE__LOAD_EXAMPLES=False",
@@ -80,6 +71,24 @@ func (c *homeConfig) environ(home string) []string {
 		)
 	}
 	return env
+}
+
+// venvEnviron is the environment of a server run from venv: the inherited
+// one without the variables drop selects and without Python settings, with
+// venv/bin first on PATH and unbuffered output (for the logs).
+func venvEnviron(venv string, drop func(key string) bool) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if drop(k) || k == "PYTHONPATH" || k == "PYTHONHOME" || k == "PYTHONUNBUFFERED" || k == "VIRTUAL_ENV" || k == "PATH" {
+			continue
+		}
+		env = append(env, kv)
+	}
+	return append(env,
+		"PATH="+filepath.Join(venv, "bin")+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"PYTHONUNBUFFERED=1",
+	)
 }
 
 // prepareHome gives c.home a database (a copy of the per-version template, or

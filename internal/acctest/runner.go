@@ -40,9 +40,11 @@ const (
 
 var errStopped = errors.New("acctest: stopping, not starting anything more")
 
+// result is how obtaining one server ended: af (an Airflow) or moto, or err.
 type result struct {
-	af  *Airflow
-	err error
+	af   *Airflow
+	moto *Moto
+	err  error
 }
 
 // runner starts and stops the servers of one Main call.
@@ -98,34 +100,58 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.out, "acctest: "+format+"\n", args...)
 }
 
-func (r *runner) result(name string) (*Airflow, error) {
+func (r *runner) get(name string) result {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	res, ok := r.results[name]
 	if !ok {
-		return nil, fmt.Errorf("acctest: unknown server %q", name)
+		return result{err: fmt.Errorf("acctest: unknown server %q", name)}
 	}
+	return res
+}
+
+func (r *runner) result(name string) (*Airflow, error) {
+	res := r.get(name)
 	return res.af, res.err
 }
+
+func (r *runner) motoResult() (*Moto, error) {
+	res := r.get(motoName)
+	return res.moto, res.err
+}
+
+func (r *runner) record(name string, res result) {
+	if res.err != nil {
+		r.logf("%s: %v", name, res.err)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.results[name] = res
+}
+
+// staleKeywords mark, in a command line, the processes of a server group
+// that cleanStalePidfiles may kill.
+var staleKeywords = []string{"airflow", "moto_server"}
 
 // startAll starts (or takes from the environment) every server concurrently
 // and records the results; it returns when all are up or have failed.
 func (r *runner) startAll() {
-	cleanStalePidfiles(r.runDir(), "airflow", r.logf)
+	cleanStalePidfiles(r.runDir(), staleKeywords, r.logf)
 	var wg sync.WaitGroup
 	for _, sp := range specs {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			af, err := r.obtain(sp)
-			if err != nil {
-				r.logf("%s: %v", sp.name, err)
-			}
-			r.mu.Lock()
-			r.results[sp.name] = result{af, err}
-			r.mu.Unlock()
+			r.record(sp.name, result{af: af, err: err})
 		}()
 	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m, err := r.obtainMoto()
+		r.record(motoName, result{moto: m, err: err})
+	}()
 	wg.Wait()
 }
 
@@ -133,15 +159,21 @@ func (r *runner) obtain(sp spec) (*Airflow, error) {
 	if url := os.Getenv(sp.envPrefix + "URL"); url != "" {
 		return fromEnv(sp)
 	}
+	return tracked(r, func() (*Airflow, error) { return r.start(sp) })
+}
+
+// tracked runs start unless stop has begun; stop waits for the starts in progress.
+func tracked[T any](r *runner, start func() (T, error)) (T, error) {
 	r.mu.Lock()
 	if r.stopped {
 		r.mu.Unlock()
-		return nil, errStopped
+		var zero T
+		return zero, errStopped
 	}
 	r.starts.Add(1)
 	r.mu.Unlock()
 	defer r.starts.Done()
-	return r.start(sp)
+	return start()
 }
 
 // fromEnv describes a server named by AIRFLOWIAM_TEST_AIRFLOW{3,2}_*.
@@ -171,16 +203,12 @@ func (r *runner) runDir() string { return filepath.Join(r.cacheDir, "run") }
 // start prepares a fresh AIRFLOW_HOME and starts one server in it.
 func (r *runner) start(sp spec) (*Airflow, error) {
 	began := time.Now()
-	venv, err := r.venv(sp)
+	venv, err := r.venv(sp.name)
 	if err != nil {
 		return nil, err
 	}
-	home, err := os.MkdirTemp("", "airflowiam-"+sp.name+"-")
+	home, err := r.newHome(sp.name)
 	if err != nil {
-		return nil, err
-	}
-	if err := r.addHome(home); err != nil {
-		os.RemoveAll(home)
 		return nil, err
 	}
 	cfg, err := newHomeConfig(sp, venv, home)
@@ -191,70 +219,95 @@ func (r *runner) start(sp spec) (*Airflow, error) {
 		return nil, err
 	}
 
-	// The port is free when picked, but another process may take it before
-	// the server binds it: then try another one.
+	url, err := r.serve(sp.name, home, cfg.environ(home), sp.healthPath, func(port int) []string {
+		if sp.name == "airflow3" {
+			return []string{cfg.airflowBin(), "api-server", "-H", "127.0.0.1", "-p", fmt.Sprint(port), "--workers", "1"}
+		}
+		return []string{cfg.airflowBin(), "webserver", "-H", "127.0.0.1", "-p", fmt.Sprint(port), "-w", "1"}
+	})
+	if err != nil {
+		return nil, err
+	}
+	r.logf("%s %s up at %s in %.1fs", sp.name, sp.version, url, time.Since(began).Seconds())
+	return &Airflow{
+		Name:           sp.name,
+		Version:        sp.version,
+		APIVersion:     sp.apiVersion,
+		URL:            url,
+		Username:       adminUser,
+		Password:       cfg.passwords[adminUser],
+		ViewerUsername: viewerUser,
+		ViewerPassword: cfg.passwords[viewerUser],
+	}, nil
+}
+
+// newHome makes a temporary directory for a server called name (its
+// AIRFLOW_HOME, or moto's working directory), which stop removes.
+func (r *runner) newHome(name string) (string, error) {
+	home, err := os.MkdirTemp("", "airflowiam-"+name+"-")
+	if err != nil {
+		return "", err
+	}
+	if err := r.addHome(home); err != nil {
+		os.RemoveAll(home)
+		return "", err
+	}
+	return home, nil
+}
+
+// serve starts a server in dir on a free 127.0.0.1 port, with the command
+// line argv(port) and the environment env, and waits until healthPath
+// answers 200. It returns the server's URL. The port is free when picked,
+// but another process may take it before the server binds it: then serve
+// tries another one.
+func (r *runner) serve(name, dir string, env []string, healthPath string, argv func(port int) []string) (string, error) {
 	for attempt := 1; ; attempt++ {
 		port, err := freePort()
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		af := &Airflow{
-			Name:           sp.name,
-			Version:        sp.version,
-			APIVersion:     sp.apiVersion,
-			URL:            fmt.Sprintf("http://127.0.0.1:%d", port),
-			Username:       adminUser,
-			Password:       cfg.passwords[adminUser],
-			ViewerUsername: viewerUser,
-			ViewerPassword: cfg.passwords[viewerUser],
-		}
-		var args []string
-		if sp.name == "airflow3" {
-			args = []string{"api-server", "-H", "127.0.0.1", "-p", fmt.Sprint(port), "--workers", "1"}
-		} else {
-			args = []string{"webserver", "-H", "127.0.0.1", "-p", fmt.Sprint(port), "-w", "1"}
-		}
+		url := fmt.Sprintf("http://127.0.0.1:%d", port)
 		logName := "server.log"
 		if attempt > 1 {
 			logName = fmt.Sprintf("server-%d.log", attempt)
 		}
-		svc, err := r.launch(cfg, logName, args)
+		svc, err := r.launch(name, dir, logName, env, argv(port))
 		if err != nil {
-			return nil, err
+			return "", err
 		}
-		err = r.waitHealthy(svc, af.URL+sp.healthPath)
+		err = r.waitHealthy(svc, url+healthPath)
 		if err == nil {
-			r.logf("%s %s up at %s in %.1fs", sp.name, sp.version, af.URL, time.Since(began).Seconds())
-			return af, nil
+			return url, nil
 		}
 		if errors.Is(err, errStopped) {
-			return nil, err
+			return "", err
 		}
 		if err := svc.stop(); err != nil { // do not leave a broken server running until the tests end
-			r.logf("%s: stopping after a failed start: %v", sp.name, err)
+			r.logf("%s: stopping after a failed start: %v", name, err)
 		}
 		if attempt < 3 && strings.Contains(strings.ToLower(tailFile(svc.logPath)), "address already in use") {
-			r.logf("%s: port %d was taken, trying another", sp.name, port)
+			r.logf("%s: port %d was taken, trying another", name, port)
 			continue
 		}
-		return nil, err
+		return "", err
 	}
 }
 
-// venv runs scripts/testenv.sh, which installs the venv on first use.
-func (r *runner) venv(sp spec) (string, error) {
+// venv runs scripts/testenv.sh, which installs the venv (airflow3, airflow2
+// or moto) on first use.
+func (r *runner) venv(name string) (string, error) {
 	script := filepath.Join(r.repoRoot, "scripts", "testenv.sh")
-	cmd := exec.Command("bash", script, "venv", sp.name)
+	cmd := exec.Command("bash", script, "venv", name)
 	var stdout, stderr strings.Builder
 	cmd.Stdout = &stdout
 	cmd.Stderr = io.MultiWriter(&stderr, r.out) // installs can take a while: show progress
 	cmd.Env = append(os.Environ(), "AIRFLOWIAM_CACHE_DIR="+r.cacheDir)
 	if err := r.run(cmd); err != nil {
-		return "", fmt.Errorf("%s venv %s: %v\n%s", script, sp.name, err, tail(stderr.String()))
+		return "", fmt.Errorf("%s venv %s: %v\n%s", script, name, err, tail(stderr.String()))
 	}
 	dir := strings.TrimSpace(stdout.String())
 	if !filepath.IsAbs(dir) {
-		return "", fmt.Errorf("%s venv %s printed %q, not a path", script, sp.name, dir)
+		return "", fmt.Errorf("%s venv %s printed %q, not a path", script, name, dir)
 	}
 	return dir, nil
 }
@@ -329,23 +382,24 @@ type service struct {
 	killed bool // stop needed SIGKILL
 }
 
-// launch starts a server in its own process group, with a watchdog in that
-// group that kills the group if this process dies, and a pidfile for the
-// stale-process cleanup of later runs.
-func (r *runner) launch(cfg *homeConfig, logName string, args []string) (*service, error) {
-	logPath := filepath.Join(cfg.home, logName)
+// launch starts a server (argv with env, in home, logging to home/logName)
+// in its own process group, with a watchdog in that group that kills the
+// group if this process dies, and a pidfile for the stale-process cleanup of
+// later runs.
+func (r *runner) launch(name, home, logName string, env, argv []string) (*service, error) {
+	logPath := filepath.Join(home, logName)
 	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	defer logFile.Close() // the child has its own copy
-	cmd := exec.Command(cfg.airflowBin(), args...)
-	cmd.Dir = cfg.home
-	cmd.Env = cfg.environ(cfg.home)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = home
+	cmd.Env = env
 	cmd.Stdout = logFile
 	cmd.Stderr = logFile
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	svc := &service{name: cfg.spec.name, home: cfg.home, logPath: logPath, cmd: cmd, exited: make(chan struct{})}
+	svc := &service{name: name, home: home, logPath: logPath, cmd: cmd, exited: make(chan struct{})}
 
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -219,9 +220,9 @@ func readPidfile(path string) (pidfile, error) {
 
 // cleanStalePidfiles kills the process groups listed in pidfiles whose owner
 // (the test process that started them) is gone, but only when a live process
-// of the group has keyword in its command line, and removes those pidfiles
-// and the temporary homes they name.
-func cleanStalePidfiles(runDir, keyword string, logf func(string, ...any)) {
+// of the group has one of keywords in its command line, and removes those
+// pidfiles and the temporary homes they name.
+func cleanStalePidfiles(runDir string, keywords []string, logf func(string, ...any)) {
 	paths, _ := filepath.Glob(filepath.Join(runDir, "*.pid"))
 	for _, path := range paths {
 		pf, err := readPidfile(path)
@@ -235,7 +236,8 @@ func cleanStalePidfiles(runDir, keyword string, logf func(string, ...any)) {
 		}
 		var match []string
 		for _, pid := range groupMembers(pf.pgid) {
-			if c := cmdline(pid); strings.Contains(c, keyword) {
+			c := cmdline(pid)
+			if slices.ContainsFunc(keywords, func(k string) bool { return strings.Contains(c, k) }) {
 				match = append(match, fmt.Sprintf("%d (%s)", pid, c))
 			}
 		}
