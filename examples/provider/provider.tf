@@ -7,6 +7,11 @@ provider "airflowiam" {
     username = "terraform"
     password = var.airflow_password
   }
+
+  # AWS: the SDK's default credential chain, in this region.
+  aws {
+    region = "eu-west-1"
+  }
 }
 
 variable "airflow_password" {

@@ -23,6 +23,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -52,6 +53,16 @@ type airflowIAMProvider struct {
 
 type providerModel struct {
 	Airflow *airflowBlockModel `tfsdk:"airflow"`
+	AWS     *awsBlockModel     `tfsdk:"aws"`
+}
+
+type awsBlockModel struct {
+	Region      types.String `tfsdk:"region"`
+	Profile     types.String `tfsdk:"profile"`
+	AccessKey   types.String `tfsdk:"access_key"`
+	SecretKey   types.String `tfsdk:"secret_key"`
+	IAMEndpoint types.String `tfsdk:"iam_endpoint"`
+	STSEndpoint types.String `tfsdk:"sts_endpoint"`
 }
 
 type airflowBlockModel struct {
@@ -68,6 +79,8 @@ type airflowBlockModel struct {
 type providerData struct {
 	airflow    *airflow.Client
 	airflowErr string
+	aws        *awsiam.Client
+	awsErr     string
 }
 
 func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -118,6 +131,42 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					},
 				},
 			},
+			"aws": schema.SingleNestedBlock{
+				MarkdownDescription: "AWS credentials and endpoints for IAM and STS. Unset attributes fall back to the AWS SDK's " +
+					"default chain: environment (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, ...), shared config and " +
+					"credentials files, web identity, and instance metadata. An empty `aws {}` block uses that chain alone; " +
+					"without the block, objects that need AWS say so.",
+				Attributes: map[string]schema.Attribute{
+					"region": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "AWS region, for example `eu-west-1`. Falls back to `AWS_REGION` or the profile's region. It is also the `region_name` of generated Airflow connection extras.",
+					},
+					"profile": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Named profile from the shared AWS config and credentials files. Falls back to `AWS_PROFILE`.",
+					},
+					"access_key": schema.StringAttribute{
+						Optional:            true,
+						Sensitive:           true,
+						MarkdownDescription: "Static access key ID, with `secret_key`. Prefer the default chain; this exists mainly for sandboxes.",
+						Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("secret_key"))},
+					},
+					"secret_key": schema.StringAttribute{
+						Optional:            true,
+						Sensitive:           true,
+						MarkdownDescription: "Static secret access key, with `access_key`.",
+						Validators:          []validator.String{stringvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("access_key"))},
+					},
+					"iam_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom IAM endpoint URL, for example a local moto server.",
+					},
+					"sts_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom STS endpoint URL.",
+					},
+				},
+			},
 		},
 	}
 }
@@ -131,6 +180,7 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 
 	data := &providerData{}
 	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	data.aws, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -182,9 +232,40 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	return client, ""
 }
 
+// configureAWS builds the AWS clients when the aws block is present.
+func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, string) {
+	if block == nil {
+		return nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
+	}
+	for name, v := range map[string]types.String{
+		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
+		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
+	} {
+		if v.IsUnknown() {
+			return nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
+		}
+	}
+	client, err := awsiam.NewClient(ctx, awsiam.Config{
+		Region:      block.Region.ValueString(),
+		Profile:     block.Profile.ValueString(),
+		AccessKey:   block.AccessKey.ValueString(),
+		SecretKey:   block.SecretKey.ValueString(),
+		IAMEndpoint: block.IAMEndpoint.ValueString(),
+		STSEndpoint: block.STSEndpoint.ValueString(),
+		UserAgent:   "terraform-provider-airflowiam",
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
+			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
+		return nil, ""
+	}
+	return client, ""
+}
+
 func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewConnectionResource,
+		NewWebIdentityRoleResource,
 	}
 }
 
@@ -211,6 +292,34 @@ func quotedList(values []string) string {
 		quoted[i] = "`" + v + "`"
 	}
 	return strings.Join(quoted, ", ")
+}
+
+// awsClientFrom extracts the AWS clients from provider data, adding an error
+// naming the missing configuration when there are none.
+func awsClientFrom(data *providerData, addError func(summary, detail string)) *awsiam.Client {
+	if data == nil {
+		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
+		return nil
+	}
+	if data.aws == nil {
+		addError("AWS Not Configured", "This object manages AWS IAM, but "+data.awsErr+".")
+		return nil
+	}
+	return data.aws
+}
+
+// awsErrorDetail is err's message followed by what to do about missing
+// credentials or permissions.
+func awsErrorDetail(err error) string {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
+		return msg + "\n\nNo AWS credentials were found: set access_key and secret_key or profile in the provider's aws " +
+			"block, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE."
+	case awsiam.ErrorCode(err) == "AccessDenied":
+		return msg + "\n\nThe AWS identity the provider runs as lacks an IAM permission this object needs (see the action named above)."
+	}
+	return msg
 }
 
 // airflowErrorDetail is err's message followed by what to do about the

@@ -22,6 +22,11 @@ import (
 // TestMain starts the services acceptance tests need (when TF_ACC is set)
 // and stops them afterwards.
 func TestMain(m *testing.M) {
+	// The AWS SDK's default chain would otherwise try the instance metadata
+	// address when a test configures no credentials; tests talk to loopback only.
+	if err := os.Setenv("AWS_EC2_METADATA_DISABLED", "true"); err != nil {
+		panic(err)
+	}
 	os.Exit(acctest.Main(m))
 }
 

@@ -1,0 +1,4 @@
+import {
+  to = airflowiam_web_identity_role.analytics
+  id = "airflow-analytics"
+}
