@@ -526,3 +526,30 @@ resource "airflowiam_connection" "test" {
 		}},
 	})
 }
+
+// With no credentials anywhere, the error says what to set.
+func TestAccWebIdentityRole_noCredentials(t *testing.T) {
+	m := acctest.MotoServer(t)
+	for _, env := range []string{"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN"} {
+		t.Setenv(env, "")
+	}
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	name := tfacctest.RandomWithPrefix("tfacc-nocreds")
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkRoleDestroyed(t, m, name),
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "airflowiam" {
+  aws {
+    region       = %q
+    iam_endpoint = %q
+    sts_endpoint = %q
+  }
+}
+`, m.Region, m.URL, m.URL) + roleArgs{name: name, audience: "a"}.config(),
+			ExpectError: regexp.MustCompile(`(?s)No AWS credentials were found: set access_key and secret_key or\s+profile`),
+		}},
+	})
+}
