@@ -1,0 +1,712 @@
+package airflow
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+)
+
+// This file renders and parses connections in the two textual forms Airflow
+// reads from AIRFLOW_CONN_<ID> variables and secrets backends: the URI form
+// (airflow.models.connection.Connection.get_uri and Connection(uri=...)) and
+// the JSON form (Connection.as_json and Connection.from_json).
+//
+// The rules are ported from Airflow 3's connection.py and from the parts of
+// CPython 3.11's urllib.parse it relies on (quote, unquote, urlencode,
+// urlsplit, parse_qsl). Where Airflow 2 behaves differently, Airflow 3 is
+// followed; the differences are noted where they apply.
+
+// extraQueryKey is the query parameter that carries the whole extra as a
+// JSON string when it cannot be flattened (Connection.EXTRA_KEY).
+const extraQueryKey = "__extra__"
+
+// ConnectionURI renders c exactly as Airflow's Connection.get_uri() does
+// (ConnectionID is not part of the URI). An invalid extra (not a JSON
+// object) is an error naming the extra field.
+//
+// Two inputs that Airflow would render into a URI it cannot read back are
+// refused as well: a conn_type that is not a URI scheme (an ASCII letter
+// followed by letters, digits, "+", "-", "." or "_"; "_" is rendered as
+// "-"), and a port outside 0-65535. A port of 0 is left out, as Airflow
+// does.
+//
+// Airflow's rendering is lossy in a few places, which ParseConnectionURI
+// reproduces: conn_type is lower-cased and "-" comes back as "_" (and
+// "postgresql" as "postgres"); an empty password is dropped, as Airflow
+// ignores it; host letters before the first character
+// that needs percent-encoding are lower-cased unless the host contains "/";
+// a missing host or schema comes back as ""; an empty login without a
+// password is dropped, and a password without a login gives an empty
+// login; flattened extra values that are themselves JSON (such as "1" or
+// "true") come back decoded.
+func ConnectionURI(c *Connection) (string, error) {
+	if c == nil {
+		return "", errors.New("rendering connection URI: connection is nil")
+	}
+	if err := checkConnType(c.ConnType); err != nil {
+		return "", err
+	}
+	if c.Port != nil && (*c.Port < 0 || *c.Port > 65535) {
+		return "", fmt.Errorf("rendering connection URI: port %d is outside 0-65535", *c.Port)
+	}
+	var extra []member
+	if c.Extra != nil && *c.Extra != "" {
+		var err error
+		if extra, err = parseExtra(*c.Extra); err != nil {
+			return "", err
+		}
+	}
+
+	var b strings.Builder
+	if c.ConnType != "" {
+		b.WriteString(strings.ReplaceAll(strings.ToLower(c.ConnType), "_", "-"))
+		b.WriteString("://")
+	} else {
+		b.WriteString("//")
+	}
+
+	// A host with "://" has its protocol written before the authority, as
+	// is, unless the protocol equals conn_type, in which case the whole host
+	// is percent-encoded. (Airflow 2 always splits the protocol off.)
+	hostToUse := ""
+	if c.Host != nil {
+		hostToUse = *c.Host
+		if protocol, host, ok := strings.Cut(hostToUse, "://"); ok && protocol != c.ConnType {
+			hostToUse = host
+			if protocol != "" {
+				b.WriteString(protocol)
+				b.WriteString("://")
+			}
+		}
+	}
+
+	authority := ""
+	if c.Login != nil {
+		authority += pyQuote(*c.Login, false)
+	}
+	// Airflow ignores an empty password (its password setter stores only a
+	// non-empty one, in Airflow 2 and 3), so "" is the same as none.
+	if c.Password != nil && *c.Password != "" {
+		authority += ":" + pyQuote(*c.Password, false)
+	}
+	if authority != "" {
+		authority += "@"
+		b.WriteString(authority)
+	}
+
+	hostBlock := pyQuote(hostToUse, false)
+	if c.Port != nil && *c.Port != 0 {
+		if hostBlock == "" && authority == "" {
+			hostBlock += "@"
+		}
+		hostBlock += ":" + strconv.FormatInt(*c.Port, 10)
+	}
+	schema := ""
+	if c.Schema != nil {
+		schema = *c.Schema
+	}
+	if schema != "" {
+		hostBlock += "/" + pyQuote(schema, false)
+	}
+	b.WriteString(hostBlock)
+
+	if c.Extra != nil && *c.Extra != "" {
+		if schema != "" {
+			b.WriteString("?")
+		} else {
+			b.WriteString("/?")
+		}
+		// Extras are flattened into query parameters only when every value
+		// is a string (Airflow 3; Airflow 2 also tried other scalars, which
+		// never survived its equality check) and there is at least one.
+		// Otherwise the extra string itself, unchanged, is the value of
+		// __extra__.
+		flat := len(extra) > 0
+		for _, m := range extra {
+			if !m.isString() {
+				flat = false
+				break
+			}
+		}
+		if flat {
+			for i, m := range extra {
+				var v string
+				if err := json.Unmarshal(m.value, &v); err != nil {
+					return "", fmt.Errorf("rendering connection URI: extra key %q: %w", m.key, err)
+				}
+				if i > 0 {
+					b.WriteByte('&')
+				}
+				b.WriteString(pyQuote(m.key, true))
+				b.WriteByte('=')
+				b.WriteString(pyQuote(v, true))
+			}
+		} else {
+			b.WriteString(extraQueryKey + "=" + pyQuote(*c.Extra, true))
+		}
+	}
+	return b.String(), nil
+}
+
+// ParseConnectionURI parses a URI the way Airflow does
+// (Connection(uri=...)); the result's ConnectionID is "". Errors name what
+// is wrong.
+//
+// As in Airflow, Host and Schema are never nil (a missing one is ""), Login
+// and Password are nil when the URI has no "@" or no ":" in its user
+// information (an empty password is nil too: Airflow ignores it), and
+// Port is nil when the URI has none. Extra is nil when the
+// URI has no query or an empty __extra__. Without __extra__, each query
+// parameter becomes an extra key; a non-empty value that is valid JSON is
+// decoded (Airflow 3; Airflow 2 keeps every value a string). The extra
+// built from parameters is compact JSON with keys in the order they first
+// appear; numbers keep their text. A parameter whose value Python would
+// read as NaN or Infinity is an error, since JSON cannot hold it.
+func ParseConnectionURI(uri string) (*Connection, error) {
+	if uri == "" {
+		return nil, errors.New("parsing connection URI: the URI is empty")
+	}
+	schemes := strings.Count(uri, "://")
+	if schemes > 2 {
+		return nil, errors.New(`parsing connection URI: more than two "://" in the URI`)
+	}
+	withProtocol := schemes == 2
+	parts, err := pyURLSplit(uri)
+	if err != nil {
+		return nil, err
+	}
+	replacement := "//"
+	if withProtocol {
+		replacement = ""
+	}
+	rest := strings.ReplaceAll(uri, parts.scheme+"://", replacement)
+	if withProtocol {
+		first, _, _ := strings.Cut(rest, "://")
+		if strings.ContainsAny(first, "@:") {
+			return nil, errors.New(`parsing connection URI: the protocol of the host (before its "://") contains "@" or ":"`)
+		}
+	}
+	restParts, err := pyURLSplit(rest)
+	if err != nil {
+		return nil, err
+	}
+
+	c := &Connection{ConnType: normalizeConnType(parts.scheme)}
+	host := restParts.netlocHostname()
+	if host != "" && withProtocol && restParts.scheme != "" {
+		host = restParts.scheme + "://" + host
+	}
+	c.Host = &host
+	schema := ""
+	if _, size := utf8.DecodeRuneInString(restParts.path); size > 0 {
+		schema = pyUnquote(restParts.path[size:])
+	}
+	c.Schema = &schema
+	if user, password, ok := restParts.userinfo(); ok {
+		user = pyUnquote(user)
+		c.Login = &user
+		if password != nil && *password != "" {
+			p := pyUnquote(*password)
+			c.Password = &p
+		}
+	}
+	if c.Port, err = restParts.port(); err != nil {
+		return nil, err
+	}
+	if restParts.query != "" {
+		extra, err := extraFromQuery(restParts.query)
+		if err != nil {
+			return nil, err
+		}
+		if extra != "" {
+			if _, err := parseExtra(extra); err != nil {
+				return nil, fmt.Errorf("parsing connection URI: %w", err)
+			}
+			c.Extra = &extra
+		}
+	}
+	return c, nil
+}
+
+// ConnectionJSON renders the JSON form Airflow accepts in AIRFLOW_CONN_<ID>
+// and its secrets backends (as Connection.as_json() does, with extra as in
+// as_json), keys sorted, compact.
+//
+// As in as_json, nil fields and an empty password (which Airflow ignores)
+// are left out, extra is a JSON object (not a
+// string) and is left out when it is empty, and conn_id is not included.
+// conn_type is always included.
+func ConnectionJSON(c *Connection) (string, error) {
+	if c == nil {
+		return "", errors.New("rendering connection JSON: connection is nil")
+	}
+	fields := map[string]json.RawMessage{}
+	put := func(key string, v any) error {
+		raw, err := marshalNoEscape(v)
+		if err != nil {
+			return fmt.Errorf("rendering connection JSON: %s: %w", key, err)
+		}
+		fields[key] = raw
+		return nil
+	}
+	if err := put(FieldConnType, c.ConnType); err != nil {
+		return "", err
+	}
+	for _, f := range []struct {
+		key   string
+		value *string
+	}{
+		{FieldDescription, c.Description}, {FieldHost, c.Host}, {FieldLogin, c.Login},
+		{FieldPassword, c.Password}, {FieldSchema, c.Schema},
+	} {
+		if f.key == FieldPassword && f.value != nil && *f.value == "" {
+			continue // Airflow ignores an empty password
+		}
+		if f.value != nil {
+			if err := put(f.key, *f.value); err != nil {
+				return "", err
+			}
+		}
+	}
+	if c.Port != nil {
+		fields[FieldPort] = json.RawMessage(strconv.FormatInt(*c.Port, 10))
+	}
+	if c.Extra != nil && *c.Extra != "" {
+		extra, err := parseExtra(*c.Extra)
+		if err != nil {
+			return "", err
+		}
+		if len(extra) > 0 {
+			fields[FieldExtra] = json.RawMessage(encodeMembers(extra))
+		}
+	}
+	out, err := marshalNoEscape(fields)
+	if err != nil {
+		return "", fmt.Errorf("rendering connection JSON: %w", err)
+	}
+	return string(out), nil
+}
+
+// normalizeConnType is Connection._normalize_conn_type: "postgresql" is
+// "postgres", and "-" is "_".
+func normalizeConnType(connType string) string {
+	if connType == "postgresql" {
+		return "postgres"
+	}
+	return strings.ReplaceAll(connType, "-", "_")
+}
+
+var connTypeScheme = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.\-_]*$`)
+
+func checkConnType(connType string) error {
+	if connType == "" || connTypeScheme.MatchString(connType) {
+		return nil
+	}
+	return fmt.Errorf("rendering connection URI: conn_type %q cannot be a URI scheme: it must be an ASCII letter followed by letters, digits, \"+\", \"-\", \".\" or \"_\"", connType)
+}
+
+// member is one key of a JSON object, with its value as raw JSON.
+type member struct {
+	key   string
+	value json.RawMessage
+}
+
+func (m member) isString() bool {
+	return len(m.value) > 0 && m.value[0] == '"'
+}
+
+// parseExtra decodes an extra, which must be a JSON object, into its keys in
+// the order Python's dict would keep them: a repeated key keeps the place
+// of its first occurrence and the value of its last. Values are compact
+// JSON; numbers keep their text.
+func parseExtra(extra string) ([]member, error) {
+	dec := json.NewDecoder(strings.NewReader(extra))
+	dec.UseNumber()
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("extra is not valid JSON: %w", err)
+	}
+	if _, err := dec.Token(); err == nil {
+		return nil, errors.New("extra is not valid JSON: data after the JSON object")
+	}
+	tokens := json.NewDecoder(bytes.NewReader(raw))
+	tokens.UseNumber()
+	if tok, err := tokens.Token(); err != nil || tok != json.Delim('{') {
+		return nil, errors.New("extra is not a JSON object")
+	}
+	var members []member
+	index := map[string]int{}
+	for tokens.More() {
+		tok, err := tokens.Token()
+		if err != nil {
+			return nil, fmt.Errorf("extra is not valid JSON: %w", err)
+		}
+		key, _ := tok.(string)
+		var value json.RawMessage
+		if err := tokens.Decode(&value); err != nil {
+			return nil, fmt.Errorf("extra is not valid JSON: %w", err)
+		}
+		var compact bytes.Buffer
+		if err := json.Compact(&compact, value); err != nil {
+			return nil, fmt.Errorf("extra is not valid JSON: %w", err)
+		}
+		if i, ok := index[key]; ok {
+			members[i].value = compact.Bytes()
+			continue
+		}
+		index[key] = len(members)
+		members = append(members, member{key: key, value: compact.Bytes()})
+	}
+	return members, nil
+}
+
+// encodeMembers renders members as a compact JSON object in their order.
+func encodeMembers(members []member) string {
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, m := range members {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		key, _ := marshalNoEscape(m.key)
+		b.Write(key)
+		b.WriteByte(':')
+		b.Write(m.value)
+	}
+	b.WriteByte('}')
+	return b.String()
+}
+
+func marshalNoEscape(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// extraFromQuery turns a URI query into an extra as Airflow 3 does: the
+// value of __extra__ if present, otherwise an object of the parameters,
+// each non-empty value decoded as JSON when it is JSON. (Airflow 2 keeps the
+// values as strings.)
+func extraFromQuery(query string) (string, error) {
+	var params []member
+	index := map[string]int{}
+	var extra *string
+	for _, kv := range pyParseQSL(query) {
+		if kv[0] == extraQueryKey {
+			v := kv[1]
+			extra = &v
+		}
+		if i, ok := index[kv[0]]; ok {
+			params[i].value = json.RawMessage(kv[1])
+			continue
+		}
+		index[kv[0]] = len(params)
+		params = append(params, member{key: kv[0], value: json.RawMessage(kv[1])})
+	}
+	if extra != nil {
+		return *extra, nil
+	}
+	for i, p := range params {
+		text := string(p.value)
+		switch t := strings.Trim(text, " \t\n\r"); t {
+		case "NaN", "Infinity", "-Infinity":
+			return "", fmt.Errorf("parsing connection URI: extra parameter %q: %s cannot be held in JSON", p.key, t)
+		}
+		var compact bytes.Buffer
+		if text != "" && json.Valid(p.value) && json.Compact(&compact, p.value) == nil {
+			params[i].value = compact.Bytes()
+			continue
+		}
+		encoded, err := marshalNoEscape(text)
+		if err != nil {
+			return "", fmt.Errorf("parsing connection URI: extra parameter %q: %w", p.key, err)
+		}
+		params[i].value = encoded
+	}
+	return encodeMembers(params), nil
+}
+
+// --- CPython 3.11 urllib.parse, as far as Airflow uses it ---
+
+// pyQuote is urllib.parse.quote(s, safe="") or, with plus, quote_plus(s,
+// safe="") as urlencode uses it: every byte but ASCII letters, digits and
+// "_.-~" is percent-encoded with upper-case hex digits.
+func pyQuote(s string, plus bool) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
+			c == '_', c == '.', c == '-', c == '~':
+			b.WriteByte(c)
+		case c == ' ' && plus:
+			b.WriteByte('+')
+		default:
+			b.WriteByte('%')
+			b.WriteByte(hex[c>>4])
+			b.WriteByte(hex[c&15])
+		}
+	}
+	return b.String()
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0', true
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10, true
+	case c >= 'A' && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
+}
+
+// pyUnquote is urllib.parse.unquote: "%XX" becomes the byte XX, anything
+// else is kept, and bytes that are not UTF-8 become U+FFFD, one for each
+// maximal invalid subsequence as Python's "replace" error handler does.
+func pyUnquote(s string) string {
+	if !strings.Contains(s, "%") {
+		return s
+	}
+	buf := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			hi, ok1 := unhex(s[i+1])
+			lo, ok2 := unhex(s[i+2])
+			if ok1 && ok2 {
+				buf = append(buf, hi<<4|lo)
+				i += 2
+				continue
+			}
+		}
+		buf = append(buf, s[i])
+	}
+	return decodeUTF8Replace(buf)
+}
+
+func decodeUTF8Replace(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var out strings.Builder
+	for len(b) > 0 {
+		r, size := utf8.DecodeRune(b)
+		if r != utf8.RuneError || size > 1 {
+			out.Write(b[:size])
+			b = b[size:]
+			continue
+		}
+		out.WriteRune(utf8.RuneError)
+		b = b[maximalSubpart(b):]
+	}
+	return out.String()
+}
+
+// maximalSubpart is the length of the invalid UTF-8 sequence at the start of
+// b that Python replaces with a single U+FFFD.
+func maximalSubpart(b []byte) int {
+	c := b[0]
+	need := 0
+	lo, hi := byte(0x80), byte(0xBF)
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		need = 1
+	case c == 0xE0:
+		need, lo = 2, 0xA0
+	case c == 0xED:
+		need, hi = 2, 0x9F
+	case c >= 0xE1 && c <= 0xEF:
+		need = 2
+	case c == 0xF0:
+		need, lo = 3, 0x90
+	case c == 0xF4:
+		need, hi = 3, 0x8F
+	case c >= 0xF1 && c <= 0xF3:
+		need = 3
+	default:
+		return 1
+	}
+	i := 1
+	for ; i <= need && i < len(b); i++ {
+		if b[i] < lo || b[i] > hi {
+			break
+		}
+		lo, hi = 0x80, 0xBF
+	}
+	return i
+}
+
+// pyParseQSL is urllib.parse.parse_qsl(qs, keep_blank_values=True).
+func pyParseQSL(qs string) [][2]string {
+	var out [][2]string
+	if qs == "" {
+		return out
+	}
+	for _, nv := range strings.Split(qs, "&") {
+		if nv == "" {
+			continue
+		}
+		name, value, _ := strings.Cut(nv, "=")
+		out = append(out, [2]string{
+			pyUnquote(strings.ReplaceAll(name, "+", " ")),
+			pyUnquote(strings.ReplaceAll(value, "+", " ")),
+		})
+	}
+	return out
+}
+
+// splitResult is urllib.parse.SplitResult, without the fragment.
+type splitResult struct {
+	scheme, netloc, path, query string
+}
+
+func isSchemeChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
+// pyURLSplit is urllib.parse.urlsplit(url) of CPython 3.11.7. Its check
+// that a non-ASCII netloc has no characters that NFKC normalization turns
+// into "/?#@:" is not reproduced.
+func pyURLSplit(url string) (splitResult, error) {
+	var r splitResult
+	url = strings.TrimLeft(url, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
+	url = strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(url)
+	if i := strings.IndexByte(url, ':'); i > 0 && (url[0] >= 'a' && url[0] <= 'z' || url[0] >= 'A' && url[0] <= 'Z') {
+		ok := true
+		for j := 0; j < i; j++ {
+			if !isSchemeChar(url[j]) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			r.scheme, url = strings.ToLower(url[:i]), url[i+1:]
+		}
+	}
+	if strings.HasPrefix(url, "//") {
+		end := len(url)
+		if i := strings.IndexAny(url[2:], "/?#"); i >= 0 {
+			end = i + 2
+		}
+		r.netloc, url = url[2:end], url[end:]
+		open, closed := strings.Contains(r.netloc, "["), strings.Contains(r.netloc, "]")
+		if open != closed {
+			return r, fmt.Errorf("parsing connection URI: invalid IPv6 address in %q", r.netloc)
+		}
+		if open {
+			_, after, _ := strings.Cut(r.netloc, "[")
+			bracketed, _, _ := strings.Cut(after, "]")
+			if err := checkBracketedHost(bracketed); err != nil {
+				return r, err
+			}
+		}
+	}
+	url, _, _ = strings.Cut(url, "#")
+	r.path, r.query, _ = strings.Cut(url, "?")
+	return r, nil
+}
+
+var ipvFuture = regexp.MustCompile(`\Av[a-fA-F0-9]+\..+\z`)
+
+func checkBracketedHost(host string) error {
+	if strings.HasPrefix(host, "v") {
+		if !ipvFuture.MatchString(host) {
+			return fmt.Errorf("parsing connection URI: invalid IPvFuture address %q", host)
+		}
+		return nil
+	}
+	addr, err := netip.ParseAddr(host)
+	if err != nil {
+		return fmt.Errorf("parsing connection URI: %q in brackets is not an IP address", host)
+	}
+	if addr.Is4() {
+		return fmt.Errorf("parsing connection URI: IPv4 address %q cannot be in brackets", host)
+	}
+	return nil
+}
+
+// userinfo is SplitResult.username and .password: ok is false when the
+// netloc has no "@", password is nil when the user information has no ":".
+func (r splitResult) userinfo() (user string, password *string, ok bool) {
+	i := strings.LastIndex(r.netloc, "@")
+	if i < 0 {
+		return "", nil, false
+	}
+	user, pw, hasPassword := strings.Cut(r.netloc[:i], ":")
+	if hasPassword {
+		password = &pw
+	}
+	return user, password, true
+}
+
+// hostinfo is SplitResult._hostinfo.
+func (r splitResult) hostinfo() (host string, port string) {
+	info := r.netloc
+	if i := strings.LastIndex(info, "@"); i >= 0 {
+		info = info[i+1:]
+	}
+	if _, bracketed, ok := strings.Cut(info, "["); ok {
+		host, rest, _ := strings.Cut(bracketed, "]")
+		_, port, _ = strings.Cut(rest, ":")
+		return host, port
+	}
+	host, port, _ = strings.Cut(info, ":")
+	return host, port
+}
+
+// netlocHostname is Airflow's _parse_netloc_to_hostname: SplitResult.hostname
+// (lower-cased up to the first "%"), unquoted, unless that contains "/", in
+// which case the netloc after any "@" and before any ":" is used as is,
+// unquoted.
+func (r splitResult) netlocHostname() string {
+	host, _ := r.hostinfo()
+	if before, after, ok := strings.Cut(host, "%"); ok {
+		host = strings.ToLower(before) + "%" + after
+	} else {
+		host = strings.ToLower(host)
+	}
+	host = pyUnquote(host)
+	if strings.Contains(host, "/") {
+		host = r.netloc
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			host = host[i+1:]
+		}
+		host, _, _ = strings.Cut(host, ":")
+		host = pyUnquote(host)
+	}
+	return host
+}
+
+// port is SplitResult.port.
+func (r splitResult) port() (*int64, error) {
+	_, port := r.hostinfo()
+	if port == "" {
+		return nil, nil
+	}
+	for i := 0; i < len(port); i++ {
+		if port[i] < '0' || port[i] > '9' {
+			return nil, fmt.Errorf("parsing connection URI: port %q is not a number", port)
+		}
+	}
+	digits := strings.TrimLeft(port, "0")
+	if len(digits) > 5 {
+		return nil, fmt.Errorf("parsing connection URI: port %s is outside 0-65535", port)
+	}
+	n, _ := strconv.ParseInt("0"+digits, 10, 64)
+	if n > 65535 {
+		return nil, fmt.Errorf("parsing connection URI: port %s is outside 0-65535", port)
+	}
+	return &n, nil
+}
