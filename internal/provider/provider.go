@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/function"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
@@ -38,7 +39,10 @@ const (
 	EnvAirflowAPIVersion = "AIRFLOW_API_VERSION"
 )
 
-var _ provider.Provider = (*airflowIAMProvider)(nil)
+var (
+	_ provider.Provider              = (*airflowIAMProvider)(nil)
+	_ provider.ProviderWithFunctions = (*airflowIAMProvider)(nil)
+)
 
 // New returns a constructor for the provider, as providerserver expects.
 func New(version string) func() provider.Provider {
@@ -272,6 +276,14 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 func (p *airflowIAMProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewConnectionDataSource,
+	}
+}
+
+func (p *airflowIAMProvider) Functions(_ context.Context) []func() function.Function {
+	return []func() function.Function{
+		NewConnectionURIFunction,
+		NewConnectionJSONFunction,
+		NewParseConnectionURIFunction,
 	}
 }
 

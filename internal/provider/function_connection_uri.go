@@ -1,0 +1,171 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/function"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+)
+
+var _ function.Function = (*connectionURIFunction)(nil)
+
+// NewConnectionURIFunction returns the connection_uri function.
+func NewConnectionURIFunction() function.Function {
+	return &connectionURIFunction{}
+}
+
+type connectionURIFunction struct{}
+
+func (f *connectionURIFunction) Metadata(_ context.Context, _ function.MetadataRequest, resp *function.MetadataResponse) {
+	resp.Name = "connection_uri"
+}
+
+func (f *connectionURIFunction) Definition(_ context.Context, _ function.DefinitionRequest, resp *function.DefinitionResponse) {
+	resp.Definition = function.Definition{
+		Summary: "Renders an Airflow connection as the URI Airflow reads from AIRFLOW_CONN_<ID>.",
+		MarkdownDescription: "Renders an Airflow connection as a URI exactly as Airflow's `Connection.get_uri()` does: the scheme is " +
+			"`conn_type` with `_` replaced by `-`; login, password, host and schema are percent-encoded; credentials without a host " +
+			"end in `@`; extras become query parameters when they are flat strings and `__extra__` (URL-encoded JSON) otherwise. " +
+			"Use it for `AIRFLOW_CONN_<ID>` environment variables and URI-format secrets. The result holds the password: keep it " +
+			"sensitive.",
+		Parameters: []function.Parameter{connectionParameter()},
+		Return:     function.StringReturn{},
+	}
+}
+
+func (f *connectionURIFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
+	conn, funcErr := connectionArgument(ctx, req)
+	if funcErr != nil {
+		resp.Error = funcErr
+		return
+	}
+	uri, err := airflow.ConnectionURI(conn)
+	if err != nil {
+		resp.Error = function.NewArgumentFuncError(0, err.Error())
+		return
+	}
+	resp.Error = resp.Result.Set(ctx, uri)
+}
+
+// connectionFieldNames are the fields a connection argument may have: those
+// of airflowiam_connection. Resource-only attributes are accepted and
+// ignored, so a resource can be passed as it is.
+var (
+	connectionFieldNames  = []string{"conn_type", "description", "host", "login", "schema", "port", "password", "extra"}
+	connectionIgnoredKeys = []string{"id", "connection_id", "password_wo", "password_wo_version"}
+)
+
+func connectionParameter() function.Parameter {
+	return function.DynamicParameter{
+		Name: "connection",
+		MarkdownDescription: "An object with any of the fields of `airflowiam_connection`: " + quotedList(connectionFieldNames) +
+			" (`port` a number, `extra` a JSON object string such as `jsonencode({...})`). `conn_type` is required. An " +
+			"`airflowiam_connection` resource can be passed as it is (its write-only password is not available to functions).",
+	}
+}
+
+// connectionArgument decodes the connection argument (position 0).
+func connectionArgument(ctx context.Context, req function.RunRequest) (*airflow.Connection, *function.FuncError) {
+	var arg types.Dynamic
+	if funcErr := req.Arguments.Get(ctx, &arg); funcErr != nil {
+		return nil, funcErr
+	}
+	fail := func(format string, a ...any) (*airflow.Connection, *function.FuncError) {
+		return nil, function.NewArgumentFuncError(0, fmt.Sprintf(format, a...))
+	}
+	var fields map[string]attr.Value
+	switch v := arg.UnderlyingValue().(type) {
+	case types.Object:
+		fields = v.Attributes()
+	case types.Map:
+		fields = v.Elements()
+	default:
+		return fail("connection must be an object with fields such as conn_type and host, got %s", arg.UnderlyingValue().Type(ctx))
+	}
+
+	conn := &airflow.Connection{}
+	for _, name := range sortedAttrKeys(fields) {
+		value := fields[name]
+		if slices.Contains(connectionIgnoredKeys, name) || value.IsNull() {
+			continue
+		}
+		if !slices.Contains(connectionFieldNames, name) {
+			return fail("connection has an unknown field %q; expected some of %s", name, strings.Join(connectionFieldNames, ", "))
+		}
+		if name == "port" {
+			port, ok := portValue(value)
+			if !ok {
+				return fail("connection.port must be a whole number from 0 to 65535, got %s", value)
+			}
+			conn.Port = &port
+			continue
+		}
+		s, ok := value.(basetypes.StringValuable)
+		if !ok {
+			return fail("connection.%s must be a string, got %s", name, value.Type(ctx))
+		}
+		str, diags := s.ToStringValue(ctx)
+		if diags.HasError() {
+			return fail("connection.%s must be a string", name)
+		}
+		text := str.ValueString()
+		switch name {
+		case "conn_type":
+			conn.ConnType = text
+		case "description":
+			conn.Description = &text
+		case "host":
+			conn.Host = &text
+		case "login":
+			conn.Login = &text
+		case "schema":
+			conn.Schema = &text
+		case "password":
+			conn.Password = &text
+		case "extra":
+			conn.Extra = &text
+		}
+	}
+	if conn.ConnType == "" {
+		return fail("connection.conn_type is required, for example \"postgres\" or \"aws\"")
+	}
+	return conn, nil
+}
+
+func portValue(v attr.Value) (int64, bool) {
+	var f *big.Float
+	switch n := v.(type) {
+	case types.Number:
+		f = n.ValueBigFloat()
+	case types.Int64:
+		f = new(big.Float).SetInt64(n.ValueInt64())
+	default:
+		return 0, false
+	}
+	if f == nil || !f.IsInt() {
+		return 0, false
+	}
+	i, acc := f.Int64()
+	if acc != big.Exact || i < 0 || i > maxPort {
+		return 0, false
+	}
+	return i, true
+}
+
+func sortedAttrKeys(m map[string]attr.Value) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
