@@ -2,6 +2,8 @@ package awsiam
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -249,7 +251,7 @@ func evalTrustFix(req WebIdentityRequest) string {
 // evalPrincipalNames lists a statement's principals as "Type:value".
 func evalPrincipalNames(st Statement) []string {
 	var out []string
-	for _, k := range polSortedKeys(st.Principal) {
+	for _, k := range slices.Sorted(maps.Keys(st.Principal)) {
 		for _, v := range st.Principal[k] {
 			if k == "*" {
 				out = append(out, "*")
@@ -258,7 +260,7 @@ func evalPrincipalNames(st Statement) []string {
 			}
 		}
 	}
-	for _, k := range polSortedKeys(st.NotPrincipal) {
+	for _, k := range slices.Sorted(maps.Keys(st.NotPrincipal)) {
 		for _, v := range st.NotPrincipal[k] {
 			out = append(out, "everyone but "+k+":"+v)
 		}
@@ -284,7 +286,7 @@ func evalStatement(idx int, st Statement, req WebIdentityRequest, ctx map[string
 		r.action = !evalActionListed(st.NotAction, req.Action)
 	}
 
-	for _, op := range polSortedKeys(st.Condition) {
+	for _, op := range slices.Sorted(maps.Keys(st.Condition)) {
 		set, base, ifExists, supported := evalParseOperator(op)
 		block := st.Condition[op]
 		if !supported {

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -92,7 +94,7 @@ func ParsePolicy(doc string) (*PolicyDocument, error) {
 		return nil, errors.New("policy document is not valid JSON: unexpected data after its top-level object")
 	}
 
-	for _, k := range polSortedKeys(top) {
+	for _, k := range slices.Sorted(maps.Keys(top)) {
 		switch k {
 		case "Version", "Id", "Statement":
 		default:
@@ -156,7 +158,7 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return st, fmt.Errorf("%s: %v", path, err)
 	}
-	for _, k := range polSortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		known := false
 		for _, e := range polStatementElements {
 			if k == e {
@@ -266,7 +268,7 @@ func polPrincipal(path string, raw json.RawMessage) (map[string][]string, error)
 		return nil, fmt.Errorf("%s must not be empty", path)
 	}
 	out := make(map[string][]string, len(m))
-	for _, k := range polSortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		vals, err := polStringList(path+"."+k, m[k], false)
 		if err != nil {
 			return nil, err
@@ -285,7 +287,7 @@ func polCondition(path string, raw json.RawMessage) (map[string]map[string][]str
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	out := make(map[string]map[string][]string, len(ops))
-	for _, op := range polSortedKeys(ops) {
+	for _, op := range slices.Sorted(maps.Keys(ops)) {
 		opPath := path + "." + op
 		if t := polTypeOf(ops[op]); t != "object" {
 			return nil, fmt.Errorf("%s must be an object of condition keys, got %s", opPath, t)
@@ -296,7 +298,7 @@ func polCondition(path string, raw json.RawMessage) (map[string]map[string][]str
 		}
 		block := make(map[string][]string, len(keys))
 		seen := make(map[string]string, len(keys))
-		for _, k := range polSortedKeys(keys) {
+		for _, k := range slices.Sorted(maps.Keys(keys)) {
 			if other, dup := seen[strings.ToLower(k)]; dup {
 				return nil, fmt.Errorf("%s has the keys %q and %q, which differ only in case (condition keys are case-insensitive): merge them", opPath, other, k)
 			}
@@ -419,15 +421,6 @@ func polStartOf(s string) string {
 		return fmt.Sprintf("%q...", string(r[:20]))
 	}
 	return fmt.Sprintf("%q", s)
-}
-
-func polSortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // GoogleTrustPolicy builds the trust policy for a Google service account:
@@ -560,7 +553,7 @@ func polStatementJSON(st Statement) string {
 // polConditionKeys sorts condition keys case-insensitively, ties broken by
 // the exact text, so the order does not depend on how keys are cased.
 func polConditionKeys(m map[string][]string) []string {
-	keys := polSortedKeys(m)
+	keys := slices.Sorted(maps.Keys(m))
 	sort.SliceStable(keys, func(i, j int) bool {
 		return strings.ToLower(keys[i]) < strings.ToLower(keys[j])
 	})
@@ -575,7 +568,7 @@ func polWritePrincipal(b *strings.Builder, m map[string][]string) {
 		}
 	}
 	b.WriteByte('{')
-	for i, k := range polSortedKeys(m) {
+	for i, k := range slices.Sorted(maps.Keys(m)) {
 		if i > 0 {
 			b.WriteByte(',')
 		}

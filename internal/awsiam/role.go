@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -90,7 +91,7 @@ func (c *Client) CreateRole(ctx context.Context, spec RoleSpec) (*Role, error) {
 	if spec.PermissionsBoundary != "" {
 		in.PermissionsBoundary = aws.String(spec.PermissionsBoundary)
 	}
-	for _, k := range sortedKeys(spec.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(spec.Tags)) {
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(spec.Tags[k])})
 	}
 	if _, err := c.IAM.CreateRole(ctx, in); err != nil {
@@ -274,7 +275,7 @@ func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, want
 			return fmt.Errorf("detaching policy %s from IAM role %s: %w", arn, name, err)
 		}
 	}
-	for _, policyName := range sortedKeys(wantInline) {
+	for _, policyName := range slices.Sorted(maps.Keys(wantInline)) {
 		doc := wantInline[policyName]
 		if have, ok := haveInline[policyName]; ok {
 			if equal, err := PoliciesEqual(have, doc); err == nil && equal {
@@ -287,7 +288,7 @@ func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, want
 			return fmt.Errorf("putting inline policy %s on IAM role %s: %w", policyName, name, err)
 		}
 	}
-	for _, policyName := range sortedKeys(haveInline) {
+	for _, policyName := range slices.Sorted(maps.Keys(haveInline)) {
 		if _, ok := wantInline[policyName]; ok {
 			continue
 		}
@@ -312,7 +313,7 @@ func (c *Client) setTags(ctx context.Context, name string, have, want map[string
 		}
 	}
 	var add []types.Tag
-	for _, k := range sortedKeys(want) {
+	for _, k := range slices.Sorted(maps.Keys(want)) {
 		if v, ok := have[k]; !ok || v != want[k] {
 			add = append(add, types.Tag{Key: aws.String(k), Value: aws.String(want[k])})
 		}
@@ -330,13 +331,4 @@ func pathOrRoot(p string) string {
 		return "/"
 	}
 	return p
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -3,9 +3,9 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math/big"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
@@ -93,7 +93,7 @@ func connectionArgument(ctx context.Context, req function.RunRequest) (*airflow.
 	}
 
 	conn := &airflow.Connection{}
-	for _, name := range sortedAttrKeys(fields) {
+	for _, name := range slices.Sorted(maps.Keys(fields)) {
 		value := fields[name]
 		if slices.Contains(connectionIgnoredKeys, name) || value.IsNull() {
 			continue
@@ -159,13 +159,4 @@ func portValue(v attr.Value) (int64, bool) {
 		return 0, false
 	}
 	return i, true
-}
-
-func sortedAttrKeys(m map[string]attr.Value) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -94,29 +95,20 @@ func (a roleArgs) config() string {
 	}
 	if a.inline != nil {
 		b.WriteString("  inline_policies = {\n")
-		for _, k := range sortedMapKeys(a.inline) {
+		for _, k := range slices.Sorted(maps.Keys(a.inline)) {
 			fmt.Fprintf(&b, "    %s = %s\n", k, a.inline[k])
 		}
 		b.WriteString("  }\n")
 	}
 	if a.tags != nil {
 		b.WriteString("  tags = {\n")
-		for _, k := range sortedMapKeys(a.tags) {
+		for _, k := range slices.Sorted(maps.Keys(a.tags)) {
 			fmt.Fprintf(&b, "    %s = %q\n", k, a.tags[k])
 		}
 		b.WriteString("  }\n")
 	}
 	b.WriteString("}\n")
 	return b.String()
-}
-
-func sortedMapKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 func s3ReadPolicy(bucket string) string {
@@ -158,7 +150,7 @@ func (a roleArgs) matchesIAM(t *testing.T, m *acctest.Moto) resource.TestCheckFu
 			errs = append(errs, fmt.Errorf("managed policies %v, want %v", role.ManagedPolicyARNs, wantManaged))
 		}
 		if len(role.InlinePolicies) != len(a.inline) {
-			errs = append(errs, fmt.Errorf("inline policies %v, want names %v", role.InlinePolicies, sortedMapKeys(a.inline)))
+			errs = append(errs, fmt.Errorf("inline policies %v, want names %v", role.InlinePolicies, slices.Sorted(maps.Keys(a.inline))))
 		}
 		for name := range a.inline {
 			if _, ok := role.InlinePolicies[name]; !ok {
