@@ -7,8 +7,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -199,13 +201,11 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	if block == nil {
 		block = &airflowBlockModel{}
 	}
-	for name, v := range map[string]types.String{
+	if name := firstUnknown(map[string]types.String{
 		"endpoint": block.Endpoint, "username": block.Username, "password": block.Password,
 		"token": block.Token, "api_version": block.APIVersion,
-	} {
-		if v.IsUnknown() {
-			return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
-		}
+	}); name != "" {
+		return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
 	}
 
 	cfg := airflow.Config{
@@ -241,13 +241,11 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 	if block == nil {
 		return nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
 	}
-	for name, v := range map[string]types.String{
+	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
-	} {
-		if v.IsUnknown() {
-			return nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
-		}
+	}); name != "" {
+		return nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
 	client, err := awsiam.NewClient(ctx, awsiam.Config{
 		Region:      block.Region.ValueString(),
@@ -285,6 +283,17 @@ func (p *airflowIAMProvider) Functions(_ context.Context) []func() function.Func
 		NewConnectionJSONFunction,
 		NewParseConnectionURIFunction,
 	}
+}
+
+// firstUnknown names the first attribute, in name order, whose value is not
+// known yet, or returns "".
+func firstUnknown(attrs map[string]types.String) string {
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		if attrs[name].IsUnknown() {
+			return name
+		}
+	}
+	return ""
 }
 
 // valueOrEnv returns the configured value, or the environment variable when

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -211,5 +212,19 @@ func TestAccProvider_invalidAirflowConfiguration(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+func TestFirstUnknown(t *testing.T) {
+	known := types.StringValue("x")
+	if got := firstUnknown(map[string]types.String{"a": known, "b": types.StringNull()}); got != "" {
+		t.Errorf("all known or null: got %q, want none", got)
+	}
+	// Several unknowns: always the same one, the first by name.
+	for i := 0; i < 20; i++ {
+		got := firstUnknown(map[string]types.String{"zeta": types.StringUnknown(), "alpha": types.StringUnknown(), "mid": known})
+		if got != "alpha" {
+			t.Fatalf("got %q, want alpha", got)
+		}
 	}
 }
