@@ -1,0 +1,51 @@
+package gcpiam
+
+import (
+	"reflect"
+	"testing"
+)
+
+func TestChainHops(t *testing.T) {
+	got := ChainHops("worker@p.iam.gserviceaccount.com",
+		[]string{"d1@p.iam.gserviceaccount.com", "target@q.iam.gserviceaccount.com"}, RoleTokenCreator)
+	want := []Hop{
+		{Grantee: "serviceAccount:worker@p.iam.gserviceaccount.com", ServiceAccount: "d1@p.iam.gserviceaccount.com", Role: RoleTokenCreator},
+		{Grantee: "serviceAccount:d1@p.iam.gserviceaccount.com", ServiceAccount: "target@q.iam.gserviceaccount.com", Role: RoleTokenCreator},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ChainHops = %+v\nwant %+v", got, want)
+	}
+}
+
+func TestSourceMember(t *testing.T) {
+	for in, want := range map[string]string{
+		"worker@p.iam.gserviceaccount.com":                                 "serviceAccount:worker@p.iam.gserviceaccount.com",
+		"serviceAccount:worker@p.iam.gserviceaccount.com":                  "serviceAccount:worker@p.iam.gserviceaccount.com",
+		"user:alice@example.com":                                           "user:alice@example.com",
+		"group:airflow@example.com":                                        "group:airflow@example.com",
+		"principal://iam.googleapis.com/projects/1/locations/global/x/y/z": "principal://iam.googleapis.com/projects/1/locations/global/x/y/z",
+		"principalSet://iam.googleapis.com/projects/1/locations/global/x":  "principalSet://iam.googleapis.com/projects/1/locations/global/x",
+	} {
+		if got := SourceMember(in); got != want {
+			t.Errorf("SourceMember(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSameHop(t *testing.T) {
+	a := Hop{Grantee: "serviceAccount:A@p.iam.gserviceaccount.com", ServiceAccount: "b@p.iam.gserviceaccount.com", Role: RoleTokenCreator}
+	b := Hop{Grantee: "serviceAccount:a@p.iam.gserviceaccount.com", ServiceAccount: "B@p.iam.gserviceaccount.com", Role: RoleTokenCreator}
+	if !SameHop(a, b) {
+		t.Error("hops differing only in email case differ")
+	}
+	b.Role = RoleOpenIDTokenCreator
+	if SameHop(a, b) {
+		t.Error("hops with other roles are the same")
+	}
+}
+
+func TestWorkloadIdentityMember(t *testing.T) {
+	if got, want := WorkloadIdentityMember("my-proj", "airflow", "etl"), "serviceAccount:my-proj.svc.id.goog[airflow/etl]"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}

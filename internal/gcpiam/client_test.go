@@ -1,0 +1,165 @@
+package gcpiam
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+)
+
+const admin = "user:admin@example.com"
+
+// newFake starts fakegcp with one project whose owner is admin and one
+// service account, and returns a client acting as admin.
+func newFake(t *testing.T) (*fakegcp.Server, *Client, fakegcp.ServiceAccount) {
+	t.Helper()
+	s := fakegcp.NewTestServer(t)
+	if err := s.Seed(fakegcp.Seed{Projects: []fakegcp.SeedProject{{
+		ProjectID:       "airflow-prod",
+		Bindings:        []fakegcp.Binding{{Role: "roles/owner", Members: []string{admin}}},
+		ServiceAccounts: []fakegcp.SeedServiceAccount{{AccountID: "bq-target"}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	sa, ok := s.ServiceAccount("bq-target@airflow-prod.iam.gserviceaccount.com")
+	if !ok {
+		t.Fatal("seeded account missing")
+	}
+	c, err := NewClient(t.Context(), Config{AccessToken: s.AccessTokenFor(admin), IAMEndpoint: s.URL(), IAMCredentialsEndpoint: s.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, c, sa
+}
+
+func TestServiceAccount_byEmailAndUniqueID(t *testing.T) {
+	_, c, want := newFake(t)
+	for _, ref := range []string{want.Email, want.UniqueID} {
+		got, err := c.ServiceAccount(t.Context(), ref)
+		if err != nil {
+			t.Fatalf("%s: %v", ref, err)
+		}
+		if got.Email != want.Email || got.UniqueID != want.UniqueID || got.ProjectID != "airflow-prod" {
+			t.Errorf("%s: got %+v, want %+v", ref, got, want)
+		}
+	}
+	_, err := c.ServiceAccount(t.Context(), "nobody@airflow-prod.iam.gserviceaccount.com")
+	if !IsNotFound(err) {
+		t.Errorf("missing account: err = %v, want a 404", err)
+	}
+}
+
+// Writers addressing one account by email and by unique ID share one lock:
+// twenty concurrent grants cost twenty writes, with no conflict to retry.
+func TestAddMember_lockSharedByEmailAndUniqueID(t *testing.T) {
+	s, c, sa := newFake(t)
+	if _, err := c.ServiceAccount(t.Context(), sa.UniqueID); err != nil { // learn the unique ID's email once
+		t.Fatal(err)
+	}
+	s.ResetCounts()
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	var want []string
+	for i := range 20 {
+		ref := sa.Email
+		if i%2 == 1 {
+			ref = sa.UniqueID
+		}
+		member := fmt.Sprintf("user:u%02d@example.com", i)
+		want = append(want, member)
+		wg.Go(func() {
+			if _, err := c.AddMember(t.Context(), ref, RoleTokenCreator, member); err != nil {
+				errs <- err
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	counts := s.RequestCounts()
+	if got := counts["iam.projects.serviceAccounts.setIamPolicy"]; got != 20 {
+		t.Errorf("setIamPolicy calls = %d, want 20: writers through the email and the unique ID collided", got)
+	}
+	p, err := s.Policy(sa.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, b := range p.Bindings {
+		if b.Role == RoleTokenCreator {
+			got = append(got, b.Members...)
+		}
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("members = %v, want %v", got, want)
+	}
+}
+
+// A grant costs one read and one write; a grant already in place costs one
+// read and no write.
+func TestAddMember_requestBudget(t *testing.T) {
+	s, c, sa := newFake(t)
+	s.ResetCounts()
+	if added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil || !added {
+		t.Fatalf("added=%v err=%v", added, err)
+	}
+	if added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil || added {
+		t.Fatalf("second add: added=%v err=%v", added, err)
+	}
+	counts := s.RequestCounts()
+	get, set := counts["iam.projects.serviceAccounts.getIamPolicy"], counts["iam.projects.serviceAccounts.setIamPolicy"]
+	if get != 2 || set != 1 {
+		t.Errorf("getIamPolicy, setIamPolicy = %d, %d; want 2, 1", get, set)
+	}
+}
+
+// Through the real API shape: a version 3 policy with conditions survives an
+// add and a remove, and an injected conflict is retried.
+func TestModify_keepsConditionsAndRetriesConflicts(t *testing.T) {
+	s, c, sa := newFake(t)
+	cond := &fakegcp.Expr{Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`, Title: "until-2030"}
+	if err := s.SetPolicy(sa.Email, fakegcp.Policy{Version: 3, Bindings: []fakegcp.Binding{
+		{Role: RoleTokenCreator, Members: []string{"group:oncall@example.com"}, Condition: cond},
+		{Role: RoleTokenCreator, Members: []string{"user:keep@example.com"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetCounts()
+	s.InjectEtagConflicts(2)
+	c.retry.Sleep = func(context.Context, time.Duration) error { return nil }
+	if _, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:new@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.RemoveMember(t.Context(), sa.Email, RoleTokenCreator, "user:keep@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.RequestCounts()["iam.projects.serviceAccounts.setIamPolicy"]; got != 4 {
+		t.Errorf("setIamPolicy calls = %d, want 4 (two writes, two conflicts retried)", got)
+	}
+	p, err := s.Policy(sa.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Version != 3 {
+		t.Errorf("version = %d, want 3", p.Version)
+	}
+	var sawCond, sawNew bool
+	for _, b := range p.Bindings {
+		switch {
+		case b.Condition != nil:
+			sawCond = *b.Condition == *cond && slices.Equal(b.Members, []string{"group:oncall@example.com"})
+		case b.Role == RoleTokenCreator:
+			sawNew = slices.Equal(b.Members, []string{"user:new@example.com"})
+		}
+	}
+	if !sawCond || !sawNew {
+		t.Errorf("policy after edits: %+v", p.Bindings)
+	}
+}

@@ -1,0 +1,149 @@
+package gcpiam
+
+import (
+	"context"
+	"strings"
+
+	iam "google.golang.org/api/iam/v1"
+)
+
+// policyVersion is the version every read asks for, so that conditional
+// bindings come back whole and are written back unchanged.
+const policyVersion = 3
+
+// Policy reads an account's IAM policy (version 3, conditions intact).
+func (c *Client) Policy(ctx context.Context, ref string) (*iam.Policy, error) {
+	return c.iam.Projects.ServiceAccounts.GetIamPolicy(resourceName(ref)).
+		OptionsRequestedPolicyVersion(policyVersion).Context(ctx).Do()
+}
+
+// HasMember reports whether member holds role on the account through an
+// unconditional binding.
+func (c *Client) HasMember(ctx context.Context, ref, role, member string) (bool, error) {
+	p, err := c.Policy(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	return PolicyHasMember(p, role, member), nil
+}
+
+// AddMember grants role to member on the account. It reports false when the
+// unconditional binding already held the member, in which case nothing is
+// written. Every other binding, member, condition and the policy version are
+// kept as read.
+func (c *Client) AddMember(ctx context.Context, ref, role, member string) (bool, error) {
+	return c.modify(ctx, ref, func(p *iam.Policy) bool { return addMember(p, role, member) })
+}
+
+// RemoveMember takes member out of the unconditional binding of role on the
+// account. It reports false when the member was not there. Conditional
+// bindings of the same role are never touched.
+func (c *Client) RemoveMember(ctx context.Context, ref, role, member string) (bool, error) {
+	return c.modify(ctx, ref, func(p *iam.Policy) bool { return removeMember(p, role, member) })
+}
+
+// modify is the etag-guarded read-modify-write: under the account's
+// in-process lock, read the policy, apply edit, and write it back with the
+// etag that was read; on a conflict or a transient error, start again from
+// the read.
+func (c *Client) modify(ctx context.Context, ref string, edit func(*iam.Policy) bool) (bool, error) {
+	key, err := c.lockKey(ctx, ref)
+	if err != nil {
+		return false, err
+	}
+	defer c.lock(key)()
+
+	var changed bool
+	err = c.retry.do(ctx, func() error {
+		p, err := c.Policy(ctx, ref)
+		if err != nil {
+			return err
+		}
+		if changed = edit(p); !changed {
+			return nil
+		}
+		_, err = c.iam.Projects.ServiceAccounts.SetIamPolicy(resourceName(ref), &iam.SetIamPolicyRequest{Policy: p}).
+			Context(ctx).Do()
+		return err
+	})
+	return changed, err
+}
+
+// PolicyHasMember reports whether member is in the unconditional binding of
+// role.
+func PolicyHasMember(p *iam.Policy, role, member string) bool {
+	for _, b := range p.Bindings {
+		if b.Role == role && b.Condition == nil {
+			for _, m := range b.Members {
+				if SameMember(m, member) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// addMember puts member into the unconditional binding of role, creating the
+// binding when there is none. It reports whether the policy changed.
+func addMember(p *iam.Policy, role, member string) bool {
+	if PolicyHasMember(p, role, member) {
+		return false
+	}
+	for _, b := range p.Bindings {
+		if b.Role == role && b.Condition == nil {
+			b.Members = append(b.Members, member)
+			return true
+		}
+	}
+	p.Bindings = append(p.Bindings, &iam.Binding{Role: role, Members: []string{member}})
+	return true
+}
+
+// removeMember takes member out of the unconditional binding of role and
+// drops the binding if it becomes empty. It reports whether the policy
+// changed.
+func removeMember(p *iam.Policy, role, member string) bool {
+	changed := false
+	kept := p.Bindings[:0:0]
+	for _, b := range p.Bindings {
+		if b.Role == role && b.Condition == nil {
+			members := b.Members[:0:0]
+			for _, m := range b.Members {
+				if SameMember(m, member) {
+					changed = true
+					continue
+				}
+				members = append(members, m)
+			}
+			if len(members) == 0 {
+				continue
+			}
+			b.Members = members
+		}
+		kept = append(kept, b)
+	}
+	if changed {
+		p.Bindings = kept
+	}
+	return changed
+}
+
+// SameMember compares two IAM members. The email of user:, group:,
+// serviceAccount: and domain: members is case-insensitive, as in Google
+// IAM; every other kind compares exactly.
+func SameMember(a, b string) bool {
+	if a == b {
+		return true
+	}
+	ka, va, okA := strings.Cut(a, ":")
+	kb, vb, okB := strings.Cut(b, ":")
+	if !okA || !okB || ka != kb {
+		return false
+	}
+	switch ka {
+	case "user", "group", "serviceAccount", "domain":
+		return strings.EqualFold(va, vb)
+	}
+	return false
+}

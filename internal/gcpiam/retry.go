@@ -1,0 +1,80 @@
+package gcpiam
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"time"
+)
+
+// Retry bounds how often a read-modify-write is tried again after a
+// conflict or a transient error.
+type Retry struct {
+	// Attempts is the total number of tries, the first included. Default 8.
+	Attempts int
+	// Base is the first back-off; each later one doubles, up to Max, and is
+	// jittered. Defaults 250ms and 8s.
+	Base time.Duration
+	Max  time.Duration
+	// Sleep waits; tests replace it. Default: a timer that honours ctx.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (r Retry) withDefaults() Retry {
+	if r.Attempts <= 0 {
+		r.Attempts = 8
+	}
+	if r.Base <= 0 {
+		r.Base = 250 * time.Millisecond
+	}
+	if r.Max <= 0 {
+		r.Max = 8 * time.Second
+	}
+	if r.Sleep == nil {
+		r.Sleep = sleep
+	}
+	return r
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// retryable reports whether a whole read-modify-write should be tried again
+// after err: a concurrent policy change (409 ABORTED, 412), throttling
+// (429) or an unavailable backend (503).
+func retryable(err error) bool {
+	switch StatusCode(err) {
+	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+		return true
+	}
+	return false
+}
+
+// do runs op until it succeeds, fails for good, or the attempts run out.
+func (r Retry) do(ctx context.Context, op func() error) error {
+	backoff := r.Base
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt >= r.Attempts {
+			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		}
+		// Half fixed, half random, so that writers that collided spread out.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		if err := r.Sleep(ctx, wait); err != nil {
+			return fmt.Errorf("interrupted while retrying: %w", err)
+		}
+		backoff = min(2*backoff, r.Max)
+	}
+}
