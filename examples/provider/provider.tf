@@ -8,6 +8,12 @@ provider "airflowiam" {
     password = var.airflow_password
   }
 
+  # Google: Application Default Credentials, acting as a Terraform service
+  # account that may edit service-account IAM policies.
+  google {
+    impersonate_service_account = "terraform@platform-prod.iam.gserviceaccount.com"
+  }
+
   # AWS: the SDK's default credential chain, in this region.
   aws {
     region = "eu-west-1"

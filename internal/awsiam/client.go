@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
@@ -24,16 +26,20 @@ type Config struct {
 	AccessKey string // static credentials; both or neither with SecretKey
 	SecretKey string
 	// Endpoint overrides, for tests and sandboxes.
-	IAMEndpoint string
-	STSEndpoint string
-	UserAgent   string
+	IAMEndpoint            string
+	STSEndpoint            string
+	SecretsManagerEndpoint string
+	KMSEndpoint            string
+	UserAgent              string
 }
 
 // Client holds the AWS service clients the provider uses.
 type Client struct {
-	IAM    *iam.Client
-	STS    *sts.Client
-	Region string
+	IAM            *iam.Client
+	STS            *sts.Client
+	SecretsManager *secretsmanager.Client
+	KMS            *kms.Client
+	Region         string
 }
 
 // NewClient resolves the configuration (reading shared config files, but
@@ -71,6 +77,16 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		STS: sts.NewFromConfig(awsCfg, func(o *sts.Options) {
 			if cfg.STSEndpoint != "" {
 				o.BaseEndpoint = aws.String(cfg.STSEndpoint)
+			}
+		}),
+		SecretsManager: secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
+			if cfg.SecretsManagerEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
+			}
+		}),
+		KMS: kms.NewFromConfig(awsCfg, func(o *kms.Options) {
+			if cfg.KMSEndpoint != "" {
+				o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
 			}
 		}),
 		Region: awsCfg.Region,

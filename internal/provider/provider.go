@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -59,16 +61,28 @@ type airflowIAMProvider struct {
 
 type providerModel struct {
 	Airflow *airflowBlockModel `tfsdk:"airflow"`
+	Google  *googleBlockModel  `tfsdk:"google"`
 	AWS     *awsBlockModel     `tfsdk:"aws"`
 }
 
+type googleBlockModel struct {
+	Credentials                        types.String `tfsdk:"credentials"`
+	AccessToken                        types.String `tfsdk:"access_token"`
+	ImpersonateServiceAccount          types.String `tfsdk:"impersonate_service_account"`
+	ImpersonateServiceAccountDelegates types.List   `tfsdk:"impersonate_service_account_delegates"`
+	IAMEndpoint                        types.String `tfsdk:"iam_endpoint"`
+	IAMCredentialsEndpoint             types.String `tfsdk:"iamcredentials_endpoint"`
+}
+
 type awsBlockModel struct {
-	Region      types.String `tfsdk:"region"`
-	Profile     types.String `tfsdk:"profile"`
-	AccessKey   types.String `tfsdk:"access_key"`
-	SecretKey   types.String `tfsdk:"secret_key"`
-	IAMEndpoint types.String `tfsdk:"iam_endpoint"`
-	STSEndpoint types.String `tfsdk:"sts_endpoint"`
+	Region                 types.String `tfsdk:"region"`
+	Profile                types.String `tfsdk:"profile"`
+	AccessKey              types.String `tfsdk:"access_key"`
+	SecretKey              types.String `tfsdk:"secret_key"`
+	IAMEndpoint            types.String `tfsdk:"iam_endpoint"`
+	STSEndpoint            types.String `tfsdk:"sts_endpoint"`
+	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
+	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
 }
 
 type airflowBlockModel struct {
@@ -85,6 +99,8 @@ type airflowBlockModel struct {
 type providerData struct {
 	airflow    *airflow.Client
 	airflowErr string
+	google     *gcpiam.Client
+	googleErr  string
 	aws        *awsiam.Client
 	awsErr     string
 }
@@ -137,8 +153,54 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					},
 				},
 			},
+			"google": schema.SingleNestedBlock{
+				MarkdownDescription: "Google credentials and endpoints for IAM and IAM Credentials. With no attribute set, " +
+					"Application Default Credentials are used (`" + gcpiam.EnvApplicationCredentials + "`, the gcloud " +
+					"application-default login, or the metadata server); an empty `google {}` block does just that. Credentials " +
+					"are resolved on first use. Without the block, objects that need Google say so.",
+				Attributes: map[string]schema.Attribute{
+					"credentials": schema.StringAttribute{
+						Optional:  true,
+						Sensitive: true,
+						MarkdownDescription: "Path to a Google credentials JSON file, or its contents: a service-account key, " +
+							"an authorized-user file, or an external-account (workload identity federation) configuration. " +
+							"Prefer Application Default Credentials; a key file is a long-lived secret.",
+						Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("access_token"))},
+					},
+					"access_token": schema.StringAttribute{
+						Optional:  true,
+						Sensitive: true,
+						MarkdownDescription: "A ready OAuth 2.0 access token, for example from `gcloud auth print-access-token`. " +
+							"It is not refreshed. Falls back to `" + gcpiam.EnvAccessToken + "`.",
+					},
+					"impersonate_service_account": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Email of a service account the provider impersonates for its own calls; the " +
+							"credentials above need Token Creator on it (or on the first delegate).",
+						Validators: []validator.String{serviceAccountEmailValidator()},
+					},
+					"impersonate_service_account_delegates": schema.ListAttribute{
+						ElementType: types.StringType,
+						Optional:    true,
+						MarkdownDescription: "Service-account emails between the credentials and `impersonate_service_account`, " +
+							"in order: each holds Token Creator on the next.",
+						Validators: []validator.List{
+							listvalidator.ValueStringsAre(serviceAccountEmailValidator()),
+							listvalidator.AlsoRequires(path.MatchRelative().AtParent().AtName("impersonate_service_account")),
+						},
+					},
+					"iam_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom IAM API base URL (default `https://iam.googleapis.com/`), for example a local fake.",
+					},
+					"iamcredentials_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom IAM Credentials API base URL (default `https://iamcredentials.googleapis.com/`).",
+					},
+				},
+			},
 			"aws": schema.SingleNestedBlock{
-				MarkdownDescription: "AWS credentials and endpoints for IAM and STS. Unset attributes fall back to the AWS SDK's " +
+				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager and KMS. Unset attributes fall back to the AWS SDK's " +
 					"default chain: environment (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, ...), shared config and " +
 					"credentials files, web identity, and instance metadata. An empty `aws {}` block uses that chain alone; " +
 					"without the block, objects that need AWS say so.",
@@ -171,6 +233,14 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Custom STS endpoint URL.",
 					},
+					"secretsmanager_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom Secrets Manager endpoint URL.",
+					},
+					"kms_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom KMS endpoint URL.",
+					},
 				},
 			},
 		},
@@ -186,6 +256,7 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 
 	data := &providerData{}
 	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
 	data.aws, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
@@ -236,6 +307,44 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	return client, ""
 }
 
+// configureGoogle builds the Google clients when the google block is
+// present. No credential is resolved here: that happens on first use.
+func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleBlockModel, resp *provider.ConfigureResponse) (*gcpiam.Client, string) {
+	if block == nil {
+		return nil, "the provider has no google block: add one (an empty google {} uses Application Default Credentials)"
+	}
+	if name := firstUnknown(map[string]types.String{
+		"credentials": block.Credentials, "access_token": block.AccessToken,
+		"impersonate_service_account": block.ImpersonateServiceAccount,
+		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
+	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
+		if name == "" {
+			name = "impersonate_service_account_delegates"
+		}
+		return nil, fmt.Sprintf("google.%s is not known until apply, so the Google clients could not be configured during plan", name)
+	}
+	var delegates []string
+	resp.Diagnostics.Append(block.ImpersonateServiceAccountDelegates.ElementsAs(ctx, &delegates, false)...)
+	if resp.Diagnostics.HasError() {
+		return nil, ""
+	}
+	client, err := gcpiam.NewClient(ctx, gcpiam.Config{
+		Credentials:               block.Credentials.ValueString(),
+		AccessToken:               block.AccessToken.ValueString(),
+		ImpersonateServiceAccount: block.ImpersonateServiceAccount.ValueString(),
+		Delegates:                 delegates,
+		IAMEndpoint:               block.IAMEndpoint.ValueString(),
+		IAMCredentialsEndpoint:    block.IAMCredentialsEndpoint.ValueString(),
+		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
+	})
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("google"), "Invalid Google Configuration",
+			fmt.Sprintf("The provider's google block is not usable: %s.", err))
+		return nil, ""
+	}
+	return client, ""
+}
+
 // configureAWS builds the AWS clients when the aws block is present.
 func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, string) {
 	if block == nil {
@@ -244,17 +353,20 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
+		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
 	}); name != "" {
 		return nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
 	client, err := awsiam.NewClient(ctx, awsiam.Config{
-		Region:      block.Region.ValueString(),
-		Profile:     block.Profile.ValueString(),
-		AccessKey:   block.AccessKey.ValueString(),
-		SecretKey:   block.SecretKey.ValueString(),
-		IAMEndpoint: block.IAMEndpoint.ValueString(),
-		STSEndpoint: block.STSEndpoint.ValueString(),
-		UserAgent:   "terraform-provider-airflowiam",
+		Region:                 block.Region.ValueString(),
+		Profile:                block.Profile.ValueString(),
+		AccessKey:              block.AccessKey.ValueString(),
+		SecretKey:              block.SecretKey.ValueString(),
+		IAMEndpoint:            block.IAMEndpoint.ValueString(),
+		STSEndpoint:            block.STSEndpoint.ValueString(),
+		SecretsManagerEndpoint: block.SecretsManagerEndpoint.ValueString(),
+		KMSEndpoint:            block.KMSEndpoint.ValueString(),
+		UserAgent:              "terraform-provider-airflowiam",
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
@@ -268,6 +380,8 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 	return []func() resource.Resource{
 		NewConnectionResource,
 		NewWebIdentityRoleResource,
+		NewImpersonationChainResource,
+		NewTaskIdentityResource,
 	}
 }
 
@@ -327,6 +441,38 @@ func awsClientFrom(data *providerData, addError func(summary, detail string)) *a
 		return nil
 	}
 	return data.aws
+}
+
+// googleClientFrom extracts the Google clients from provider data, adding an
+// error naming the missing configuration when there are none.
+func googleClientFrom(data *providerData, addError func(summary, detail string)) *gcpiam.Client {
+	if data == nil {
+		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
+		return nil
+	}
+	if data.google == nil {
+		addError("Google Not Configured", "This object manages Google IAM, but "+data.googleErr+".")
+		return nil
+	}
+	return data.google
+}
+
+// googleErrorDetail is err's message followed by what to do about the usual
+// causes of a Google failure.
+func googleErrorDetail(err error) string {
+	msg := err.Error()
+	switch {
+	case gcpiam.StatusCode(err) == http.StatusUnauthorized:
+		return msg + "\n\nGoogle rejected the provider's credentials: check credentials or access_token in the provider's " +
+			"google block (an access token expires after an hour), or run `gcloud auth application-default login`."
+	case gcpiam.IsPermissionDenied(err):
+		return msg + "\n\nThe Google identity the provider runs as lacks a permission named above. Editing a service " +
+			"account's IAM policy needs iam.serviceAccounts.getIamPolicy and setIamPolicy on it, for example through " +
+			"roles/iam.serviceAccountAdmin or roles/iam.securityAdmin."
+	case gcpiam.Status(err) == "ABORTED":
+		return msg + "\n\nOther writers kept changing the same IAM policy. Apply again; if it persists, find the other writer."
+	}
+	return msg
 }
 
 // awsErrorDetail is err's message followed by what to do about missing

@@ -18,6 +18,8 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
 // TestMain starts the services acceptance tests need (when TF_ACC is set)
@@ -226,5 +228,126 @@ func TestFirstUnknown(t *testing.T) {
 		if got != "alpha" {
 			t.Fatalf("got %q, want alpha", got)
 		}
+	}
+}
+
+// googleAuthTaskIdentity is a task identity under a provider whose google
+// block is given.
+func googleAuthTaskIdentity(googleBlock, gsa string) string {
+	return fmt.Sprintf(`
+provider "airflowiam" {
+  google {
+%s
+  }
+}
+
+resource "airflowiam_task_identity" "test" {
+  google_service_account         = %q
+  workload_identity_pool_project = "gke-prod"
+  namespace                      = "airflow"
+  kubernetes_service_account     = "etl"
+}
+`, googleBlock, gsa)
+}
+
+// Each way the google block authenticates reaches the IAM API as the
+// identity it names: a key file's service account, an impersonated account
+// through a delegate, and the access token from the environment.
+func TestAccProvider_googleAuthentication(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "etl-task", "terraform", "tf-delegate", "keyed-terraform")
+	gsa, tf, delegate, keyed := accts[0], accts[1], accts[2], accts[3]
+	endpoints := fmt.Sprintf("iam_endpoint = %q\niamcredentials_endpoint = %q", g.URL, g.URL)
+	// keyed and terraform may edit service-account policies; the admin may
+	// act as the delegate, which may act as terraform.
+	if err := g.SetProjectBindings(g.Project, []fakegcp.Binding{
+		{Role: "roles/owner", Members: []string{g.Admin}},
+		{Role: "roles/iam.serviceAccountAdmin", Members: []string{"serviceAccount:" + tf, "serviceAccount:" + keyed}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for sa, grantee := range map[string]string{delegate: g.Admin, tf: "serviceAccount:" + delegate} {
+		if err := g.AddMember(sa, gcpiam.RoleTokenCreator, grantee); err != nil {
+			t.Fatal(err)
+		}
+	}
+	key, err := g.CreateServiceAccountKey(keyed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "key.json")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	cases := map[string]struct {
+		block string
+		env   map[string]string
+	}{
+		"key file":          {block: fmt.Sprintf("credentials = %q\n%s", keyFile, endpoints)},
+		"key JSON":          {block: fmt.Sprintf("credentials = %q\n%s", string(key), endpoints)},
+		"environment key":   {block: endpoints, env: map[string]string{"GOOGLE_APPLICATION_CREDENTIALS": keyFile}},
+		"environment token": {block: endpoints, env: map[string]string{gcpiam.EnvAccessToken: g.AdminToken}},
+		"impersonation through a delegate": {block: fmt.Sprintf("access_token = %q\nimpersonate_service_account = %q\nimpersonate_service_account_delegates = [%q]\n%s",
+			g.AdminToken, tf, delegate, endpoints)},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			for _, env := range []string{gcpiam.EnvAccessToken, "GOOGLE_APPLICATION_CREDENTIALS"} {
+				t.Setenv(env, tc.env[env])
+			}
+			// Not parallel: the environment is the process's.
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: googleAuthTaskIdentity(tc.block, gsa),
+					Check:  checkGrants(g, gcpiam.RoleWorkloadIdentityUser, map[string][]string{gsa: {"serviceAccount:gke-prod.svc.id.goog[airflow/etl]"}}),
+				}},
+			})
+		})
+	}
+}
+
+func TestAccProvider_googleDenied(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	gsa := g.ServiceAccounts(t, "etl-task")[0]
+	endpoints := fmt.Sprintf("iam_endpoint = %q\niamcredentials_endpoint = %q", g.URL, g.URL)
+	cases := map[string]struct {
+		block string
+		want  *regexp.Regexp
+	}{
+		"unknown token": {
+			block: fmt.Sprintf("access_token = \"not-a-token\"\n%s", endpoints),
+			want:  regexp.MustCompile(`(?s)Google rejected the provider's credentials`),
+		},
+		"no permission": {
+			block: fmt.Sprintf("access_token = %q\n%s", g.AccessTokenFor("user:intern@example.com"), endpoints),
+			want:  regexp.MustCompile(`(?s)lacks a permission.*roles/iam.serviceAccountAdmin`),
+		},
+		"delegates without a target": {
+			block: fmt.Sprintf("access_token = \"t\"\nimpersonate_service_account_delegates = [%q]\n%s", gsa, endpoints),
+			want:  regexp.MustCompile(`(?s)impersonate_service_account_delegates.*impersonate_service_account`),
+		},
+		"token and credentials": {
+			block: fmt.Sprintf("access_token = \"t\"\ncredentials = \"{}\"\n%s", endpoints),
+			want:  regexp.MustCompile(`(?s)Invalid Attribute Combination`),
+		},
+		"credentials of an unknown type": {
+			block: fmt.Sprintf("credentials = %q\n%s", `{"type":"api_key"}`, endpoints),
+			want:  regexp.MustCompile(`(?s)credentials has type "api_key"`),
+		},
+		"missing credentials file": {
+			block: fmt.Sprintf("credentials = \"/nonexistent/key.json\"\n%s", endpoints),
+			want:  regexp.MustCompile(`(?s)Invalid Google Configuration.*neither JSON nor a\s+readable\s+file`),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			t.Setenv(gcpiam.EnvAccessToken, "")
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps:                    []resource.TestStep{{Config: googleAuthTaskIdentity(tc.block, gsa), ExpectError: tc.want}},
+			})
+		})
 	}
 }

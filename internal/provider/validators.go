@@ -88,3 +88,11 @@ func jsonKind(v any) string {
 		return "number"
 	}
 }
+
+// serviceAccountEmailRule says what serviceAccountEmailValidator accepts.
+const serviceAccountEmailRule = "must be a Google service-account email, such as airflow-worker@my-project.iam.gserviceaccount.com"
+
+// serviceAccountEmailValidator accepts Google service-account emails.
+func serviceAccountEmailValidator() validator.String {
+	return stringvalidator.RegexMatches(googleSAEmailPattern, serviceAccountEmailRule)
+}

@@ -1,0 +1,534 @@
+package provider
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/plancheck"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+)
+
+const chainAddr = "airflowiam_impersonation_chain.test"
+
+// googleProviderBlock is a provider block whose google block talks to g as
+// its administrator.
+func googleProviderBlock(g *acctest.GCP) string {
+	return "\nprovider \"airflowiam\" {\n" + googleBlock(g) + "}\n"
+}
+
+// googleBlock is the provider's google block for g's administrator.
+func googleBlock(g *acctest.GCP) string {
+	return fmt.Sprintf(`  google {
+    access_token            = %q
+    iam_endpoint            = %q
+    iamcredentials_endpoint = %q
+  }
+`, g.AdminToken, g.URL, g.URL)
+}
+
+func chainConfig(g *acctest.GCP, source string, chain []string, extra string) string {
+	return googleProviderBlock(g) + fmt.Sprintf(`
+resource "airflowiam_impersonation_chain" "test" {
+  source = %q
+  chain  = [%s]
+%s}
+`, source, quoteAll(chain), extra)
+}
+
+func quoteAll(ss []string) string {
+	q := make([]string, len(ss))
+	for i, s := range ss {
+		q[i] = fmt.Sprintf("%q", s)
+	}
+	return strings.Join(q, ", ")
+}
+
+// foreignBindings are members other people manage on an account: the same
+// role for someone else, a conditional grant of the same role, and another
+// role.
+func foreignBindings(role string) []fakegcp.Binding {
+	return []fakegcp.Binding{
+		{Role: role, Members: []string{"user:someone-else@example.com"}},
+		{Role: role, Members: []string{"group:oncall@example.com"}, Condition: &fakegcp.Expr{
+			Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`, Title: "until-2030",
+		}},
+		{Role: "roles/iam.serviceAccountUser", Members: []string{"group:deployers@example.com"}},
+	}
+}
+
+// plantForeign puts foreignBindings on each account.
+func plantForeign(t *testing.T, g *acctest.GCP, role string, accounts ...string) {
+	t.Helper()
+	for _, sa := range accounts {
+		if err := g.SetPolicy(sa, fakegcp.Policy{Version: 3, Bindings: foreignBindings(role)}); err != nil {
+			t.Fatalf("planting foreign bindings on %s: %v", sa, err)
+		}
+	}
+}
+
+// checkForeignIntact asserts that every foreign binding is still on each
+// account, condition included.
+func checkForeignIntact(g *acctest.GCP, role string, accounts ...string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for _, sa := range accounts {
+			p, err := g.Policy(sa)
+			if err != nil {
+				return fmt.Errorf("reading policy of %s: %w", sa, err)
+			}
+			if p.Version != 3 {
+				return fmt.Errorf("%s: policy version %d, want 3 (conditions need it)", sa, p.Version)
+			}
+			for _, want := range foreignBindings(role) {
+				if !policyHolds(p, want) {
+					return fmt.Errorf("%s lost a binding it did not own: %+v; policy now %+v", sa, want, p.Bindings)
+				}
+			}
+		}
+		return nil
+	}
+}
+
+func policyHolds(p fakegcp.Policy, want fakegcp.Binding) bool {
+	for _, b := range p.Bindings {
+		if b.Role != want.Role || (b.Condition == nil) != (want.Condition == nil) {
+			continue
+		}
+		if b.Condition != nil && *b.Condition != *want.Condition {
+			continue
+		}
+		held := true
+		for _, m := range want.Members {
+			held = held && slices.Contains(b.Members, m)
+		}
+		if held {
+			return true
+		}
+	}
+	return false
+}
+
+// unconditionalMembers is the members of the unconditional binding of role.
+func unconditionalMembers(g *acctest.GCP, sa, role string) ([]string, error) {
+	p, err := g.Policy(sa)
+	if err != nil {
+		return nil, err
+	}
+	for _, b := range p.Bindings {
+		if b.Role == role && b.Condition == nil {
+			return b.Members, nil
+		}
+	}
+	return nil, nil
+}
+
+// checkGrants asserts exactly which chain members hold role on each account,
+// ignoring the foreign member planted by plantForeign.
+func checkGrants(g *acctest.GCP, role string, want map[string][]string) resource.TestCheckFunc {
+	return func(*terraform.State) error {
+		for sa, members := range want {
+			got, err := unconditionalMembers(g, sa, role)
+			if err != nil {
+				return fmt.Errorf("reading policy of %s: %w", sa, err)
+			}
+			got = slices.DeleteFunc(slices.Clone(got), func(m string) bool { return m == "user:someone-else@example.com" })
+			slices.Sort(got)
+			w := slices.Clone(members)
+			slices.Sort(w)
+			if !slices.Equal(got, w) {
+				return fmt.Errorf("%s: %s held by %v, want %v", sa, role, got, w)
+			}
+		}
+		return nil
+	}
+}
+
+func sa(email string) string { return "serviceAccount:" + email }
+
+func TestAccImpersonationChain_basic(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	plantForeign(t, g, gcpiam.RoleTokenCreator, d1, target)
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: nil, target: nil}),
+			checkForeignIntact(g, gcpiam.RoleTokenCreator, d1, target),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: chainConfig(g, g.Worker, []string{d1, target}, ""),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("role"), knownvalue.StringExact(gcpiam.RoleTokenCreator)),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("target_service_account"), knownvalue.StringExact(target)),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("delegates"), knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(d1)})),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("airflow_impersonation_chain"),
+						knownvalue.ListExact([]knownvalue.Check{knownvalue.StringExact(d1), knownvalue.StringExact(target)})),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("airflow_connection_extra"),
+						knownvalue.StringExact(fmt.Sprintf(`{"impersonation_chain":"%s,%s"}`, d1, target))),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"grantee": knownvalue.StringExact(sa(g.Worker)), "service_account": knownvalue.StringExact(d1),
+							"role": knownvalue.StringExact(gcpiam.RoleTokenCreator), "pre_existing": knownvalue.Bool(false),
+						}),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"grantee": knownvalue.StringExact(sa(d1)), "service_account": knownvalue.StringExact(target),
+							"role": knownvalue.StringExact(gcpiam.RoleTokenCreator), "pre_existing": knownvalue.Bool(false),
+						}),
+					})),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("id"),
+						knownvalue.StringExact(g.Worker+" "+d1+","+target+" "+gcpiam.RoleTokenCreator)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+					checkForeignIntact(g, gcpiam.RoleTokenCreator, d1, target),
+				),
+			},
+			{
+				// A second plan has nothing to do.
+				Config: chainConfig(g, g.Worker, []string{d1, target}, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+// The chain works for real: the worker can mint a token for the target
+// through the delegate once the resource exists, and not before.
+func TestAccImpersonationChain_tokensFlowThroughTheChain(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	mint := func() error {
+		c, err := gcpiam.NewClient(t.Context(), gcpiam.Config{
+			AccessToken: g.AccessTokenFor(sa(g.Worker)), IAMEndpoint: g.URL, IAMCredentialsEndpoint: g.URL,
+		})
+		if err != nil {
+			return err
+		}
+		_, err = c.GenerateAccessToken(t.Context(), target, []string{d1}, nil)
+		return err
+	}
+	if err := mint(); !gcpiam.IsPermissionDenied(err) {
+		t.Fatalf("before the chain exists, minting gave %v; want PERMISSION_DENIED", err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: chainConfig(g, g.Worker, []string{d1, target}, ""),
+			Check: func(*terraform.State) error {
+				if err := mint(); err != nil {
+					return fmt.Errorf("minting a token through the chain: %w", err)
+				}
+				return nil
+			},
+		}},
+	})
+}
+
+func TestAccImpersonationChain_update(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "delegate-two", "bq-target")
+	d1, d2, target := accts[0], accts[1], accts[2]
+	plantForeign(t, g, gcpiam.RoleTokenCreator, d1, d2, target)
+	all := []string{d1, d2, target}
+	tc, oidc := gcpiam.RoleTokenCreator, gcpiam.RoleOpenIDTokenCreator
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, tc, map[string][]string{d1: nil, d2: nil, target: nil}),
+			checkGrants(g, oidc, map[string][]string{d1: nil, d2: nil, target: nil}),
+			checkForeignIntact(g, tc, all...),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: chainConfig(g, g.Worker, []string{d1, target}, ""),
+				Check:  checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, d2: nil, target: {sa(d1)}}),
+			},
+			{
+				// Add a hop in the middle.
+				Config: chainConfig(g, g.Worker, []string{d1, d2, target}, ""),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, d2: {sa(d1)}, target: {sa(d2)}}),
+					checkForeignIntact(g, tc, all...),
+				),
+			},
+			{
+				// Reorder the delegates.
+				Config: chainConfig(g, g.Worker, []string{d2, d1, target}, ""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d2: {sa(g.Worker)}, d1: {sa(d2)}, target: {sa(d1)}}),
+					checkForeignIntact(g, tc, all...),
+				),
+			},
+			{
+				// Remove the delegates; change the source to a group.
+				Config: chainConfig(g, "group:airflow@example.com", []string{target}, ""),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: nil, d2: nil, target: {"group:airflow@example.com"}}),
+					checkForeignIntact(g, tc, all...),
+				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("delegates"), knownvalue.ListExact([]knownvalue.Check{})),
+				},
+			},
+			{
+				// Least privilege for AWS federation.
+				Config: chainConfig(g, "group:airflow@example.com", []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc)),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: nil, d2: nil, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: {"group:airflow@example.com"}, target: {sa(d1)}}),
+					checkForeignIntact(g, tc, all...),
+				),
+			},
+			{
+				Config: chainConfig(g, "group:airflow@example.com", []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccImpersonationChain_import(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{Config: chainConfig(g, "user:alice@example.com", []string{d1, target}, "")},
+			{
+				ResourceName:      chainAddr,
+				ImportState:       true,
+				ImportStateVerify: true,
+			},
+			{
+				// The role may be left out of the ID.
+				ResourceName:      chainAddr,
+				ImportState:       true,
+				ImportStateId:     "user:alice@example.com " + d1 + "," + target,
+				ImportStateVerify: true,
+			},
+			{
+				ResourceName:  chainAddr,
+				ImportState:   true,
+				ImportStateId: "user:alice@example.com",
+				ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*SOURCE CHAIN ROLE`),
+			},
+			{
+				ResourceName:  chainAddr,
+				ImportState:   true,
+				ImportStateId: "user:alice@example.com alice@example.com",
+				ExpectError:   regexp.MustCompile(`(?s)Invalid Import ID.*not a service-account email`),
+			},
+		},
+	})
+}
+
+// A hop removed out of band shows in the next plan, and apply restores it
+// without touching the others.
+func TestAccImpersonationChain_drift(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	plantForeign(t, g, gcpiam.RoleTokenCreator, target)
+	config := chainConfig(g, g.Worker, []string{d1, target}, "")
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: func(*terraform.State) error {
+					return g.RemoveMember(target, gcpiam.RoleTokenCreator, sa(d1))
+				},
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectUnknownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing")),
+				}},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+					checkForeignIntact(g, gcpiam.RoleTokenCreator, target),
+				),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// Every grant removed out of band: the plan puts them all back. A service
+// account deleted out of band: a warning on refresh and a clear error on
+// apply, never a crash; destroy still succeeds.
+func TestAccImpersonationChain_disappears(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	config := chainConfig(g, g.Worker, []string{d1, target}, "")
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: func(*terraform.State) error {
+					if err := g.RemoveMember(d1, gcpiam.RoleTokenCreator, sa(g.Worker)); err != nil {
+						return err
+					}
+					return g.RemoveMember(target, gcpiam.RoleTokenCreator, sa(d1))
+				},
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config: config,
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+					func(*terraform.State) error { return g.DeleteServiceAccount(target) },
+				),
+				ExpectNonEmptyPlan: true,
+			},
+			{
+				Config:      config,
+				ExpectError: regexp.MustCompile(`(?s)Error Granting Impersonation Hop.*` + regexp.QuoteMeta(target) + `.*does\s+not\s+exist`),
+			},
+		},
+	})
+}
+
+// A grant that existed before the resource is recorded as pre-existing and
+// left in place on destroy.
+func TestAccImpersonationChain_preExistingHopSurvivesDestroy(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	if err := g.AddMember(d1, gcpiam.RoleTokenCreator, sa(g.Worker)); err != nil {
+		t.Fatal(err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+		Steps: []resource.TestStep{{
+			Config: chainConfig(g, g.Worker, []string{d1, target}, ""),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(true)),
+				statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
+			},
+		}},
+	})
+}
+
+// Twenty chains edit the same account's policy in one apply while the fake
+// makes writes collide: every grant lands and no foreign member is lost.
+func TestAccImpersonationChain_concurrentEditsOfOnePolicy(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	shared := g.ServiceAccounts(t, "shared-target")[0]
+	plantForeign(t, g, gcpiam.RoleTokenCreator, shared)
+
+	// Fewer conflicts than the retry budget of one write (8 tries): writers in
+	// one process take turns, so the first may meet them all.
+	const n, conflicts = 20, 5
+	g.InjectEtagConflicts(conflicts)
+	var b strings.Builder
+	b.WriteString(googleProviderBlock(g))
+	want := make([]string, n)
+	for i := range n {
+		want[i] = fmt.Sprintf("user:engineer-%02d@example.com", i)
+		fmt.Fprintf(&b, "\nresource \"airflowiam_impersonation_chain\" \"c%02d\" {\n  source = %q\n  chain  = [%q]\n}\n", i, want[i], shared)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{shared: nil}),
+			checkForeignIntact(g, gcpiam.RoleTokenCreator, shared),
+		),
+		Steps: []resource.TestStep{{
+			Config: b.String(),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{shared: want}),
+				checkForeignIntact(g, gcpiam.RoleTokenCreator, shared),
+				func(*terraform.State) error {
+					if got := g.RequestCounts()["iam.projects.serviceAccounts.setIamPolicy"]; got < n+conflicts {
+						return fmt.Errorf("%d setIamPolicy calls, want at least %d: the injected conflicts were not all met", got, n+conflicts)
+					}
+					return nil
+				},
+			),
+		}},
+	})
+}
+
+func TestAccImpersonationChain_invalidInput(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	const a, b = "a-one@p.iam.gserviceaccount.com", "b-two@p.iam.gserviceaccount.com"
+	cases := []struct {
+		name, source, chain, extra string
+		want                       *regexp.Regexp
+	}{
+		{"chain element not a service account", g.Worker, `["alice@example.com"]`, "", regexp.MustCompile(`(?s)chain\[0\].*must be a Google service-account email`)},
+		{"duplicate hops", g.Worker, fmt.Sprintf("[%q, %q, %q]", a, b, a), "", regexp.MustCompile(`(?s)chain.*duplicate values`)},
+		{"empty chain", g.Worker, "[]", "", regexp.MustCompile(`(?s)chain.*at least 1`)},
+		{"source inside chain", a, fmt.Sprintf("[%q, %q]", b, a), "", regexp.MustCompile(`(?s)Source Inside Chain.*chain\[1\] is ` + regexp.QuoteMeta(a))},
+		{"source member inside chain", "serviceAccount:" + a, fmt.Sprintf("[%q]", a), "", regexp.MustCompile(`(?s)Source Inside Chain`)},
+		{"unknown role", g.Worker, fmt.Sprintf("[%q]", a), `role = "roles/owner"`, regexp.MustCompile(`(?s)role.*roles/iam.serviceAccountTokenCreator.*roles/iam.serviceAccountOpenIdTokenCreator`)},
+		{"source not a member", "alice@example.com", fmt.Sprintf("[%q]", a), "", regexp.MustCompile(`(?s)source.*must be an IAM member`)},
+		{"source with unknown kind", "domain:example.com", fmt.Sprintf("[%q]", a), "", regexp.MustCompile(`(?s)source.*must be an IAM member`)},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: googleProviderBlock(g) + fmt.Sprintf("resource \"airflowiam_impersonation_chain\" \"test\" {\n  source = %q\n  chain = %s\n  %s\n}\n",
+						tc.source, tc.chain, tc.extra),
+					PlanOnly:    true,
+					ExpectError: tc.want,
+				}},
+			})
+		})
+	}
+	if n := g.RequestCounts()["iam.projects.serviceAccounts.setIamPolicy"]; n != 0 {
+		t.Errorf("invalid configurations wrote %d policies", n)
+	}
+}
+
+func TestAccImpersonationChain_noGoogleBlock(t *testing.T) {
+	acctest.FakeGCP(t) // for the TF_ACC guard
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: `
+provider "airflowiam" {}
+
+resource "airflowiam_impersonation_chain" "test" {
+  source = "worker@p.iam.gserviceaccount.com"
+  chain  = ["target@p.iam.gserviceaccount.com"]
+}
+`,
+			ExpectError: regexp.MustCompile(`(?s)Google Not Configured.*add one`),
+		}},
+	})
+}
