@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
 var (
@@ -129,14 +130,14 @@ func (r *webIdentityRoleResource) Schema(_ context.Context, _ resource.SchemaReq
 				Required: true,
 				MarkdownDescription: "Email of the Google service account allowed to assume the role: the identity of the Airflow " +
 					"workers (Airflow's AWS hook uses the worker's Application Default Credentials and applies no impersonation chain).",
-				Validators: []validator.String{stringvalidator.RegexMatches(googleSAEmailPattern,
-					"must be a Google service-account email, such as airflow-worker@my-project.iam.gserviceaccount.com")},
+				Validators: []validator.String{serviceAccountEmailValidator()},
 			},
 			"google_service_account_unique_id": schema.StringAttribute{
 				Optional: true,
+				Computed: true,
 				MarkdownDescription: "The service account's numeric unique ID (the `sub` and `azp` of its ID tokens), as " +
-					"`gcloud iam service-accounts describe EMAIL --format='value(uniqueId)'` prints it. Required while the provider " +
-					"cannot look it up (it has no google block).",
+					"`gcloud iam service-accounts describe EMAIL --format='value(uniqueId)'` prints it. When unset, the provider " +
+					"looks it up during plan through its google block; without a google block it must be set.",
 				Validators: []validator.String{stringvalidator.RegexMatches(googleUniqueIDPattern,
 					"must be the service account's numeric unique ID (digits only), not its email")},
 			},
@@ -227,12 +228,16 @@ func (r *webIdentityRoleResource) ModifyPlan(ctx context.Context, req resource.M
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	if plan.GoogleServiceAccountUniqueID.IsNull() {
-		resp.Diagnostics.AddAttributeError(path.Root("google_service_account_unique_id"), "Missing Google Service Account Unique ID",
-			fmt.Sprintf("The provider has no google block to look up the unique ID of %s, so google_service_account_unique_id "+
-				"must be set. It is the number `gcloud iam service-accounts describe %s --format='value(uniqueId)'` prints.",
-				plan.GoogleServiceAccount.ValueString(), plan.GoogleServiceAccount.ValueString()))
+	var configured types.String
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("google_service_account_unique_id"), &configured)...)
+	if resp.Diagnostics.HasError() {
 		return
+	}
+	if configured.IsNull() {
+		plan.GoogleServiceAccountUniqueID = r.lookUpUniqueID(ctx, plan.GoogleServiceAccount, &state, &resp.Diagnostics)
+		if resp.Diagnostics.HasError() {
+			return
+		}
 	}
 
 	if plan.GoogleServiceAccountUniqueID.IsUnknown() || plan.GoogleServiceAccount.IsUnknown() || plan.Audience.IsUnknown() {
@@ -256,6 +261,41 @@ func (r *webIdentityRoleResource) ModifyPlan(ctx context.Context, req resource.M
 		plan.AirflowConnectionExtra = types.StringUnknown()
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
+}
+
+// lookUpUniqueID plans the unique ID of the service account when it is not
+// configured: the prior state's while the email is unchanged, else what
+// Google reports now.
+func (r *webIdentityRoleResource) lookUpUniqueID(ctx context.Context, email types.String, state *webIdentityRoleModel, diags *diag.Diagnostics) types.String {
+	if email.IsUnknown() {
+		return types.StringUnknown()
+	}
+	if !state.GoogleServiceAccountUniqueID.IsNull() && state.GoogleServiceAccount.Equal(email) {
+		return state.GoogleServiceAccountUniqueID
+	}
+	at := path.Root("google_service_account_unique_id")
+	if r.data == nil || r.data.google == nil {
+		reason := "the provider is not configured"
+		if r.data != nil {
+			reason = r.data.googleErr
+		}
+		diags.AddAttributeError(at, "Missing Google Service Account Unique ID",
+			fmt.Sprintf("The unique ID of %s cannot be looked up because %s. Add a google block to the provider, or set "+
+				"google_service_account_unique_id to the number `gcloud iam service-accounts describe %s --format='value(uniqueId)'` prints.",
+				email.ValueString(), reason, email.ValueString()))
+		return types.StringNull()
+	}
+	sa, err := r.data.google.ServiceAccount(ctx, email.ValueString())
+	if err != nil {
+		detail := googleErrorDetail(err)
+		if gcpiam.IsNotFound(err) {
+			detail = fmt.Sprintf("Service account %s does not exist (%s). Create it first, or fix google_service_account.", email.ValueString(), err)
+		}
+		diags.AddAttributeError(path.Root("google_service_account"), "Error Looking Up Service Account",
+			fmt.Sprintf("Could not look up the unique ID of %s: %s", email.ValueString(), detail))
+		return types.StringNull()
+	}
+	return types.StringValue(sa.UniqueID)
 }
 
 func (r *webIdentityRoleResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

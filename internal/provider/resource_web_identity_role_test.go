@@ -36,16 +36,18 @@ const (
 )
 
 func awsProviderBlock(m *acctest.Moto) string {
-	return fmt.Sprintf(`
-provider "airflowiam" {
-  aws {
+	return "\nprovider \"airflowiam\" {\n" + awsBlock(m) + "}\n"
+}
+
+// awsBlock is the provider's aws block for moto.
+func awsBlock(m *acctest.Moto) string {
+	return fmt.Sprintf(`  aws {
     region       = %q
     access_key   = %q
     secret_key   = %q
     iam_endpoint = %q
     sts_endpoint = %q
   }
-}
 `, m.Region, m.AccessKeyID, m.SecretAccessKey, m.URL, m.URL)
 }
 
@@ -543,5 +545,62 @@ provider "airflowiam" {
 `, m.Region, m.URL, m.URL) + roleArgs{name: name, audience: "a"}.config(),
 			ExpectError: regexp.MustCompile(`(?s)No AWS credentials were found: set access_key and secret_key or\s+profile`),
 		}},
+	})
+}
+
+// awsAndGoogleProviderBlock configures both clouds: moto and fakegcp.
+func awsAndGoogleProviderBlock(m *acctest.Moto, g *acctest.GCP) string {
+	return "\nprovider \"airflowiam\" {\n" + awsBlock(m) + googleBlock(g) + "}\n"
+}
+
+// With a google block, the unique ID is looked up during plan, and a
+// service account that does not exist is a plan-time error.
+func TestAccWebIdentityRole_uniqueIDLookedUp(t *testing.T) {
+	m := acctest.MotoServer(t)
+	g := acctest.FakeGCP(t)
+	worker, ok := g.ServiceAccount(g.Worker)
+	if !ok {
+		t.Fatal("the seeded worker account is missing")
+	}
+	name := tfacctest.RandomWithPrefix("tfacc-lookup")
+	config := func(email string) string {
+		return awsAndGoogleProviderBlock(m, g) + fmt.Sprintf(`
+resource "airflowiam_web_identity_role" "test" {
+  name                   = %q
+  google_service_account = %q
+  audience               = "airflow-analytics"
+}
+`, name, email)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config("nobody@airflow-prod.iam.gserviceaccount.com"),
+				ExpectError: regexp.MustCompile(`(?s)Error Looking Up Service Account.*nobody@airflow-prod.iam.gserviceaccount.com` +
+					`.*does\s+not\s+exist`),
+			},
+			{
+				Config: config(g.Worker),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectKnownValue(roleAddr, tfjsonpath.New("google_service_account_unique_id"), knownvalue.StringExact(worker.UniqueID)),
+				}},
+				Check: func(*terraform.State) error {
+					role, err := testAWSClient(t, m).GetRole(t.Context(), name)
+					if err != nil {
+						return err
+					}
+					want := awsiam.GoogleTrustPolicy(worker.UniqueID, g.Worker, "airflow-analytics").JSON()
+					if equal, err := awsiam.PoliciesEqual(role.TrustPolicy, want); err != nil || !equal {
+						return fmt.Errorf("trust policy %s, want %s", role.TrustPolicy, want)
+					}
+					return nil
+				},
+			},
+			{
+				Config:           config(g.Worker),
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
 	})
 }

@@ -1,12 +1,13 @@
 # A role the Airflow workers' Google identity assumes with an ID token: no AWS
-# keys anywhere. The connection below is all Airflow needs to use it.
+# keys anywhere. The connection below is all Airflow needs to use it. The
+# service account's unique ID is looked up through the provider's google
+# block; set google_service_account_unique_id when the provider has none.
 resource "airflowiam_web_identity_role" "analytics" {
-  name                             = "airflow-analytics"
-  description                      = "Assumed by Airflow workers with their Google identity"
-  google_service_account           = "airflow-worker@my-project.iam.gserviceaccount.com"
-  google_service_account_unique_id = "112233445566778899001"
-  audience                         = "airflow-analytics"
-  max_session_duration             = 7200
+  name                   = "airflow-analytics"
+  description            = "Assumed by Airflow workers with their Google identity"
+  google_service_account = "airflow-worker@my-project.iam.gserviceaccount.com"
+  audience               = "airflow-analytics"
+  max_session_duration   = 7200
 
   managed_policy_arns = ["arn:aws:iam::aws:policy/AmazonAthenaFullAccess"]
   inline_policies = {
