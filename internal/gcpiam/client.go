@@ -20,6 +20,9 @@ import (
 	"google.golang.org/api/option"
 )
 
+// DefaultOAuth2Endpoint serves Google's tokeninfo and ID-token signing keys.
+const DefaultOAuth2Endpoint = "https://www.googleapis.com/"
+
 // CloudPlatformScope is the OAuth scope the provider asks for.
 const CloudPlatformScope = "https://www.googleapis.com/auth/cloud-platform"
 
@@ -47,7 +50,10 @@ type Config struct {
 	// tests and sandboxes.
 	IAMEndpoint            string
 	IAMCredentialsEndpoint string
-	UserAgent              string
+	// OAuth2Endpoint serves oauth2/v3/tokeninfo and oauth2/v3/certs (the
+	// keys that sign Google ID tokens). Default https://www.googleapis.com/.
+	OAuth2Endpoint string
+	UserAgent      string
 	// HTTPClient is the transport under the OAuth layer; nil means the
 	// default one.
 	HTTPClient *http.Client
@@ -60,6 +66,15 @@ type Client struct {
 	iam   *iam.Service
 	creds *iamcredentials.Service
 	retry Retry
+
+	// What the provider's own identity is, for ID tokens of its own and for
+	// tokeninfo.
+	tokens      oauth2.TokenSource
+	impersonate string
+	delegates   []string
+	credsJSON   []byte
+	oauth2      string
+	http        *http.Client // the transport without OAuth
 
 	mu       sync.Mutex
 	accounts map[string]*ServiceAccount // by lower-cased email and by unique ID
@@ -128,12 +143,22 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	oauth2URL := cfg.OAuth2Endpoint
+	if oauth2URL == "" {
+		oauth2URL = DefaultOAuth2Endpoint
+	}
 	return &Client{
-		iam:      iamSvc,
-		creds:    credSvc,
-		retry:    cfg.Retry.withDefaults(),
-		accounts: map[string]*ServiceAccount{},
-		locks:    map[string]*sync.Mutex{},
+		iam:         iamSvc,
+		creds:       credSvc,
+		tokens:      ts,
+		impersonate: cfg.ImpersonateServiceAccount,
+		delegates:   cfg.Delegates,
+		credsJSON:   credsJSON,
+		oauth2:      strings.TrimSuffix(oauth2URL, "/") + "/",
+		http:        &http.Client{Transport: transport},
+		retry:       cfg.Retry.withDefaults(),
+		accounts:    map[string]*ServiceAccount{},
+		locks:       map[string]*sync.Mutex{},
 	}, nil
 }
 

@@ -2,8 +2,10 @@ package gcpiam
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +163,95 @@ func TestModify_keepsConditionsAndRetriesConflicts(t *testing.T) {
 	}
 	if !sawCond || !sawNew {
 		t.Errorf("policy after edits: %+v", p.Bindings)
+	}
+}
+
+// ID tokens minted through a chain verify against the signing keys, carry
+// the account's unique ID in azp and sub, and a tampered token does not.
+func TestIDTokens_mintAndVerify(t *testing.T) {
+	s, _, target := newFake(t)
+	c, err := NewClient(t.Context(), Config{AccessToken: s.AccessTokenFor(admin), IAMEndpoint: s.URL(), IAMCredentialsEndpoint: s.URL(), OAuth2Endpoint: s.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, admin); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.GenerateIDToken(t.Context(), target.Email, nil, "aud-1", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := c.VerifyIDToken(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if claims.Audience != "aud-1" || claims.AZP != target.UniqueID || claims.Subject != target.UniqueID || claims.Email != target.Email {
+		t.Errorf("claims = %+v", claims)
+	}
+	tampered := tok[:len(tok)-4] + "AAAA"
+	if _, err := c.VerifyIDToken(t.Context(), tampered); err == nil || !strings.Contains(err.Error(), "does not verify") {
+		t.Errorf("tampered token: err = %v", err)
+	}
+	if email, err := c.CallerEmail(t.Context()); err != nil || email != "admin@example.com" {
+		t.Errorf("CallerEmail = %q, %v", email, err)
+	}
+}
+
+// A service-account key mints ID tokens for itself at its token URI.
+func TestOwnIDToken_fromKey(t *testing.T) {
+	s, _, target := newFake(t)
+	key, err := s.CreateServiceAccountKey(target.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := NewClient(t.Context(), Config{Credentials: string(key), IAMEndpoint: s.URL(), IAMCredentialsEndpoint: s.URL(), OAuth2Endpoint: s.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := c.OwnIDToken(t.Context(), "aud-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := c.VerifyIDToken(t.Context(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Tokens from a key's token endpoint carry the email in azp, unlike
+	// generateIdToken's.
+	if claims.Audience != "aud-2" || claims.AZP != target.Email || claims.Subject != target.UniqueID {
+		t.Errorf("claims = %+v", claims)
+	}
+	// An access token alone cannot.
+	c2, err := NewClient(t.Context(), Config{AccessToken: "x", IAMEndpoint: s.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.OwnIDToken(t.Context(), "aud"); !errors.Is(err, ErrNoOwnIDToken) {
+		t.Errorf("err = %v, want ErrNoOwnIDToken", err)
+	}
+}
+
+func TestMissingHop(t *testing.T) {
+	s, c, target := newFake(t)
+	d1, err := s.CreateServiceAccount("airflow-prod", "delegate-one")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hops := ChainHops(admin, []string{d1.Email, target.Email}, "")
+	if i, err := c.MissingHop(t.Context(), hops, PermissionGetAccessToken); err != nil || i != 0 {
+		t.Fatalf("no grants: %d, %v; want 0", i, err)
+	}
+	if err := s.AddMember(d1.Email, RoleTokenCreator, admin); err != nil {
+		t.Fatal(err)
+	}
+	// OpenID Token Creator is enough for ID tokens, not for access tokens.
+	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, "serviceAccount:"+d1.Email); err != nil {
+		t.Fatal(err)
+	}
+	if i, _ := c.MissingHop(t.Context(), hops, PermissionGetAccessToken); i != 1 {
+		t.Errorf("access tokens: missing hop %d, want 1", i)
+	}
+	if i, _ := c.MissingHop(t.Context(), hops, PermissionGetOpenIDToken); i != -1 {
+		t.Errorf("ID tokens: missing hop %d, want none", i)
 	}
 }

@@ -32,12 +32,13 @@ func (r Retry) withDefaults() Retry {
 		r.Max = 8 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = sleep
+		r.Sleep = SleepContext
 	}
 	return r
 }
 
-func sleep(ctx context.Context, d time.Duration) error {
+// SleepContext waits for d, or until ctx ends.
+func SleepContext(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
