@@ -1,0 +1,210 @@
+package exchange
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+	"google.golang.org/api/googleapi"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+)
+
+const (
+	worker   = "worker@p.iam.gserviceaccount.com"
+	workerID = "111111111111111111111"
+	roleARN  = "arn:aws:iam::123456789012:role/airflow"
+)
+
+var denied = &googleapi.Error{Code: http.StatusForbidden, Message: "Permission denied"}
+
+// fakeGoogle denies minting until allowAfter mint calls, and reports
+// missing as the broken hop.
+type fakeGoogle struct {
+	email      string
+	mints      int
+	allowAfter int // mint calls denied before one succeeds; -1 never
+	missing    int
+	hopsSeen   []gcpiam.Hop
+}
+
+func (f *fakeGoogle) CallerEmail(context.Context) (string, error) { return f.email, nil }
+
+func (f *fakeGoogle) mint() error {
+	f.mints++
+	if f.allowAfter < 0 || f.mints <= f.allowAfter {
+		return denied
+	}
+	return nil
+}
+
+func (f *fakeGoogle) GenerateIDToken(context.Context, string, []string, string, bool) (string, error) {
+	return "header.payload.sig", f.mint()
+}
+
+func (f *fakeGoogle) OwnIDToken(context.Context, string) (string, error) {
+	return "", gcpiam.ErrNoOwnIDToken
+}
+
+func (f *fakeGoogle) VerifyIDToken(_ context.Context, _ string) (*gcpiam.IDClaims, error) {
+	return &gcpiam.IDClaims{Audience: "aud-1", AZP: workerID, Subject: workerID, Email: worker}, nil
+}
+
+func (f *fakeGoogle) GenerateAccessToken(context.Context, string, []string, []string) (*oauth2.Token, error) {
+	return &oauth2.Token{}, f.mint()
+}
+
+func (f *fakeGoogle) MissingHop(_ context.Context, hops []gcpiam.Hop, _ string) (int, error) {
+	f.hopsSeen = hops
+	return f.missing, nil
+}
+
+type fakeAWS struct{ trust string }
+
+func (a *fakeAWS) TrustPolicy(context.Context, string) (string, error) { return a.trust, nil }
+
+func (a *fakeAWS) AssumeRoleWithWebIdentity(context.Context, string, string, string) (*awsiam.TemporaryCredentials, error) {
+	return &awsiam.TemporaryCredentials{AssumedRoleARN: "arn:aws:sts::123456789012:assumed-role/airflow/s", Expiration: time.Unix(2e9, 0)}, nil
+}
+
+func (a *fakeAWS) CallerIdentity(context.Context, *awsiam.TemporaryCredentials) (string, string, error) {
+	return "123456789012", "arn:aws:sts::123456789012:assumed-role/airflow/s", nil
+}
+
+type fakeAirflow struct{ extra string }
+
+func (f fakeAirflow) GetConnection(_ context.Context, id string) (*airflow.Connection, error) {
+	return &airflow.Connection{ConnectionID: id, ConnType: "aws", Extra: &f.extra}, nil
+}
+
+func checker(g *fakeGoogle, slept *[]time.Duration) *Checker {
+	return &Checker{
+		Google: g,
+		AWS:    &fakeAWS{trust: awsiam.GoogleTrustPolicy(workerID, worker, "aud-1").JSON()},
+		Sleep: func(_ context.Context, d time.Duration) error {
+			*slept = append(*slept, d)
+			return nil
+		},
+	}
+}
+
+func stepNames(r *Result) string {
+	names := make([]string, len(r.Steps))
+	for i, s := range r.Steps {
+		names[i] = s.Name + "=" + string(s.Status)
+	}
+	return strings.Join(names, " ")
+}
+
+func TestRun_wholePathFromTheConnection(t *testing.T) {
+	var slept []time.Duration
+	c := checker(&fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1}, &slept)
+	c.Airflow = fakeAirflow{extra: `{"role_arn":"` + roleARN + `","assume_role_method":"assume_role_with_web_identity",` +
+		`"assume_role_with_web_identity_federation":"google","assume_role_with_web_identity_federation_audience":"aud-1"}`}
+	res := c.Run(t.Context(), Input{ServiceAccount: worker, ConnectionID: "aws_x", GCPChain: []string{"t@p.iam.gserviceaccount.com"}})
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	want := "google_caller=ok airflow_connection=ok google_id_token=ok verify_id_token=ok aws_trust_policy=ok " +
+		"sts_assume_role_with_web_identity=ok sts_get_caller_identity=ok gcp_impersonation_chain=ok"
+	if got := stepNames(res); got != want {
+		t.Errorf("steps:\n got %s\nwant %s", got, want)
+	}
+	if res.RoleARN != roleARN || res.Audience != "aud-1" || res.AccountID != "123456789012" {
+		t.Errorf("result = %+v", res)
+	}
+}
+
+// With every grant present, a denial is taken for propagation: the check
+// waits with growing gaps and stops at the timeout.
+func TestRun_propagationWaitIsBounded(t *testing.T) {
+	var slept []time.Duration
+	g := &fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1, allowAfter: -1}
+	res := checker(g, &slept).Run(t.Context(), Input{GCPChain: []string{"t@p.iam.gserviceaccount.com"}, PropagationTimeout: 20 * time.Second})
+	if res.Failure == nil || !strings.Contains(res.Failure.Summary, "After Waiting 15s") {
+		t.Fatalf("failure = %+v, want a give-up after 15s", res.Failure)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second}
+	if len(slept) != len(want) {
+		t.Fatalf("slept %v, want %v", slept, want)
+	}
+	for i := range want {
+		if slept[i] != want[i] {
+			t.Fatalf("slept %v, want %v", slept, want)
+		}
+	}
+	if g.mints != 5 {
+		t.Errorf("minted %d times, want 5", g.mints)
+	}
+}
+
+func TestRun_propagationSucceedsAfterWaiting(t *testing.T) {
+	var slept []time.Duration
+	g := &fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1, allowAfter: 2}
+	res := checker(g, &slept).Run(t.Context(), Input{GCPChain: []string{"t@p.iam.gserviceaccount.com"}, PropagationTimeout: time.Minute})
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	if f := res.Steps[1].Finding; !strings.Contains(f, "after waiting 3s for IAM propagation") {
+		t.Errorf("finding %q does not say it waited 3s", f)
+	}
+}
+
+// A missing grant fails at once, naming the hop; with the caller unknown,
+// the hop index still counts from the caller.
+func TestRun_missingHopNamesTheHop(t *testing.T) {
+	for _, tc := range []struct {
+		email   string
+		missing int
+		want    string
+	}{
+		{"ci@p.iam.gserviceaccount.com", 1, "Impersonation Hop 2 of 3 Is Broken: d0@p.iam.gserviceaccount.com Cannot Mint Access Tokens for d1@p.iam.gserviceaccount.com"},
+		{"", 0, "Impersonation Hop 2 of 3 Is Broken: d0@p.iam.gserviceaccount.com Cannot Mint Access Tokens for d1@p.iam.gserviceaccount.com"},
+		{"", -1, "Google Denied Access Tokens at the First Hop"},
+	} {
+		var slept []time.Duration
+		g := &fakeGoogle{email: tc.email, missing: tc.missing, allowAfter: -1}
+		res := checker(g, &slept).Run(t.Context(), Input{
+			GCPChain: []string{"d0@p.iam.gserviceaccount.com", "d1@p.iam.gserviceaccount.com", "t@p.iam.gserviceaccount.com"}, PropagationTimeout: time.Minute,
+		})
+		if res.Failure == nil || res.Failure.Summary != tc.want {
+			t.Errorf("email %q, missing %d: failure %+v, want summary %q", tc.email, tc.missing, res.Failure, tc.want)
+		}
+		if len(slept) != 0 {
+			t.Errorf("waited %v for a missing grant", slept)
+		}
+	}
+}
+
+func TestRun_noOwnIDToken(t *testing.T) {
+	var slept []time.Duration
+	res := checker(&fakeGoogle{email: "alice@example.com", missing: -1}, &slept).Run(t.Context(), Input{RoleARN: roleARN, Audience: "aud-1"})
+	if res.Failure == nil || res.Failure.Summary != "No Google Identity To Test" || !strings.Contains(res.Failure.Detail, "set service_account") {
+		t.Fatalf("failure = %+v", res.Failure)
+	}
+}
+
+func TestRun_rejectedCredentialsStopTheCheck(t *testing.T) {
+	c := &Checker{Google: &rejectingGoogle{}}
+	res := c.Run(t.Context(), Input{GCPChain: []string{"t@p.iam.gserviceaccount.com"}})
+	if res.Failure == nil || res.Failure.Step != StepCaller || len(res.Steps) != 1 {
+		t.Fatalf("result = %+v", res)
+	}
+}
+
+type rejectingGoogle struct{ fakeGoogle }
+
+func (*rejectingGoogle) CallerEmail(context.Context) (string, error) {
+	return "", &googleapi.Error{Code: http.StatusUnauthorized, Message: "invalid credentials"}
+}
+
+func TestTitleCase(t *testing.T) {
+	if got := titleCase("access tokens"); got != "Access Tokens" {
+		t.Errorf("got %q", got)
+	}
+}

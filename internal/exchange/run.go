@@ -1,0 +1,497 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+)
+
+// Extra keys of Airflow's AWS connections.
+const (
+	extraRoleARN        = "role_arn"
+	extraMethod         = "assume_role_method"
+	extraFederation     = "assume_role_with_web_identity_federation"
+	extraAudience       = "assume_role_with_web_identity_federation_audience"
+	methodWebIdentity   = "assume_role_with_web_identity"
+	federationGoogle    = "google"
+	maxPropagationWait  = 10 * time.Second
+	firstPropagationGap = time.Second
+	defaultSessionName  = "airflowiam-check"
+)
+
+// Run walks the path and returns every verdict. It stops at the first
+// failure, which Result.Failure describes; it never returns a token or a
+// credential.
+func (c *Checker) Run(ctx context.Context, in Input) *Result {
+	r := &run{c: c, in: in, res: &Result{}}
+	if r.c.Sleep == nil {
+		r.c.Sleep = gcpiam.SleepContext
+	}
+	if r.c.Now == nil {
+		r.c.Now = time.Now
+	}
+	if r.in.SessionName == "" {
+		r.in.SessionName = defaultSessionName
+	}
+	r.walk(ctx)
+	r.res.RoleARN, r.res.Audience = r.in.RoleARN, r.in.Audience
+	return r.res
+}
+
+type run struct {
+	c           *Checker
+	in          Input
+	res         *Result
+	callerEmail string
+}
+
+func (r *run) walk(ctx context.Context) {
+	if !r.caller(ctx) {
+		return
+	}
+	if r.in.ConnectionID != "" && !r.connection(ctx) {
+		return
+	}
+	if r.in.RoleARN != "" && !r.aws(ctx) {
+		return
+	}
+	if len(r.in.GCPChain) > 0 {
+		r.gcpChain(ctx)
+	}
+}
+
+func (r *run) ok(name, format string, args ...any) bool {
+	r.res.Steps = append(r.res.Steps, Step{Name: name, Status: StatusOK, Finding: fmt.Sprintf(format, args...)})
+	return true
+}
+
+func (r *run) skip(name, format string, args ...any) {
+	r.res.Steps = append(r.res.Steps, Step{Name: name, Status: StatusSkipped, Finding: fmt.Sprintf(format, args...)})
+}
+
+// fail records the failed step and the check's one failure; it returns
+// false so that callers can `return r.fail(...)`.
+func (r *run) fail(name, summary, detail string) bool {
+	r.res.Steps = append(r.res.Steps, Step{Name: name, Status: StatusFailed, Finding: summary})
+	r.res.Failure = &Failure{Step: name, Summary: summary, Detail: detail}
+	return false
+}
+
+// caller resolves the provider's own Google identity. Only rejected
+// credentials stop the check: an identity tokeninfo cannot name (an
+// external account) still works, with less precise diagnoses.
+func (r *run) caller(ctx context.Context) bool {
+	email, err := r.c.Google.CallerEmail(ctx)
+	switch {
+	case err != nil && gcpiam.StatusCode(err) == http.StatusUnauthorized:
+		return r.fail(StepCaller, "Google Rejected the Provider's Credentials",
+			fmt.Sprintf("The provider's Google credentials were refused: %s\n\nFix: check credentials or access_token in the "+
+				"provider's google block (an access token lasts an hour), or run `gcloud auth application-default login`.", err))
+	case err != nil:
+		r.skip(StepCaller, "could not tell who the provider acts as (%s); broken hops from the caller cannot be named", oneLine(err))
+		return true
+	case email == "":
+		r.skip(StepCaller, "the provider's identity has no email (an external identity); broken hops from the caller cannot be named")
+		return true
+	}
+	r.callerEmail = email
+	return r.ok(StepCaller, "the provider acts as %s", email)
+}
+
+// connection checks the Airflow connection's extra and takes the role and
+// the audience from it when they were not given.
+func (r *run) connection(ctx context.Context) bool {
+	id := r.in.ConnectionID
+	conn, err := r.c.Airflow.GetConnection(ctx, id)
+	if airflow.IsNotFound(err) {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Not Found", id),
+			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra "+
+				"airflowiam_web_identity_role.airflow_connection_extra.", id))
+	}
+	if err != nil {
+		return r.fail(StepConnection, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
+	}
+	extra := map[string]any{}
+	if conn.Extra != nil && *conn.Extra != "" {
+		if err := json.Unmarshal([]byte(*conn.Extra), &extra); err != nil {
+			return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
+				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's AWS hook cannot read it.", id, err))
+		}
+	}
+	get := func(k string) string { s, _ := extra[k].(string); return s }
+
+	fix := "\n\nFix: set the connection's extra to airflowiam_web_identity_role.airflow_connection_extra, which has every key right."
+	if m := get(extraMethod); m != methodWebIdentity {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Does Not Use Web Identity", id),
+			fmt.Sprintf("Expected extra %s = %q; actual: %s.%s", extraMethod, methodWebIdentity, quoteOrAbsent(m), fix))
+	}
+	if f := get(extraFederation); f != federationGoogle {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Does Not Federate With Google", id),
+			fmt.Sprintf("Expected extra %s = %q; actual: %s.%s", extraFederation, federationGoogle, quoteOrAbsent(f), fix))
+	}
+	aud := get(extraAudience)
+	if aud == "" {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has No Audience", id),
+			fmt.Sprintf("The extra has no %s. Airflow has no default audience, so the worker would request an ID token for "+
+				"nothing the role trusts.\n\nExpected: %s = the role's audience%s.%s", extraAudience, extraAudience, quoteIfSet(r.in.Audience), fix))
+	}
+	if r.in.Audience != "" && aud != r.in.Audience {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Uses Another Audience", id),
+			fmt.Sprintf("Expected extra %s = %q (the audience under test); actual: %q.%s", extraAudience, r.in.Audience, aud, fix))
+	}
+	role := get(extraRoleARN)
+	if role == "" {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has No Role", id),
+			fmt.Sprintf("The extra has no %s, so Airflow's AWS hook would not assume any role.%s", extraRoleARN, fix))
+	}
+	if r.in.RoleARN != "" && role != r.in.RoleARN {
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Uses Another Role", id),
+			fmt.Sprintf("Expected extra %s = %q (the role under test); actual: %q.%s", extraRoleARN, r.in.RoleARN, role, fix))
+	}
+	r.in.RoleARN, r.in.Audience = role, aud
+	return r.ok(StepConnection, "connection %s assumes %s with Google ID tokens for audience %q", id, role, aud)
+}
+
+// aws mints the ID token, verifies it, judges it against the trust policy
+// and exchanges it with STS. The trust policy is read while the token is
+// minted.
+func (r *run) aws(ctx context.Context) bool {
+	if r.in.Audience == "" {
+		return r.fail(StepIDToken, "No Audience To Test",
+			"The role is known but not the audience of the ID token.\n\nFix: set audience, or airflow_connection_id to a "+
+				"connection whose extra has "+extraAudience+".")
+	}
+	type policyResult struct {
+		doc string
+		err error
+	}
+	policyCh := make(chan policyResult, 1)
+	go func() {
+		doc, err := r.c.AWS.TrustPolicy(ctx, r.in.RoleARN)
+		policyCh <- policyResult{doc, err}
+	}()
+
+	token, ok := r.idToken(ctx)
+	if !ok {
+		<-policyCh
+		return false
+	}
+	claims, err := r.c.Google.VerifyIDToken(ctx, token)
+	if err != nil {
+		<-policyCh
+		return r.fail(StepVerifyToken, "Google ID Token Does Not Verify",
+			fmt.Sprintf("The ID token minted for %s failed verification against Google's signing keys: %s", r.tokenIdentity(), err))
+	}
+	r.res.Claims = claims
+	r.ok(StepVerifyToken, "signed by Google; aud=%s azp=%s sub=%s email=%s", claims.Audience, claims.AZP, claims.Subject, orNone(claims.Email))
+
+	pr := <-policyCh
+	if !r.trustPolicy(pr.doc, pr.err, claims) {
+		return false
+	}
+
+	creds, err := r.c.AWS.AssumeRoleWithWebIdentity(ctx, r.in.RoleARN, r.in.SessionName, token)
+	if err != nil {
+		return r.fail(StepAssumeRole, fmt.Sprintf("AWS STS Denied the Token for %s", r.in.RoleARN),
+			fmt.Sprintf("AssumeRoleWithWebIdentity on %s with the ID token of %s (aud %q, azp %s) failed: %s\n\n"+
+				"Expected: STS accepts the token, as the trust policy was judged to allow it.\n"+
+				"Fix: compare the role's trust policy with airflowiam_web_identity_role's, check that the role exists in this "+
+				"account and that nothing (an SCP, a permissions boundary on the caller) blocks sts:AssumeRoleWithWebIdentity.",
+				r.in.RoleARN, r.tokenIdentity(), claims.Audience, claims.AZP, awsErrorText(err)))
+	}
+	r.res.AssumedRoleARN, r.res.Expiration = creds.AssumedRoleARN, creds.Expiration
+	r.ok(StepAssumeRole, "assumed %s as %s until %s", r.in.RoleARN, creds.AssumedRoleARN, creds.Expiration.UTC().Format(time.RFC3339))
+
+	account, arn, err := r.c.AWS.CallerIdentity(ctx, creds)
+	if err != nil {
+		return r.fail(StepCallerIdentity, "AWS Rejected the Temporary Credentials",
+			fmt.Sprintf("GetCallerIdentity with the credentials STS returned for %s failed: %s", r.in.RoleARN, awsErrorText(err)))
+	}
+	r.res.AccountID = account
+	if arn != "" {
+		r.res.AssumedRoleARN = arn
+	}
+	return r.ok(StepCallerIdentity, "the temporary credentials act as %s in account %s", r.res.AssumedRoleARN, account)
+}
+
+// idToken mints the ID token Airflow's AWS hook would send, waiting for IAM
+// propagation when every binding is in place but Google still denies.
+func (r *run) idToken(ctx context.Context) (string, bool) {
+	var token string
+	mint := func() error {
+		var err error
+		if r.in.ServiceAccount == "" {
+			token, err = r.c.Google.OwnIDToken(ctx, r.in.Audience)
+		} else {
+			token, err = r.c.Google.GenerateIDToken(ctx, r.in.ServiceAccount, r.in.Delegates, r.in.Audience, true)
+		}
+		return err
+	}
+	var hops []gcpiam.Hop
+	if r.in.ServiceAccount != "" {
+		hops = r.hopsTo(append(slices.Clone(r.in.Delegates), r.in.ServiceAccount))
+	}
+	waited, failure := r.withPropagation(ctx, mint, hops, gcpiam.PermissionGetOpenIDToken, "ID tokens")
+	if failure != nil {
+		if errors.Is(failure.cause, gcpiam.ErrNoOwnIDToken) {
+			return "", r.fail(StepIDToken, "No Google Identity To Test",
+				gcpiam.ErrNoOwnIDToken.Error()+".\n\nFix: set service_account to the Google service account Airflow's workers "+
+					"run as (the provider then needs Token Creator on it, or on the first of delegates).")
+		}
+		return "", r.fail(StepIDToken, failure.summary, failure.detail)
+	}
+	r.ok(StepIDToken, "minted an ID token for %s with audience %q%s", r.tokenIdentity(), r.in.Audience, waitedNote(waited))
+	return token, true
+}
+
+// trustPolicy judges the claims against the role's trust policy.
+func (r *run) trustPolicy(doc string, err error, claims *gcpiam.IDClaims) bool {
+	switch code := awsiam.ErrorCode(err); {
+	case err == nil:
+	case code == "AccessDenied":
+		r.skip(StepTrustPolicy, "not permitted to read the role (iam:GetRole), so the trust policy was not judged; STS will")
+		return true
+	case code == "NoSuchEntity":
+		return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Role %s Not Found", r.in.RoleARN),
+			fmt.Sprintf("IAM has no role %s in the account the provider's aws block reaches.\n\nFix: create it with "+
+				"airflowiam_web_identity_role, or fix role_arn (or the connection's %s).", r.in.RoleARN, extraRoleARN))
+	default:
+		return r.fail(StepTrustPolicy, fmt.Sprintf("Cannot Read the Trust Policy of %s", r.in.RoleARN), awsErrorText(err))
+	}
+	policy, err := awsiam.ParsePolicy(doc)
+	if err != nil {
+		return r.fail(StepTrustPolicy, fmt.Sprintf("Trust Policy of %s Is Unreadable", r.in.RoleARN), err.Error())
+	}
+	d := awsiam.Evaluate(policy, awsiam.GoogleRequest(claims.Audience, claims.AZP, claims.Subject, claims.Email))
+	if !d.Allowed {
+		return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Trust Policy of %s Rejects the Token", r.in.RoleARN),
+			fmt.Sprintf("The token of %s has aud %q, azp %s, sub %s. AWS compares accounts.google.com:aud with azp, "+
+				"accounts.google.com:oaud with aud and accounts.google.com:sub with sub.\n\n%s",
+				r.tokenIdentity(), claims.Audience, claims.AZP, claims.Subject, d.Explain()))
+	}
+	return r.ok(StepTrustPolicy, "the trust policy allows the token (%s)", d.Reason)
+}
+
+// gcpChain mints an access token for the chain's target the way Airflow's
+// Google operators do, from the workers' identity.
+func (r *run) gcpChain(ctx context.Context) bool {
+	chain := r.in.GCPChain
+	target := chain[len(chain)-1]
+	delegates := slices.Clone(r.in.Delegates)
+	if r.in.ServiceAccount != "" {
+		delegates = append(delegates, r.in.ServiceAccount)
+	}
+	delegates = append(delegates, chain[:len(chain)-1]...)
+	mint := func() error {
+		_, err := r.c.Google.GenerateAccessToken(ctx, target, delegates, nil)
+		return err
+	}
+	hops := r.hopsTo(append(slices.Clone(delegates), target))
+	waited, failure := r.withPropagation(ctx, mint, hops, gcpiam.PermissionGetAccessToken, "access tokens")
+	if failure != nil {
+		return r.fail(StepGCPImpersonated, failure.summary, failure.detail)
+	}
+	return r.ok(StepGCPImpersonated, "minted an access token for %s %s%s", target, throughText(delegates), waitedNote(waited))
+}
+
+// hopsTo is the chain of grants from the caller to the last of accounts.
+// The first hop's grantee is "" when the caller's email is unknown.
+func (r *run) hopsTo(accounts []string) []gcpiam.Hop {
+	grantee := ""
+	if r.callerEmail != "" {
+		grantee = gcpiam.CallerMember(r.callerEmail)
+	}
+	hops := make([]gcpiam.Hop, len(accounts))
+	for i, sa := range accounts {
+		hops[i] = gcpiam.Hop{Grantee: grantee, ServiceAccount: sa}
+		grantee = "serviceAccount:" + sa
+	}
+	return hops
+}
+
+func (r *run) tokenIdentity() string {
+	if r.in.ServiceAccount != "" {
+		return r.in.ServiceAccount
+	}
+	if r.callerEmail != "" {
+		return r.callerEmail
+	}
+	return "the provider's own identity"
+}
+
+type mintFailure struct {
+	summary, detail string
+	cause           error
+}
+
+// withPropagation runs mint. On a permission denial it looks for the broken
+// hop: a missing grant fails at once; when every grant is there, Google may
+// not have propagated a new one yet, so it waits with backoff up to the
+// propagation timeout and tries again.
+func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcpiam.Hop, permission, kind string) (time.Duration, *mintFailure) {
+	var waited time.Duration
+	gap := firstPropagationGap
+	for {
+		err := mint()
+		if err == nil {
+			return waited, nil
+		}
+		switch {
+		case gcpiam.IsNotFound(err):
+			return waited, &mintFailure{cause: err, summary: "Service Account Not Found in the Chain",
+				detail: fmt.Sprintf("Google says an account of the chain %s does not exist: %s\n\nFix: create it, or correct "+
+					"service_account, delegates or gcp_impersonation_chain.", chainText(hops), oneLine(err))}
+		case !gcpiam.IsPermissionDenied(err) || len(hops) == 0:
+			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Refused to Mint %s", titleCase(kind)),
+				detail: fmt.Sprintf("Minting %s for %s failed: %s", kind, r.tokenIdentity(), oneLine(err))}
+		}
+		idx, derr := r.c.Google.MissingHop(ctx, hopsWithGrantee(hops), permission)
+		if derr != nil {
+			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s Along the Chain", titleCase(kind)),
+				detail: fmt.Sprintf("Google denied %s on the chain %s: %s\n\nThe broken hop could not be found because the "+
+					"provider cannot read the accounts' IAM policies: %s", permission, chainText(hops), oneLine(err), oneLine(derr))}
+		}
+		if idx >= 0 {
+			idx += len(hops) - len(hopsWithGrantee(hops))
+			return waited, &mintFailure{cause: err, summary: brokenHopSummary(idx, hops, kind), detail: brokenHopDetail(idx, hops, permission)}
+		}
+		if hops[0].Grantee == "" {
+			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s at the First Hop", titleCase(kind)),
+				detail: fmt.Sprintf("Every hop after the first of %s has a grant of %s, so the provider's own identity, which "+
+					"tokeninfo could not name, most likely lacks %s on %s. Google said: %s",
+					chainText(hops), permission, strings.Join(gcpiam.RolesGranting(permission), " or "), hops[0].ServiceAccount, oneLine(err))}
+		}
+		if waited+gap > r.in.PropagationTimeout {
+			return waited, &mintFailure{cause: err,
+				summary: fmt.Sprintf("Google Still Denies %s After Waiting %s", titleCase(kind), waited),
+				detail: fmt.Sprintf("Every hop of %s has a grant of %s on its account, yet Google still denies it after waiting %s "+
+					"for IAM propagation (propagation_timeout = %s). A new grant can take minutes to take effect.\n\nFix: plan "+
+					"again later or raise propagation_timeout; if it persists, look for an IAM deny policy or a condition on the "+
+					"grants. Google said: %s", chainText(hops), permission, waited, r.in.PropagationTimeout, oneLine(err))}
+		}
+		if err := r.c.Sleep(ctx, gap); err != nil {
+			return waited, &mintFailure{cause: err, summary: "Interrupted While Waiting for IAM Propagation", detail: err.Error()}
+		}
+		waited += gap
+		gap = min(2*gap, maxPropagationWait)
+	}
+}
+
+// hopsWithGrantee drops a leading hop whose grantee is unknown.
+func hopsWithGrantee(hops []gcpiam.Hop) []gcpiam.Hop {
+	if len(hops) > 0 && hops[0].Grantee == "" {
+		return hops[1:]
+	}
+	return hops
+}
+
+func brokenHopSummary(i int, hops []gcpiam.Hop, kind string) string {
+	return fmt.Sprintf("Impersonation Hop %d of %d Is Broken: %s Cannot Mint %s for %s",
+		i+1, len(hops), memberName(hops[i].Grantee), titleCase(kind), hops[i].ServiceAccount)
+}
+
+func brokenHopDetail(i int, hops []gcpiam.Hop, permission string) string {
+	h := hops[i]
+	roles := gcpiam.RolesGranting(permission)
+	least := roles[len(roles)-1]
+	return fmt.Sprintf("Hop %d of the chain %s: %s needs %s on service account %s.\n\n"+
+		"Expected: %s holds one of %s on %s.\n"+
+		"Actual: the IAM policy of %s grants none of them to %s (grants inherited from the project are not visible here).\n\n"+
+		"Fix: add the hop with airflowiam_impersonation_chain, or run:\n"+
+		"  gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=%s",
+		i+1, chainText(hops), h.Grantee, permission, h.ServiceAccount,
+		h.Grantee, strings.Join(roles, " or "), h.ServiceAccount,
+		h.ServiceAccount, h.Grantee,
+		h.ServiceAccount, h.Grantee, least)
+}
+
+// chainText renders the hops as "caller -> a -> b".
+func chainText(hops []gcpiam.Hop) string {
+	parts := make([]string, 0, len(hops)+1)
+	if len(hops) > 0 {
+		if hops[0].Grantee == "" {
+			parts = append(parts, "(the provider)")
+		} else {
+			parts = append(parts, memberName(hops[0].Grantee))
+		}
+	}
+	for _, h := range hops {
+		parts = append(parts, h.ServiceAccount)
+	}
+	return strings.Join(parts, " -> ")
+}
+
+func memberName(m string) string {
+	_, email, ok := strings.Cut(m, ":")
+	if ok && strings.Contains(email, "@") {
+		return email
+	}
+	return m
+}
+
+func titleCase(s string) string {
+	words := strings.Fields(s)
+	for i, w := range words {
+		if w != "" && w != "of" {
+			words[i] = strings.ToUpper(w[:1]) + w[1:]
+		}
+	}
+	return strings.Join(words, " ")
+}
+
+func waitedNote(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", after waiting %s for IAM propagation", d)
+}
+
+func throughText(delegates []string) string {
+	if len(delegates) == 0 {
+		return "directly"
+	}
+	return "through " + strings.Join(delegates, ", ")
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(none)"
+	}
+	return s
+}
+
+func quoteOrAbsent(s string) string {
+	if s == "" {
+		return "absent"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func quoteIfSet(s string) string {
+	if s == "" {
+		return ""
+	}
+	return fmt.Sprintf(" (%q)", s)
+}
+
+// oneLine is err's message on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// awsErrorText is an AWS error's code and message.
+func awsErrorText(err error) string {
+	if code := awsiam.ErrorCode(err); code != "" {
+		return code + ": " + oneLine(err)
+	}
+	return oneLine(err)
+}
