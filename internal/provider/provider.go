@@ -72,6 +72,7 @@ type googleBlockModel struct {
 	ImpersonateServiceAccountDelegates types.List   `tfsdk:"impersonate_service_account_delegates"`
 	IAMEndpoint                        types.String `tfsdk:"iam_endpoint"`
 	IAMCredentialsEndpoint             types.String `tfsdk:"iamcredentials_endpoint"`
+	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 }
 
 type awsBlockModel struct {
@@ -197,6 +198,11 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Custom IAM Credentials API base URL (default `https://iamcredentials.googleapis.com/`).",
 					},
+					"oauth2_endpoint": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Custom base URL of Google's `oauth2/v3/tokeninfo` and `oauth2/v3/certs` (the keys that " +
+							"sign ID tokens), used by `airflowiam_token_exchange` (default `" + gcpiam.DefaultOAuth2Endpoint + "`).",
+					},
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -317,6 +323,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"credentials": block.Credentials, "access_token": block.AccessToken,
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
+		"oauth2_endpoint": block.OAuth2Endpoint,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -335,6 +342,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		Delegates:                 delegates,
 		IAMEndpoint:               block.IAMEndpoint.ValueString(),
 		IAMCredentialsEndpoint:    block.IAMCredentialsEndpoint.ValueString(),
+		OAuth2Endpoint:            block.OAuth2Endpoint.ValueString(),
 		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
 	})
 	if err != nil {
@@ -388,6 +396,7 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 func (p *airflowIAMProvider) DataSources(_ context.Context) []func() datasource.DataSource {
 	return []func() datasource.DataSource{
 		NewConnectionDataSource,
+		NewTokenExchangeDataSource,
 	}
 }
 

@@ -50,15 +50,17 @@ func forEachAirflow(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
 
 // providerConfig is a provider block for af with explicit credentials.
 func providerConfig(af *acctest.Airflow) string {
-	return fmt.Sprintf(`
-provider "airflowiam" {
-  airflow {
+	return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + "}\n"
+}
+
+// airflowBlock is the provider's airflow block for af.
+func airflowBlock(af *acctest.Airflow) string {
+	return fmt.Sprintf(`  airflow {
     endpoint    = %q
     username    = %q
     password    = %q
     api_version = %q
   }
-}
 `, af.URL, af.Username, af.Password, af.APIVersion)
 }
 
@@ -105,6 +107,21 @@ func checkConnectionDestroyed(t *testing.T, af *acctest.Airflow, ids ...string) 
 // (state, backups, plans; not the configuration, which holds the secret by
 // design) and fails if any contains one of secrets.
 func checkNoSecretInWorkingDir(dir string, secrets ...string) resource.TestCheckFunc {
+	return checkWorkingDir(dir, func(b []byte) string {
+		for _, s := range secrets {
+			if strings.Contains(string(b), s) {
+				return "a secret"
+			}
+		}
+		return ""
+	})
+}
+
+// checkWorkingDir runs found over every file Terraform wrote under dir
+// (not the configuration) and fails naming the file and what found
+// reported. It also fails when it saw no state file, so it cannot pass by
+// reading nothing.
+func checkWorkingDir(dir string, found func([]byte) string) resource.TestCheckFunc {
 	return func(*terraform.State) error {
 		statesSeen := 0
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -121,10 +138,8 @@ func checkNoSecretInWorkingDir(dir string, secrets ...string) resource.TestCheck
 			if strings.HasSuffix(p, ".tfstate") {
 				statesSeen++
 			}
-			for _, s := range secrets {
-				if strings.Contains(string(b), s) {
-					return fmt.Errorf("secret found in %s", p)
-				}
+			if what := found(b); what != "" {
+				return fmt.Errorf("%s found in %s", what, p)
 			}
 			return nil
 		})

@@ -33,8 +33,9 @@ func googleBlock(g *acctest.GCP) string {
     access_token            = %q
     iam_endpoint            = %q
     iamcredentials_endpoint = %q
+    oauth2_endpoint         = %q
   }
-`, g.AdminToken, g.URL, g.URL)
+`, g.AdminToken, g.URL, g.URL, g.URL)
 }
 
 func chainConfig(g *acctest.GCP, source string, chain []string, extra string) string {

@@ -41,6 +41,11 @@ func awsProviderBlock(m *acctest.Moto) string {
 
 // awsBlock is the provider's aws block for moto.
 func awsBlock(m *acctest.Moto) string {
+	return awsBlockWithSTS(m, m.URL)
+}
+
+// awsBlockWithSTS is awsBlock with STS calls sent to stsURL.
+func awsBlockWithSTS(m *acctest.Moto, stsURL string) string {
 	return fmt.Sprintf(`  aws {
     region       = %q
     access_key   = %q
@@ -48,7 +53,7 @@ func awsBlock(m *acctest.Moto) string {
     iam_endpoint = %q
     sts_endpoint = %q
   }
-`, m.Region, m.AccessKeyID, m.SecretAccessKey, m.URL, m.URL)
+`, m.Region, m.AccessKeyID, m.SecretAccessKey, m.URL, stsURL)
 }
 
 func testAWSClient(t *testing.T, m *acctest.Moto) *awsiam.Client {
@@ -461,23 +466,7 @@ func TestAccWebIdentityRole_airflowConnection(t *testing.T) {
 	m := acctest.MotoServer(t)
 	af := acctest.Airflow3(t)
 	name := tfacctest.RandomWithPrefix("tfacc-conn")
-	config := fmt.Sprintf(`
-provider "airflowiam" {
-  airflow {
-    endpoint    = %q
-    username    = %q
-    password    = %q
-    api_version = %q
-  }
-  aws {
-    region       = %q
-    access_key   = %q
-    secret_key   = %q
-    iam_endpoint = %q
-    sts_endpoint = %q
-  }
-}
-
+	config := "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + awsBlock(m) + "}\n" + fmt.Sprintf(`
 resource "airflowiam_web_identity_role" "test" {
   name                             = %q
   google_service_account           = %q
@@ -490,8 +479,7 @@ resource "airflowiam_connection" "test" {
   conn_type     = "aws"
   extra         = airflowiam_web_identity_role.test.airflow_connection_extra
 }
-`, af.URL, af.Username, af.Password, af.APIVersion, m.Region, m.AccessKeyID, m.SecretAccessKey, m.URL, m.URL,
-		name, testSAEmail, testSAUniqueID, name)
+`, name, testSAEmail, testSAUniqueID, name)
 	roleARN := fmt.Sprintf("arn:aws:iam::%s:role/%s", m.AccountID, name)
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,

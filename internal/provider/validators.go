@@ -96,3 +96,10 @@ const serviceAccountEmailRule = "must be a Google service-account email, such as
 func serviceAccountEmailValidator() validator.String {
 	return stringvalidator.RegexMatches(googleSAEmailPattern, serviceAccountEmailRule)
 }
+
+var (
+	// roleARNPattern matches IAM role ARNs in every partition.
+	roleARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$`)
+	// sessionNamePattern is STS's rule for role session names.
+	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]+$`)
+)

@@ -1,0 +1,318 @@
+package provider
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/datasource"
+	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/exchange"
+)
+
+var (
+	_ datasource.DataSource                     = (*tokenExchangeDataSource)(nil)
+	_ datasource.DataSourceWithConfigure        = (*tokenExchangeDataSource)(nil)
+	_ datasource.DataSourceWithConfigValidators = (*tokenExchangeDataSource)(nil)
+)
+
+const (
+	defaultPropagationTimeout = 2 * time.Minute
+	defaultSessionName        = "airflowiam-check"
+)
+
+// NewTokenExchangeDataSource returns the airflowiam_token_exchange data source.
+func NewTokenExchangeDataSource() datasource.DataSource {
+	return &tokenExchangeDataSource{}
+}
+
+type tokenExchangeDataSource struct {
+	data *providerData
+}
+
+type tokenExchangeModel struct {
+	ID                    types.String `tfsdk:"id"`
+	RoleARN               types.String `tfsdk:"role_arn"`
+	Audience              types.String `tfsdk:"audience"`
+	ServiceAccount        types.String `tfsdk:"service_account"`
+	Delegates             types.List   `tfsdk:"delegates"`
+	AirflowConnectionID   types.String `tfsdk:"airflow_connection_id"`
+	GCPImpersonationChain types.List   `tfsdk:"gcp_impersonation_chain"`
+	SessionName           types.String `tfsdk:"session_name"`
+	PropagationTimeout    types.String `tfsdk:"propagation_timeout"`
+	AssumedRoleARN        types.String `tfsdk:"assumed_role_arn"`
+	AWSAccountID          types.String `tfsdk:"aws_account_id"`
+	Expiration            types.String `tfsdk:"expiration"`
+	Claims                types.Object `tfsdk:"claims"`
+	Steps                 types.List   `tfsdk:"steps"`
+}
+
+var claimsAttrTypes = map[string]attr.Type{
+	"aud": types.StringType, "azp": types.StringType, "sub": types.StringType, "email": types.StringType,
+}
+
+var stepAttrTypes = map[string]attr.Type{
+	"name": types.StringType, "status": types.StringType, "finding": types.StringType,
+}
+
+func (d *tokenExchangeDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
+	resp.TypeName = req.ProviderTypeName + "_token_exchange"
+}
+
+func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaRequest, resp *datasource.SchemaResponse) {
+	resp.Schema = schema.Schema{
+		MarkdownDescription: "Walks the credential path of an Airflow task for real, during plan, and fails with one " +
+			"precise error naming the broken hop and the fix:\n\n" +
+			"1. `" + exchange.StepCaller + "`: who the provider's Google credentials are (tokeninfo).\n" +
+			"2. `" + exchange.StepConnection + "` (with `airflow_connection_id`): the connection's extra uses web identity, " +
+			"Google federation, an audience and the role under test; role and audience may come from it.\n" +
+			"3. `" + exchange.StepIDToken + "`: a Google ID token for `service_account` through `delegates` (IAM Credentials " +
+			"`generateIdToken`), with the audience under test.\n" +
+			"4. `" + exchange.StepVerifyToken + "`: its signature against Google's keys, and its `aud`, `azp`, `sub`, `email`.\n" +
+			"5. `" + exchange.StepTrustPolicy + "`: the role's trust policy judged against those claims, as AWS would " +
+			"(skipped when `iam:GetRole` is not allowed).\n" +
+			"6. `" + exchange.StepAssumeRole + "` and `" + exchange.StepCallerIdentity + "`: STS exchanges the token and the " +
+			"temporary credentials prove themselves.\n" +
+			"7. `" + exchange.StepGCPImpersonated + "` (with `gcp_impersonation_chain`): an access token for the chain's " +
+			"target, as Airflow's Google operators mint it.\n\n" +
+			"On a permission denial it reads each hop's IAM policy to name the grant that is missing. When every grant is " +
+			"there, IAM may still be propagating a new one: it retries with backoff for up to `propagation_timeout` and says " +
+			"that it waited.\n\n" +
+			"Inside a `check` block a failure is a warning, so `terraform plan -detailed-exitcode` in CI reports a broken " +
+			"path without blocking applies. No token or credential is ever stored in state or logged.",
+		Attributes: map[string]schema.Attribute{
+			"id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The role tested, or the GCP chain's target when only that is tested.",
+			},
+			"role_arn": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "ARN of the AWS role to assume. May come from the connection's `role_arn` instead; when " +
+					"both are given they must agree.",
+				Validators: []validator.String{stringvalidator.RegexMatches(roleARNPattern, "must be an IAM role ARN, such as arn:aws:iam::123456789012:role/airflow")},
+			},
+			"audience": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Audience of the ID token, as the role's trust policy expects it in `accounts.google.com:oaud`. " +
+					"May come from the connection's `assume_role_with_web_identity_federation_audience` instead; when both are " +
+					"given they must agree.",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
+			},
+			"service_account": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Email of the Google service account Airflow's workers run as: the identity AWS must trust " +
+					"and the start of `gcp_impersonation_chain`. The provider's own identity reaches it through `delegates`, so it " +
+					"needs Token Creator (or OpenID Token Creator) on it. When unset, the provider's own identity is tested, as " +
+					"Airflow's AWS hook uses the worker's own credentials; that needs a service-account key or " +
+					"`impersonate_service_account` in the google block.",
+				Validators: []validator.String{serviceAccountEmailValidator()},
+			},
+			"delegates": schema.ListAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Service accounts between the provider's identity and `service_account`, in order (not " +
+					"part of Airflow's path).",
+				Validators: []validator.List{
+					listvalidator.ValueStringsAre(serviceAccountEmailValidator()),
+					listvalidator.UniqueValues(),
+					listvalidator.AlsoRequires(path.MatchRoot("service_account")),
+				},
+			},
+			"airflow_connection_id": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "An Airflow AWS connection to check (needs the provider's airflow block): its extra must " +
+					"have `assume_role_method = assume_role_with_web_identity`, federation `google`, an audience and a role.",
+				Validators: connectionIDValidators(),
+			},
+			"gcp_impersonation_chain": schema.ListAttribute{
+				ElementType: types.StringType,
+				Optional:    true,
+				MarkdownDescription: "Airflow's `impersonation_chain` (delegates, then the target), for example " +
+					"`airflowiam_impersonation_chain.x.airflow_impersonation_chain`: checked by minting an access token for the " +
+					"target from `service_account` (or the provider's identity) through the others.",
+				Validators: []validator.List{
+					listvalidator.SizeAtLeast(1),
+					listvalidator.ValueStringsAre(serviceAccountEmailValidator()),
+				},
+			},
+			"session_name": schema.StringAttribute{
+				Optional:            true,
+				MarkdownDescription: "The STS role session name. Default `" + defaultSessionName + "`.",
+				Validators: []validator.String{
+					stringvalidator.LengthBetween(2, 64),
+					stringvalidator.RegexMatches(sessionNamePattern, "must be 2 to 64 letters, digits and =,.@-_"),
+				},
+			},
+			"propagation_timeout": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "How long to keep retrying when every IAM grant is in place but Google still denies, as " +
+					"a new grant can take minutes to take effect: a Go duration such as `2m` or `45s`. Default `2m`; `0s` never waits.",
+				Validators: []validator.String{durationValidator{}},
+			},
+			"assumed_role_arn": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The assumed-role ARN the temporary credentials act as (`GetCallerIdentity`).",
+			},
+			"aws_account_id": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "The AWS account of the assumed role.",
+			},
+			"expiration": schema.StringAttribute{
+				Computed:            true,
+				MarkdownDescription: "When the temporary credentials expire (RFC 3339). The credentials themselves are discarded.",
+			},
+			"claims": schema.SingleNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "Claims of the verified ID token. The token itself is discarded.",
+				Attributes: map[string]schema.Attribute{
+					"aud":   schema.StringAttribute{Computed: true, MarkdownDescription: "The audience; AWS checks it as `accounts.google.com:oaud`."},
+					"azp":   schema.StringAttribute{Computed: true, MarkdownDescription: "The service account's numeric unique ID; AWS checks it as `accounts.google.com:aud`."},
+					"sub":   schema.StringAttribute{Computed: true, MarkdownDescription: "The service account's numeric unique ID; AWS checks it as `accounts.google.com:sub`."},
+					"email": schema.StringAttribute{Computed: true, MarkdownDescription: "The service account's email."},
+				},
+			},
+			"steps": schema.ListNestedAttribute{
+				Computed:            true,
+				MarkdownDescription: "Every step in order, with its verdict.",
+				NestedObject: schema.NestedAttributeObject{
+					Attributes: map[string]schema.Attribute{
+						"name":    schema.StringAttribute{Computed: true, MarkdownDescription: "The step."},
+						"status":  schema.StringAttribute{Computed: true, MarkdownDescription: "`ok`, `failed` or `skipped`."},
+						"finding": schema.StringAttribute{Computed: true, MarkdownDescription: "What the step found, in one line."},
+					},
+				},
+			},
+		},
+	}
+}
+
+func (d *tokenExchangeDataSource) ConfigValidators(context.Context) []datasource.ConfigValidator {
+	return []datasource.ConfigValidator{
+		datasourcevalidator.AtLeastOneOf(
+			path.MatchRoot("role_arn"), path.MatchRoot("airflow_connection_id"), path.MatchRoot("gcp_impersonation_chain"),
+		),
+	}
+}
+
+func (d *tokenExchangeDataSource) Configure(_ context.Context, req datasource.ConfigureRequest, resp *datasource.ConfigureResponse) {
+	d.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadRequest, resp *datasource.ReadResponse) {
+	var cfg tokenExchangeModel
+	resp.Diagnostics.Append(req.Config.Get(ctx, &cfg)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	in := exchange.Input{
+		RoleARN:            cfg.RoleARN.ValueString(),
+		Audience:           cfg.Audience.ValueString(),
+		ServiceAccount:     cfg.ServiceAccount.ValueString(),
+		ConnectionID:       cfg.AirflowConnectionID.ValueString(),
+		SessionName:        cfg.SessionName.ValueString(),
+		PropagationTimeout: defaultPropagationTimeout,
+	}
+	if in.SessionName == "" {
+		in.SessionName = defaultSessionName
+	}
+	if !cfg.PropagationTimeout.IsNull() {
+		in.PropagationTimeout, _ = time.ParseDuration(cfg.PropagationTimeout.ValueString()) // validated
+	}
+	resp.Diagnostics.Append(cfg.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
+	resp.Diagnostics.Append(cfg.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	checker := &exchange.Checker{}
+	if g := googleClientFrom(d.data, resp.Diagnostics.AddError); g != nil {
+		checker.Google = g
+	}
+	if in.RoleARN != "" || in.ConnectionID != "" {
+		if a := awsClientFrom(d.data, resp.Diagnostics.AddError); a != nil {
+			checker.AWS = a
+		}
+	}
+	if in.ConnectionID != "" {
+		if af := airflowClientFrom(d.data, resp.Diagnostics.AddError); af != nil {
+			checker.Airflow = af
+		}
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+
+	res := checker.Run(ctx, in)
+	for _, s := range res.Steps {
+		tflog.Debug(ctx, "token exchange step", map[string]any{"step": s.Name, "status": string(s.Status), "finding": s.Finding})
+	}
+	if res.Failure != nil {
+		resp.Diagnostics.AddError(res.Failure.Summary, res.Failure.Detail+"\n\nSteps:\n"+stepsText(res.Steps))
+		return
+	}
+
+	state := cfg
+	state.ID = types.StringValue(res.RoleARN)
+	if res.RoleARN == "" {
+		state.ID = types.StringValue(in.GCPChain[len(in.GCPChain)-1])
+	}
+	state.AssumedRoleARN = stringOrNull(res.AssumedRoleARN)
+	state.AWSAccountID = stringOrNull(res.AccountID)
+	state.Expiration = types.StringNull()
+	if !res.Expiration.IsZero() {
+		state.Expiration = types.StringValue(res.Expiration.UTC().Format(time.RFC3339))
+	}
+	state.Claims = types.ObjectNull(claimsAttrTypes)
+	if c := res.Claims; c != nil {
+		state.Claims = types.ObjectValueMust(claimsAttrTypes, map[string]attr.Value{
+			"aud": types.StringValue(c.Audience), "azp": types.StringValue(c.AZP),
+			"sub": types.StringValue(c.Subject), "email": stringOrNull(c.Email),
+		})
+	}
+	steps := make([]attr.Value, len(res.Steps))
+	for i, s := range res.Steps {
+		steps[i] = types.ObjectValueMust(stepAttrTypes, map[string]attr.Value{
+			"name": types.StringValue(s.Name), "status": types.StringValue(string(s.Status)), "finding": types.StringValue(s.Finding),
+		})
+	}
+	state.Steps = types.ListValueMust(types.ObjectType{AttrTypes: stepAttrTypes}, steps)
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// stepsText lists the verdicts, one per line.
+func stepsText(steps []exchange.Step) string {
+	out := ""
+	for _, s := range steps {
+		out += fmt.Sprintf("  %-8s %s: %s\n", s.Status, s.Name, s.Finding)
+	}
+	return out
+}
+
+// durationValidator accepts a non-negative Go duration.
+type durationValidator struct{}
+
+func (durationValidator) Description(context.Context) string {
+	return "value must be a Go duration such as 2m or 45s"
+}
+
+func (v durationValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (durationValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	d, err := time.ParseDuration(req.ConfigValue.ValueString())
+	if err != nil || d < 0 {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Duration",
+			fmt.Sprintf("%s must be a non-negative Go duration such as 2m or 45s; got %q.", req.Path, req.ConfigValue.ValueString()))
+	}
+}
