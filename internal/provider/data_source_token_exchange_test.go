@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	tfjson "github.com/hashicorp/terraform-json"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -379,7 +378,7 @@ check "credential_path" {
 		Steps: []resource.TestStep{
 			{
 				Config:            config,
-				ConfigStateChecks: []statecheck.StateCheck{checkStatus("check.credential_path", false)},
+				ConfigStateChecks: []statecheck.StateCheck{acctest.CheckStatus("check.credential_path", false)},
 				// Terraform reads a check block's data source again in every plan.
 				ExpectNonEmptyPlan: true,
 			},
@@ -390,38 +389,11 @@ check "credential_path" {
 					}
 				},
 				Config:             config,
-				ConfigStateChecks:  []statecheck.StateCheck{checkStatus("check.credential_path", true)},
+				ConfigStateChecks:  []statecheck.StateCheck{acctest.CheckStatus("check.credential_path", true)},
 				ExpectNonEmptyPlan: true,
 			},
 		},
 	})
-}
-
-// checkStatus asserts whether the named check block passed.
-func checkStatus(address string, pass bool) statecheck.StateCheck {
-	return checkStatusCheck{address: address, pass: pass}
-}
-
-type checkStatusCheck struct {
-	address string
-	pass    bool
-}
-
-func (c checkStatusCheck) CheckState(_ context.Context, req statecheck.CheckStateRequest, resp *statecheck.CheckStateResponse) {
-	if req.State == nil {
-		resp.Error = fmt.Errorf("no state")
-		return
-	}
-	for _, r := range req.State.Checks {
-		if r.Address.ToDisplay != c.address {
-			continue
-		}
-		if passed := r.Status == tfjson.CheckStatusPass; passed != c.pass {
-			resp.Error = fmt.Errorf("%s has status %s, want pass=%v", c.address, r.Status, c.pass)
-		}
-		return
-	}
-	resp.Error = fmt.Errorf("no check result for %s in the state", c.address)
 }
 
 func TestAccTokenExchange_invalidInput(t *testing.T) {
