@@ -11,19 +11,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/hashicorp/go-hclog"
-	"github.com/hashicorp/go-plugin"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
@@ -36,57 +31,6 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	os.Exit(acctest.Main(m))
-}
-
-// serveProvider serves the provider in-process for the test and returns how
-// Terraform reattaches to it, under the registry addresses of Terraform and
-// OpenTofu.
-func serveProvider(t *testing.T) tfexec.ReattachInfo {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	configCh := make(chan *plugin.ReattachConfig, 1)
-	closeCh := make(chan struct{})
-	go func() {
-		err := tf6server.Serve(provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()),
-			tf6server.WithDebug(ctx, configCh, closeCh),
-			tf6server.WithoutLogStderrOverride(),
-			tf6server.WithGoPluginLogger(hclog.NewNullLogger()))
-		if err != nil {
-			t.Errorf("serving the provider: %v", err)
-		}
-	}()
-	var cfg *plugin.ReattachConfig
-	select {
-	case cfg = <-configCh:
-	case <-time.After(30 * time.Second):
-		cancel()
-		t.Fatal("the provider did not start serving")
-	}
-	t.Cleanup(func() {
-		cancel()
-		<-closeCh
-	})
-	rc := tfexec.ReattachConfig{
-		Protocol: string(cfg.Protocol), ProtocolVersion: cfg.ProtocolVersion, Pid: cfg.Pid, Test: cfg.Test,
-		Addr: tfexec.ReattachConfigAddr{Network: cfg.Addr.Network(), String: cfg.Addr.String()},
-	}
-	return tfexec.ReattachInfo{
-		provider.RegistryAddress: rc,
-		strings.Replace(provider.RegistryAddress, "registry.terraform.io", "registry.opentofu.org", 1): rc,
-	}
-}
-
-// terraformPath is the CLI the acceptance tests use.
-func terraformPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TF_ACC_TERRAFORM_PATH"); p != "" {
-		return p
-	}
-	p, err := exec.LookPath("terraform")
-	if err != nil {
-		t.Fatal("no terraform on PATH (make testacc selects one)")
-	}
-	return p
 }
 
 // moduleRun is one module's example in a working directory of its own.
@@ -143,20 +87,10 @@ func newModuleRun(t *testing.T, module string, vars map[string]string) *moduleRu
 	if err := os.WriteFile(filepath.Join(example, "terraform.tfvars.json"), b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	tf, err := tfexec.NewTerraform(example, terraformPath(t))
-	if err != nil {
-		t.Fatal(err)
+	return &moduleRun{
+		t: t, tf: acctest.Terraform(t, example),
+		reattach: tfexec.Reattach(acctest.ServeProvider(t, provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()))),
 	}
-	env := map[string]string{"CHECKPOINT_DISABLE": "1"}
-	if cfg := os.Getenv("TF_CLI_CONFIG_FILE"); cfg != "" {
-		if _, err := os.Stat(cfg); err != nil {
-			env["TF_CLI_CONFIG_FILE"] = "" // a missing file only adds warnings
-		}
-	}
-	if err := tf.SetEnv(env); err != nil {
-		t.Fatal(err)
-	}
-	return &moduleRun{t: t, tf: tf, reattach: tfexec.Reattach(serveProvider(t))}
 }
 
 // applyTwice initialises and applies the example, checks that a second plan
