@@ -1,0 +1,82 @@
+# Where things are. `make demo` writes terraform.tfvars.json for the local
+# sandbox; against real services, leave the endpoints null.
+
+variable "airflow_url" {
+  type = string
+}
+
+variable "airflow_username" {
+  type = string
+}
+
+variable "airflow_password" {
+  type      = string
+  sensitive = true
+}
+
+variable "google_access_token" {
+  description = "The provider's Google identity (null: Application Default Credentials)."
+  type        = string
+  default     = null
+  sensitive   = true
+}
+
+variable "google_endpoint" {
+  description = "One base URL for IAM, IAM Credentials and OAuth2 (the sandbox's fake); null for Google's."
+  type        = string
+  default     = null
+}
+
+variable "aws_region" {
+  type    = string
+  default = "us-east-1"
+}
+
+variable "aws_access_key" {
+  type      = string
+  default   = null
+  sensitive = true
+}
+
+variable "aws_secret_key" {
+  type      = string
+  default   = null
+  sensitive = true
+}
+
+variable "aws_endpoint" {
+  description = "One URL for IAM and STS (the sandbox's moto); null for AWS's."
+  type        = string
+  default     = null
+}
+
+# Who is who.
+
+variable "project" {
+  description = "The Google Cloud project of the service accounts."
+  type        = string
+  default     = "airflow-prod"
+}
+
+variable "worker_service_account" {
+  description = "The Google service account Airflow's workers run as."
+  type        = string
+  default     = "airflow-worker@airflow-prod.iam.gserviceaccount.com"
+}
+
+variable "bigquery_delegate" {
+  type    = string
+  default = "bq-delegate@airflow-prod.iam.gserviceaccount.com"
+}
+
+variable "bigquery_target" {
+  description = "The service account BigQuery tasks act as."
+  type        = string
+  default     = "bq-loader@airflow-prod.iam.gserviceaccount.com"
+}
+
+variable "etl_task_service_account" {
+  description = "The Google service account of the etl task's pods."
+  type        = string
+  default     = "etl-task@airflow-prod.iam.gserviceaccount.com"
+}
