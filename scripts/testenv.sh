@@ -6,6 +6,8 @@
 #   scripts/testenv.sh terraform                     print `export` lines selecting the
 #                                                    Terraform/OpenTofu binary for TF_ACC
 #                                                    tests, docs and fmt (eval them)
+#   scripts/testenv.sh tofu                          the same, always for OpenTofu (built
+#                                                    from its Go module once)
 #
 # Only the path (venv) or the export lines (terraform) go to stdout; all progress
 # goes to stderr. Everything is cached under
@@ -181,7 +183,16 @@ terraform_exports() {
 	else
 		log "no terraform on PATH; using OpenTofu $OPENTOFU_VERSION instead"
 	fi
+	tofu_exports
+}
+
+# tofu_exports builds OpenTofu once (cached) and prints the export lines that
+# make the acceptance tests, tfplugindocs and `terraform fmt` use it.
+tofu_exports() {
 	local bin="$CACHE/tools/tofu-$OPENTOFU_VERSION/tofu"
+	if [ -n "${TF_CLI_CONFIG_FILE:-}" ] && [ ! -e "$TF_CLI_CONFIG_FILE" ]; then
+		echo "unset TF_CLI_CONFIG_FILE # $TF_CLI_CONFIG_FILE does not exist"
+	fi
 	if [ ! -x "$bin" ]; then
 		command -v go >/dev/null 2>&1 || die "install Terraform >= 1.$MIN_TF_MINOR (or Go, to build OpenTofu)"
 		if ! with_lock "$CACHE/tools/.tofu.lock" build_tofu "$bin"; then
@@ -248,6 +259,10 @@ main() {
 	terraform)
 		[ $# -eq 1 ] || usage
 		terraform_exports
+		;;
+	tofu)
+		[ $# -eq 1 ] || usage
+		tofu_exports
 		;;
 	*) usage ;;
 	esac
