@@ -101,6 +101,9 @@ type Client struct {
 	// jwtMu serialises Airflow 3 logins; jwt is the current access token.
 	jwtMu sync.Mutex
 	jwt   string
+
+	// snap is the connections listed for refreshes (see ReadConnection).
+	snap snapshot
 }
 
 // NewClient validates cfg and returns a Client. It does no network I/O.

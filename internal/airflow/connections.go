@@ -85,6 +85,7 @@ func (c *Client) GetConnection(ctx context.Context, id string) (*Connection, err
 // returned it. An existing connection with the same id is an *APIError for
 // which IsConflict is true.
 func (c *Client) CreateConnection(ctx context.Context, conn *Connection) (*Connection, error) {
+	defer c.invalidateSnapshot()
 	if conn == nil || conn.ConnectionID == "" {
 		return nil, errors.New("creating Airflow connection: connection id is empty")
 	}
@@ -104,6 +105,7 @@ func (c *Client) CreateConnection(ctx context.Context, conn *Connection) (*Conne
 // repeated (update_mask=a&update_mask=b), while Airflow 2 reads one
 // comma-separated value and keeps only the last of repeated ones.
 func (c *Client) UpdateConnection(ctx context.Context, conn *Connection, updateMask []string) (*Connection, error) {
+	defer c.invalidateSnapshot()
 	if conn == nil || conn.ConnectionID == "" {
 		return nil, errors.New("updating Airflow connection: connection id is empty")
 	}
@@ -134,6 +136,7 @@ func (c *Client) UpdateConnection(ctx context.Context, conn *Connection, updateM
 // DeleteConnection deletes the connection with the given id. A missing
 // connection is an *APIError for which IsNotFound is true.
 func (c *Client) DeleteConnection(ctx context.Context, id string) error {
+	defer c.invalidateSnapshot()
 	if id == "" {
 		return errors.New("deleting Airflow connection: connection id is empty")
 	}

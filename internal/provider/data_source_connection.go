@@ -73,7 +73,7 @@ func (d *connectionDataSource) Read(ctx context.Context, req datasource.ReadRequ
 		return
 	}
 	id := cfg.ConnectionID.ValueString()
-	conn, err := client.GetConnection(ctx, id)
+	conn, err := client.ReadConnection(ctx, id)
 	if airflow.IsNotFound(err) {
 		resp.Diagnostics.AddError("Airflow Connection Not Found",
 			fmt.Sprintf("Airflow at %s has no connection %q. Check the connection_id, or create it first (for example with the airflowiam_connection resource).", client.Endpoint(), id))

@@ -247,7 +247,7 @@ func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest,
 	}
 
 	id := state.ConnectionID.ValueString()
-	conn, err := client.GetConnection(ctx, id)
+	conn, err := client.ReadConnection(ctx, id)
 	if airflow.IsNotFound(err) {
 		tflog.Warn(ctx, "Airflow connection no longer exists; removing it from state", map[string]any{"connection_id": id})
 		resp.State.RemoveResource(ctx)

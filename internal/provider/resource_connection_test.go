@@ -607,3 +607,77 @@ func TestAccConnection_insufficientRole(t *testing.T) {
 		})
 	})
 }
+
+// A refresh of many connections on Airflow 3 reads them through the list
+// endpoint (airflow.Client.ReadConnection) after the first few: changes,
+// deletions and masked fields must look exactly as one-by-one reads show
+// them. Thirty connections: ten changed out of band, ten deleted, ten with
+// masked values left alone; at most airflow.SnapshotAfter of the thirty are
+// read one by one, so every class is seen through the snapshot.
+func TestAccConnection_listBackedRefresh(t *testing.T) {
+	af := acctest.Airflow3(t)
+	prefix := tfacctest.RandomWithPrefix("tfacc_list")
+	id := func(group string, i int) string { return fmt.Sprintf("%s_%s_%d", prefix, group, i) }
+	var b strings.Builder
+	b.WriteString(providerConfig(af))
+	for _, group := range []string{"changed", "deleted", "masked"} {
+		for i := range 10 {
+			fmt.Fprintf(&b, `
+resource "airflowiam_connection" "%s_%d" {
+  connection_id = %q
+  conn_type     = "postgres"
+  host          = "db.example.com"
+  password      = "secret-%d"
+  extra         = jsonencode({ sslmode = "require", api_token = "token-%d" })
+}
+`, group, i, id(group, i), i, i)
+		}
+	}
+	config := b.String()
+	client := testClient(t, af)
+	var ids []string
+	for _, group := range []string{"changed", "deleted", "masked"} {
+		for i := range 10 {
+			ids = append(ids, id(group, i))
+		}
+	}
+	expect := []plancheck.PlanCheck{}
+	for i := range 10 {
+		expect = append(expect,
+			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.changed_%d", i), plancheck.ResourceActionUpdate),
+			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.deleted_%d", i), plancheck.ResourceActionCreate),
+			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.masked_%d", i), plancheck.ResourceActionNoop),
+		)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkConnectionDestroyed(t, af, ids...),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					ctx := context.Background()
+					for i := range 10 {
+						conn, err := client.GetConnection(ctx, id("changed", i))
+						if err != nil {
+							t.Fatal(err)
+						}
+						conn.Host, conn.Password = strPtr("changed.example.com"), nil
+						if _, err := client.UpdateConnection(ctx, conn, []string{airflow.FieldHost}); err != nil {
+							t.Fatal(err)
+						}
+						if err := client.DeleteConnection(ctx, id("deleted", i)); err != nil {
+							t.Fatal(err)
+						}
+					}
+				},
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: expect},
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
