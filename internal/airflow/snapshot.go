@@ -11,7 +11,7 @@ import (
 // before it reads them all, a page of 100 at a time, into a snapshot: a
 // refresh of N connections then costs at most SnapshotAfter + ceil(N/100)
 // requests (plus the one login) instead of N.
-const SnapshotAfter = 3
+const SnapshotAfter = 2
 
 // listPageSize is the largest page Airflow serves.
 const listPageSize = 100

@@ -36,9 +36,10 @@ type AWS interface {
 	CallerIdentity(ctx context.Context, creds *awsiam.TemporaryCredentials) (account, arn string, err error)
 }
 
-// Airflow reads connections. *airflow.Client satisfies it.
+// Airflow reads connections (through the refresh snapshot when one is
+// held). *airflow.Client satisfies it.
 type Airflow interface {
-	GetConnection(ctx context.Context, id string) (*airflow.Connection, error)
+	ReadConnection(ctx context.Context, id string) (*airflow.Connection, error)
 }
 
 // Input is what to check. Either RoleARN and Audience (directly or from the

@@ -78,7 +78,7 @@ func (a *fakeAWS) CallerIdentity(context.Context, *awsiam.TemporaryCredentials) 
 
 type fakeAirflow struct{ extra string }
 
-func (f fakeAirflow) GetConnection(_ context.Context, id string) (*airflow.Connection, error) {
+func (f fakeAirflow) ReadConnection(_ context.Context, id string) (*airflow.Connection, error) {
 	return &airflow.Connection{ConnectionID: id, ConnType: "aws", Extra: &f.extra}, nil
 }
 

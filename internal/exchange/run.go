@@ -111,7 +111,7 @@ func (r *run) caller(ctx context.Context) bool {
 // the audience from it when they were not given.
 func (r *run) connection(ctx context.Context) bool {
 	id := r.in.ConnectionID
-	conn, err := r.c.Airflow.GetConnection(ctx, id)
+	conn, err := r.c.Airflow.ReadConnection(ctx, id)
 	if airflow.IsNotFound(err) {
 		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Not Found", id),
 			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra "+
