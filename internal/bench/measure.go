@@ -1,0 +1,346 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+)
+
+// parallelism is Terraform's default -parallelism.
+const parallelism = 10
+
+// measurement is one row of the table: the median wall time of its runs,
+// the requests of the median run by service and class, and the provider's
+// peak memory over all runs.
+type measurement struct {
+	Name      string                    `json:"name"`
+	WallMS    int64                     `json:"wall_ms"`
+	FloorMS   int64                     `json:"floor_ms,omitempty"`
+	Requests  map[string]map[string]int `json:"requests"`
+	PeakRSSKB int64                     `json:"peak_rss_kb"`
+	Runs      []int64                   `json:"runs_ms"`
+}
+
+type sizeResult struct {
+	N            int           `json:"n"`
+	Measurements []measurement `json:"measurements"`
+	Budgets      []budget      `json:"budgets"`
+}
+
+type budget struct {
+	Name   string `json:"name"`
+	Limit  string `json:"limit"`
+	Actual string `json:"actual"`
+	OK     bool   `json:"ok"`
+}
+
+func (e *env) config(n int) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `terraform {
+  required_providers {
+    airflowiam = {
+      source = "airflowiam/airflowiam"
+    }
+  }
+}
+
+provider "airflowiam" {
+  airflow {
+    endpoint    = %q
+    username    = %q
+    password    = %q
+    api_version = "v2"
+  }
+  google {
+    access_token            = %q
+    iam_endpoint            = %q
+    iamcredentials_endpoint = %q
+    oauth2_endpoint         = %q
+  }
+  aws {
+    region       = %q
+    access_key   = %q
+    secret_key   = %q
+    iam_endpoint = %q
+    sts_endpoint = %q
+  }
+}
+
+locals {
+  connections = { for i in range(%d) : format("bench_%%04d", i) => i }
+  chains      = { for i in range(%d) : format("chain%%02d", i) => i }
+}
+
+resource "airflowiam_connection" "c" {
+  for_each      = local.connections
+  connection_id = each.key
+  conn_type     = "postgres"
+  host          = "db-${each.value}.example.com"
+  port          = 5432
+  login         = "airflow"
+  password      = "pw-${each.value}"
+  extra         = jsonencode({ sslmode = "require", api_token = "t-${each.value}" })
+}
+
+resource "airflowiam_impersonation_chain" "ch" {
+  for_each = local.chains
+  source   = %q
+  chain    = [for hop in range(%d) : format("chain%%02d-hop%%d@%s.iam.gserviceaccount.com", each.value, hop)]
+}
+
+resource "airflowiam_web_identity_role" "r" {
+  count                  = %d
+  name                   = "bench-role-${count.index}"
+  google_service_account = %q
+  audience               = "bench-${count.index}"
+}
+
+resource "airflowiam_connection" "aws" {
+  connection_id = "bench_aws"
+  conn_type     = "aws"
+  extra         = airflowiam_web_identity_role.r[0].airflow_connection_extra
+}
+
+data "airflowiam_token_exchange" "check" {
+  service_account         = %q
+  airflow_connection_id   = airflowiam_connection.aws.connection_id
+  gcp_impersonation_chain = airflowiam_impersonation_chain.ch["chain00"].airflow_impersonation_chain
+  depends_on              = [airflowiam_impersonation_chain.ch, airflowiam_connection.aws]
+}
+`, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
+		adminToken, e.google.URL(), e.google.URL(), e.google.URL(),
+		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL(),
+		n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
+	return b.String()
+}
+
+func (e *env) counts() map[string]map[string]int {
+	return map[string]map[string]int{"airflow": e.airflow.reset(), "aws": e.aws.reset(), "google": e.google.reset()}
+}
+
+// repeat runs f runs times (with prepare before each, unmeasured) and keeps
+// the median run's counts.
+func (e *env) repeat(name string, runs int, prepare func() error, f func() (time.Duration, int64, error)) (*measurement, error) {
+	type run struct {
+		wall   time.Duration
+		counts map[string]map[string]int
+	}
+	var all []run
+	m := &measurement{Name: name}
+	for range runs {
+		if prepare != nil {
+			if err := prepare(); err != nil {
+				return nil, err
+			}
+		}
+		e.counts()
+		wall, rss, err := f()
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, run{wall, e.counts()})
+		m.PeakRSSKB = max(m.PeakRSSKB, rss)
+		m.Runs = append(m.Runs, wall.Milliseconds())
+	}
+	slices.SortFunc(all, func(a, b run) int { return int(a.wall - b.wall) })
+	median := all[len(all)/2]
+	m.WallMS, m.Requests = median.wall.Milliseconds(), median.counts
+	return m, nil
+}
+
+func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeResult, error) {
+	dir := filepath.Join(e.dir, fmt.Sprintf("n%d", n))
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(e.config(n)), 0o600); err != nil {
+		return nil, err
+	}
+	tf := func(args ...string) (time.Duration, int64, error) {
+		return e.terraformRun(ctx, dir, append(args, "-input=false", "-no-color")...)
+	}
+	res := &sizeResult{N: n}
+	destroyed := true
+	defer func() {
+		if !destroyed {
+			_, _, _ = tf("destroy", "-auto-approve", "-parallelism=20")
+		}
+	}()
+
+	fmt.Fprintf(log, "bench: N = %d: terraform apply from empty x%d\n", n, runs)
+	apply, err := e.repeat("apply from empty", runs, func() error {
+		if !destroyed {
+			if _, _, err := tf("destroy", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		destroyed = false
+		return nil
+	}, func() (time.Duration, int64, error) { return tf("apply", "-auto-approve") })
+	if err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d\n", n, runs)
+	refresh, err := e.repeat("refresh-only plan, no change", runs, nil,
+		func() (time.Duration, int64, error) { return tf("plan", "-refresh-only", "-lock=false") })
+	if err != nil {
+		return nil, err
+	}
+
+	if err := e.changeConnections(ctx, 10); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(log, "bench: N = %d: refresh-only plan after 10 out-of-band changes x%d\n", n, runs)
+	drift, err := e.repeat("refresh-only plan, 10 changed", runs, nil,
+		func() (time.Duration, int64, error) { return tf("plan", "-refresh-only", "-lock=false") })
+	if err != nil {
+		return nil, err
+	}
+
+	fmt.Fprintf(log, "bench: N = %d: the floor x%d\n", n, runs)
+	floor, err := e.repeat("floor", runs, nil, func() (time.Duration, int64, error) {
+		start := time.Now()
+		err := e.floor(ctx, n)
+		return time.Since(start), 0, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	refresh.FloorMS, drift.FloorMS = floor.WallMS, floor.WallMS
+	res.Measurements = []measurement{*apply, *refresh, *drift, *floor}
+	res.Budgets = budgets(n, apply, refresh, drift, floor)
+	return res, nil
+}
+
+// changeConnections changes the host of k connections straight through
+// Airflow's API (not through the counting proxy).
+func (e *env) changeConnections(ctx context.Context, k int) error {
+	c, err := e.airflowClient(e.sandbox.Airflow.URL)
+	if err != nil {
+		return err
+	}
+	for i := range k {
+		conn, err := c.GetConnection(ctx, fmt.Sprintf("bench_%04d", i))
+		if err != nil {
+			return err
+		}
+		conn.Host, conn.Password = airflowString("changed-out-of-band.example.com"), nil
+		if _, err := c.UpdateConnection(ctx, conn, []string{airflow.FieldHost}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func airflowString(s string) *string { return &s }
+
+func (e *env) airflowClient(url string) (*airflow.Client, error) {
+	return airflow.NewClient(airflow.Config{
+		Endpoint: url, Username: e.sandbox.Airflow.Username, Password: e.sandbox.Airflow.Password, APIVersion: airflow.VersionV2,
+	})
+}
+
+// floor issues the reads a refresh needs, one by one, straight to the
+// APIs, parallelism at a time: each connection, each chain account's IAM
+// policy, each role (with its policies and tags), and the check's calls.
+func (e *env) floor(ctx context.Context, n int) error {
+	af, err := e.airflowClient(e.airflow.URL())
+	if err != nil {
+		return err
+	}
+	g, err := gcpiam.NewClient(ctx, gcpiam.Config{AccessToken: adminToken, IAMEndpoint: e.google.URL(),
+		IAMCredentialsEndpoint: e.google.URL(), OAuth2Endpoint: e.google.URL()})
+	if err != nil {
+		return err
+	}
+	a, err := awsiam.NewClient(ctx, awsiam.Config{Region: e.sandbox.Moto.Region, AccessKey: e.sandbox.Moto.AccessKeyID,
+		SecretKey: e.sandbox.Moto.SecretAccessKey, IAMEndpoint: e.aws.URL(), STSEndpoint: e.aws.URL()})
+	if err != nil {
+		return err
+	}
+	var jobs []func() error
+	for i := range n {
+		jobs = append(jobs, func() error { _, err := af.GetConnection(ctx, fmt.Sprintf("bench_%04d", i)); return err })
+	}
+	jobs = append(jobs, func() error { _, err := af.GetConnection(ctx, "bench_aws"); return err })
+	for i := range chains {
+		for hop := range hopsPer {
+			jobs = append(jobs, func() error { _, err := g.Policy(ctx, chainAccount(i, hop)); return err })
+		}
+	}
+	for i := range roles {
+		jobs = append(jobs, func() error { _, err := a.GetRole(ctx, fmt.Sprintf("bench-role-%d", i)); return err })
+	}
+	jobs = append(jobs, func() error { return floorCheck(ctx, af, g, a, e.sandbox.Moto.AccountID) })
+
+	sem := make(chan struct{}, parallelism)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for _, job := range jobs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			if err := job(); err != nil {
+				mu.Lock()
+				first = cmpOr(first, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return first
+}
+
+func cmpOr(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// floorCheck makes the check's remote calls directly.
+func floorCheck(ctx context.Context, af *airflow.Client, g *gcpiam.Client, a *awsiam.Client, accountID string) error {
+	if _, err := g.CallerEmail(ctx); err != nil {
+		return err
+	}
+	conn, err := af.GetConnection(ctx, "bench_aws")
+	if err != nil {
+		return err
+	}
+	_ = conn
+	token, err := g.GenerateIDToken(ctx, workerEmail(), nil, "bench-0", true)
+	if err != nil {
+		return err
+	}
+	if _, err := g.VerifyIDToken(ctx, token); err != nil {
+		return err
+	}
+	roleARN := "arn:aws:iam::" + accountID + ":role/bench-role-0"
+	if _, err := a.TrustPolicy(ctx, roleARN); err != nil {
+		return err
+	}
+	creds, err := a.AssumeRoleWithWebIdentity(ctx, roleARN, "floor", token)
+	if err != nil {
+		return err
+	}
+	if _, _, err := a.CallerIdentity(ctx, creds); err != nil {
+		return err
+	}
+	_, err = g.GenerateAccessToken(ctx, chainAccount(0, 1), []string{workerEmail(), chainAccount(0, 0)}, nil)
+	return err
+}
