@@ -42,6 +42,9 @@ type Airflow interface {
 	ReadConnection(ctx context.Context, id string) (*airflow.Connection, error)
 }
 
+// DefaultSessionName is the STS role session name when Input has none.
+const DefaultSessionName = "airflowiam-check"
+
 // Input is what to check. Either RoleARN and Audience (directly or from the
 // connection) or GCPChain must be given.
 type Input struct {

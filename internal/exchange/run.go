@@ -25,7 +25,6 @@ const (
 	federationGoogle    = "google"
 	maxPropagationWait  = 10 * time.Second
 	firstPropagationGap = time.Second
-	defaultSessionName  = "airflowiam-check"
 )
 
 // Run walks the path and returns every verdict. It stops at the first
@@ -40,7 +39,7 @@ func (c *Checker) Run(ctx context.Context, in Input) *Result {
 		r.c.Now = time.Now
 	}
 	if r.in.SessionName == "" {
-		r.in.SessionName = defaultSessionName
+		r.in.SessionName = DefaultSessionName
 	}
 	r.walk(ctx)
 	r.res.RoleARN, r.res.Audience = r.in.RoleARN, r.in.Audience

@@ -25,10 +25,7 @@ var (
 	_ datasource.DataSourceWithConfigValidators = (*tokenExchangeDataSource)(nil)
 )
 
-const (
-	defaultPropagationTimeout = 2 * time.Minute
-	defaultSessionName        = "airflowiam-check"
-)
+const defaultPropagationTimeout = 2 * time.Minute
 
 // NewTokenExchangeDataSource returns the airflowiam_token_exchange data source.
 func NewTokenExchangeDataSource() datasource.DataSource {
@@ -146,7 +143,7 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			},
 			"session_name": schema.StringAttribute{
 				Optional:            true,
-				MarkdownDescription: "The STS role session name. Default `" + defaultSessionName + "`.",
+				MarkdownDescription: "The STS role session name. Default `" + exchange.DefaultSessionName + "`.",
 				Validators: []validator.String{
 					stringvalidator.LengthBetween(2, 64),
 					stringvalidator.RegexMatches(sessionNamePattern, "must be 2 to 64 letters, digits and =,.@-_"),
@@ -220,9 +217,6 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 		ConnectionID:       cfg.AirflowConnectionID.ValueString(),
 		SessionName:        cfg.SessionName.ValueString(),
 		PropagationTimeout: defaultPropagationTimeout,
-	}
-	if in.SessionName == "" {
-		in.SessionName = defaultSessionName
 	}
 	if !cfg.PropagationTimeout.IsNull() {
 		in.PropagationTimeout, _ = time.ParseDuration(cfg.PropagationTimeout.ValueString()) // validated

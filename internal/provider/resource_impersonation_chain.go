@@ -38,7 +38,7 @@ var sourceMemberPattern = regexp.MustCompile(`^(` +
 	`(serviceAccount|user|group):[^\s:]+@[^\s:]+` +
 	`|serviceAccount:[a-z0-9.:-]+\.svc\.id\.goog\[[a-z0-9.-]+/[a-z0-9.-]+\]` +
 	`|principal(Set)?://\S+` +
-	`|[a-z0-9][a-z0-9._-]*@([a-z0-9][a-z0-9.:-]*\.iam|developer|appspot)\.gserviceaccount\.com` +
+	`|` + strings.TrimSuffix(strings.TrimPrefix(googleSAEmailPattern.String(), "^"), "$") +
 	`)$`)
 
 const sourceRule = "an IAM member (serviceAccount:EMAIL, user:EMAIL, group:EMAIL, principal://..., principalSet://...) or a bare service-account email"
