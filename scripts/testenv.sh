@@ -18,6 +18,8 @@ set -euo pipefail
 UV_VERSION=0.13.9
 AIRFLOW3_VERSION=3.3.2
 AIRFLOW2_VERSION=2.10.5
+# In the Airflow 3 venv, for the SecretsManagerBackend end-to-end test.
+AMAZON_PROVIDER_VERSION=9.39.0
 MOTO_VERSION=5.2.5 # moto[server], the AWS mock
 # OpenTofu built from its Go module when no Terraform >= 1.11 is on PATH.
 OPENTOFU_VERSION=v1.12.6
@@ -99,10 +101,11 @@ install_uv() {
 # ensure_venv NAME: prints the path of the venv for airflow3 / airflow2 / moto.
 ensure_venv() {
 	local name=$1 req bin base dir constraints py pyver stamp
-	# req: what is installed; bin: a console script the finished venv has;
+	# req: what is installed (space-separated requirements); bin: a console
+	# script the finished venv has;
 	# base: the venv's directory name.
 	case $name in
-	airflow3) req="apache-airflow==$AIRFLOW3_VERSION" bin=airflow base="airflow-$AIRFLOW3_VERSION" ;;
+	airflow3) req="apache-airflow==$AIRFLOW3_VERSION apache-airflow-providers-amazon==$AMAZON_PROVIDER_VERSION" bin=airflow base="airflow-$AIRFLOW3_VERSION" ;;
 	airflow2) req="apache-airflow==$AIRFLOW2_VERSION" bin=airflow base="airflow-$AIRFLOW2_VERSION" ;;
 	moto) req="moto[server]==$MOTO_VERSION" bin=moto_server base="moto-$MOTO_VERSION" ;;
 	*) die "unknown venv '$name' (want airflow3, airflow2 or moto)" ;;
@@ -148,7 +151,7 @@ install_venv() {
 	"$uv" venv --quiet --relocatable --python "$py" "$tmp" >&2
 	# --compile-bytecode: PYTHONDONTWRITEBYTECODE may be set, and compiling
 	# Airflow (or moto) on every start would add many seconds to each test run.
-	if ! "$uv" pip install --quiet --compile-bytecode --python "$tmp/bin/python" -c "$constraints" "$req" >&2; then
+	if ! "$uv" pip install --quiet --compile-bytecode --python "$tmp/bin/python" -c "$constraints" $req >&2; then # $req: one word per requirement
 		rm -rf "$tmp"
 		die "installing $req failed"
 	fi
