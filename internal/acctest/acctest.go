@@ -25,6 +25,8 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -133,6 +135,24 @@ func Airflow2(t testing.TB) *Airflow {
 func Airflows(t testing.TB) []*Airflow {
 	t.Helper()
 	return []*Airflow{lookup(t, "airflow3"), lookup(t, "airflow2")}
+}
+
+// AirflowPython returns the python of the Airflow 3 venv (which also holds
+// apache-airflow-providers-amazon), for tests that run Airflow's own code,
+// with the environment to run it in: the inherited one without AIRFLOW*
+// variables, plus AIRFLOW_HOME set to a fresh directory.
+func AirflowPython(t testing.TB) (python string, env []string) {
+	t.Helper()
+	r := running(t)
+	if r == nil {
+		return "", nil
+	}
+	venv, err := r.venv("airflow3")
+	if err != nil {
+		t.Fatalf("acctest: %v", err)
+	}
+	env = venvEnviron(venv, func(key string) bool { return strings.HasPrefix(key, "AIRFLOW") })
+	return filepath.Join(venv, "bin", "python"), append(env, "AIRFLOW_HOME="+t.TempDir())
 }
 
 func lookup(t testing.TB, name string) *Airflow {

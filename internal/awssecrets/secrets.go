@@ -1,0 +1,301 @@
+// Package awssecrets keeps Airflow connections in AWS Secrets Manager, one
+// secret per connection, named and encoded as Amazon's
+// SecretsManagerBackend for Airflow reads them. It knows nothing of
+// Terraform.
+package awssecrets
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+)
+
+// Defaults of SecretsManagerBackend.
+const (
+	DefaultPrefix    = "airflow/connections"
+	DefaultSeparator = "/"
+	// MaxNameLength is Secrets Manager's limit on a secret name.
+	MaxNameLength = 512
+	// DefaultKMSKey is the AWS managed key Secrets Manager uses when a
+	// secret names none.
+	DefaultKMSKey = "alias/aws/secretsmanager"
+)
+
+// namePattern is the set of characters Secrets Manager allows in a name.
+var namePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]*$`)
+
+// NameChars describes namePattern for messages.
+const NameChars = "ASCII letters, digits and /_+=.@-"
+
+// SecretName is the name SecretsManagerBackend looks up for a connection:
+// prefix, separator, connection ID (BaseSecretsBackend.build_path).
+func SecretName(prefix, separator, connectionID string) string {
+	return prefix + separator + connectionID
+}
+
+// CheckNamePart reports whether s may be part of a secret name.
+func CheckNamePart(s string) error {
+	if !namePattern.MatchString(s) {
+		return fmt.Errorf("%q may contain only %s", s, NameChars)
+	}
+	return nil
+}
+
+// CheckName reports whether name is a valid secret name.
+func CheckName(name string) error {
+	if name == "" || len(name) > MaxNameLength {
+		return fmt.Errorf("the secret name %q must be 1 to %d characters long (it has %d)", name, MaxNameLength, len(name))
+	}
+	return CheckNamePart(name)
+}
+
+var (
+	keyIDPattern = regexp.MustCompile(`^(mrk-[0-9a-f]{32}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$`)
+	aliasPattern = regexp.MustCompile(`^alias/[A-Za-z0-9/_-]{1,250}$`)
+	keyARN       = regexp.MustCompile(`^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})|alias/[A-Za-z0-9/_-]{1,250})$`)
+)
+
+// KMSKeyForms lists the forms CheckKMSKeyID accepts, for messages.
+const KMSKeyForms = "a key ID (1234abcd-12ab-34cd-56ef-1234567890ab or mrk-...), a key ARN " +
+	"(arn:aws:kms:REGION:ACCOUNT:key/ID), an alias name (alias/NAME) or an alias ARN (arn:aws:kms:REGION:ACCOUNT:alias/NAME)"
+
+// CheckKMSKeyID reports whether id names a KMS key in a form Secrets
+// Manager accepts.
+func CheckKMSKeyID(id string) error {
+	if keyIDPattern.MatchString(id) || aliasPattern.MatchString(id) || keyARN.MatchString(id) {
+		return nil
+	}
+	return fmt.Errorf("%q is not a KMS key: expected %s", id, KMSKeyForms)
+}
+
+// Secret is what the provider knows of one secret.
+type Secret struct {
+	ARN      string
+	Name     string
+	KMSKeyID string // as Secrets Manager reports it; "" for the AWS managed key
+	Tags     map[string]string
+	// Value is the AWSCURRENT version's string.
+	Value     string
+	VersionID string
+}
+
+// ErrNotFound is returned when a secret does not exist or is scheduled for
+// deletion: SecretsManagerBackend can read neither.
+var ErrNotFound = errors.New("secret not found")
+
+// ErrExists is returned by Create when the name is taken, also by a secret
+// scheduled for deletion.
+var ErrExists = errors.New("secret exists")
+
+// Client keeps connections in Secrets Manager.
+type Client struct {
+	SecretsManager *secretsmanager.Client
+	KMS            *kms.Client
+}
+
+// CreateInput is one new secret.
+type CreateInput struct {
+	Name     string
+	Value    string
+	KMSKeyID string
+	Tags     map[string]string
+	// Token makes the first version idempotent across retries.
+	Token string
+}
+
+// Create creates the secret with its first version.
+func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
+	req := &secretsmanager.CreateSecretInput{
+		Name:               aws.String(in.Name),
+		SecretString:       aws.String(in.Value),
+		ClientRequestToken: optional(in.Token),
+		KmsKeyId:           optional(in.KMSKeyID),
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
+		req.Tags = append(req.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
+	}
+	out, err := c.SecretsManager.CreateSecret(ctx, req)
+	if err != nil {
+		var exists *smtypes.ResourceExistsException
+		var invalid *smtypes.InvalidRequestException
+		// AWS answers InvalidRequest for a name scheduled for deletion, and
+		// moto ResourceExists; either way, say which it is.
+		if errors.As(err, &exists) || errors.As(err, &invalid) && strings.Contains(strings.ToLower(invalid.ErrorMessage()), "scheduled for deletion") {
+			d, derr := c.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(in.Name)})
+			if derr == nil && d.DeletedDate != nil {
+				return nil, fmt.Errorf("%w: a secret named %q is scheduled for deletion on %s; restore it (aws secretsmanager restore-secret) and import it, "+
+					"or delete it for good (aws secretsmanager delete-secret --force-delete-without-recovery) first: %w",
+					ErrExists, in.Name, d.DeletedDate.UTC().Format("2006-01-02"), err)
+			}
+			return nil, fmt.Errorf("%w: a secret named %q already exists: %w", ErrExists, in.Name, err)
+		}
+		return nil, fmt.Errorf("creating secret %q: %w", in.Name, err)
+	}
+	return c.Read(ctx, aws.ToString(out.ARN))
+}
+
+// Read returns the secret and its AWSCURRENT value. A secret that does not
+// exist, is scheduled for deletion or has no current value is ErrNotFound.
+func (c *Client) Read(ctx context.Context, id string) (*Secret, error) {
+	d, err := c.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("describing secret %q: %w", id, err)
+	}
+	if d.DeletedDate != nil {
+		return nil, ErrNotFound
+	}
+	s := &Secret{
+		ARN:      aws.ToString(d.ARN),
+		Name:     aws.ToString(d.Name),
+		KMSKeyID: aws.ToString(d.KmsKeyId),
+		Tags:     map[string]string{},
+	}
+	for _, t := range d.Tags {
+		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	v, err := c.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("reading the current value of secret %q: %w", s.Name, err)
+	}
+	s.Value = aws.ToString(v.SecretString)
+	s.VersionID = aws.ToString(v.VersionId)
+	return s, nil
+}
+
+// PutValue adds a version that becomes AWSCURRENT. Secrets Manager moves
+// AWSPREVIOUS to the version it supersedes, which stays readable until the
+// secret is deleted; Secrets Manager has no disabled state for versions.
+func (c *Client) PutValue(ctx context.Context, arn, value, token string) (string, error) {
+	out, err := c.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
+		SecretId:           aws.String(arn),
+		SecretString:       aws.String(value),
+		ClientRequestToken: optional(token),
+	})
+	if err != nil {
+		return "", fmt.Errorf("writing a new version of secret %q: %w", arn, err)
+	}
+	return aws.ToString(out.VersionId), nil
+}
+
+// SetKMSKey changes the key that encrypts new versions; "" means the AWS
+// managed key.
+func (c *Client) SetKMSKey(ctx context.Context, arn, keyID string) error {
+	if keyID == "" {
+		keyID = DefaultKMSKey
+	}
+	_, err := c.SecretsManager.UpdateSecret(ctx, &secretsmanager.UpdateSecretInput{SecretId: aws.String(arn), KmsKeyId: aws.String(keyID)})
+	if err != nil {
+		return fmt.Errorf("changing the KMS key of secret %q: %w", arn, err)
+	}
+	return nil
+}
+
+// SetTags makes the secret's tags exactly want.
+func (c *Client) SetTags(ctx context.Context, arn string, have, want map[string]string) error {
+	var remove []string
+	for k := range have {
+		if _, ok := want[k]; !ok {
+			remove = append(remove, k)
+		}
+	}
+	slices.Sort(remove)
+	if len(remove) > 0 {
+		if _, err := c.SecretsManager.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(arn), TagKeys: remove}); err != nil {
+			return fmt.Errorf("removing tags from secret %q: %w", arn, err)
+		}
+	}
+	var add []smtypes.Tag
+	for _, k := range slices.Sorted(maps.Keys(want)) {
+		if v, ok := have[k]; !ok || v != want[k] {
+			add = append(add, smtypes.Tag{Key: aws.String(k), Value: aws.String(want[k])})
+		}
+	}
+	if len(add) > 0 {
+		if _, err := c.SecretsManager.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn), Tags: add}); err != nil {
+			return fmt.Errorf("tagging secret %q: %w", arn, err)
+		}
+	}
+	return nil
+}
+
+// Delete deletes the secret with every version: after recoveryWindowDays
+// (7 to 30), or at once when it is 0. A missing secret is not an error.
+func (c *Client) Delete(ctx context.Context, arn string, recoveryWindowDays int64) error {
+	in := &secretsmanager.DeleteSecretInput{SecretId: aws.String(arn)}
+	if recoveryWindowDays == 0 {
+		in.ForceDeleteWithoutRecovery = aws.Bool(true)
+	} else {
+		in.RecoveryWindowInDays = aws.Int64(recoveryWindowDays)
+	}
+	if _, err := c.SecretsManager.DeleteSecret(ctx, in); err != nil && !isNotFound(err) {
+		return fmt.Errorf("deleting secret %q: %w", arn, err)
+	}
+	return nil
+}
+
+// KeyARN resolves a key ID, key ARN, alias name or alias ARN to the key's
+// ARN. A key that does not exist is an error that says so.
+func (c *Client) KeyARN(ctx context.Context, keyID string) (string, error) {
+	out, err := c.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
+	if err != nil {
+		var nf *kmstypes.NotFoundException
+		if errors.As(err, &nf) {
+			return "", fmt.Errorf("KMS key %q does not exist in this account and region: %w", keyID, err)
+		}
+		return "", fmt.Errorf("looking up KMS key %q: %w", keyID, err)
+	}
+	if out.KeyMetadata == nil {
+		return "", fmt.Errorf("looking up KMS key %q: no key metadata returned", keyID)
+	}
+	return aws.ToString(out.KeyMetadata.Arn), nil
+}
+
+// SameKey says whether two key references name the same key, resolving
+// them through KMS only when they differ as text. "" is the AWS managed
+// key.
+func (c *Client) SameKey(ctx context.Context, a, b string) (bool, error) {
+	if a == b {
+		return true, nil
+	}
+	// Secrets Manager omits the AWS managed key; only its alias names it.
+	if a == "" || b == "" {
+		return a+b == DefaultKMSKey, nil
+	}
+	arnA, err := c.KeyARN(ctx, a)
+	if err != nil {
+		return false, err
+	}
+	arnB, err := c.KeyARN(ctx, b)
+	if err != nil {
+		return false, err
+	}
+	return arnA == arnB, nil
+}
+
+func isNotFound(err error) bool {
+	var nf *smtypes.ResourceNotFoundException
+	return errors.As(err, &nf)
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return aws.String(s)
+}
