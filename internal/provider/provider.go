@@ -387,6 +387,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Resource {
 	return []func() resource.Resource{
 		NewConnectionResource,
+		NewAWSSecretConnectionResource,
 		NewWebIdentityRoleResource,
 		NewImpersonationChainResource,
 		NewTaskIdentityResource,
@@ -446,7 +447,7 @@ func awsClientFrom(data *providerData, addError func(summary, detail string)) *a
 		return nil
 	}
 	if data.aws == nil {
-		addError("AWS Not Configured", "This object manages AWS IAM, but "+data.awsErr+".")
+		addError("AWS Not Configured", "This object uses AWS, but "+data.awsErr+".")
 		return nil
 	}
 	return data.aws

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -95,31 +96,9 @@ func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 				Validators:    connectionIDValidators(),
 			},
-			"conn_type": schema.StringAttribute{
-				Required:            true,
-				MarkdownDescription: "The connection type, for example `aws`, `google_cloud_platform`, `postgres` or `http`.",
-				Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
-			},
 			"description": schema.StringAttribute{
 				Optional:            true,
 				MarkdownDescription: "Free-text description shown in Airflow's UI.",
-			},
-			"host": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Host name or URL.",
-			},
-			"login": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Login (user name).",
-			},
-			"schema": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "Schema (for databases, usually the database name).",
-			},
-			"port": schema.Int64Attribute{
-				Optional:            true,
-				MarkdownDescription: fmt.Sprintf("Port, from %d to %d.", minPort, maxPort),
-				Validators:          []validator.Int64{int64validator.Between(minPort, maxPort)},
 			},
 			"extra": schema.StringAttribute{
 				CustomType: jsontypes.NormalizedType{},
@@ -165,6 +144,36 @@ func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(
 					passwordClearedInt64, passwordClearedDescription, passwordClearedDescription)},
 			},
+		},
+	}
+	maps.Copy(resp.Schema.Attributes, connectionFieldAttributes())
+}
+
+// connectionFieldAttributes are the connection fields both the Airflow and
+// the secrets-backend resources take: conn_type, host, login, schema, port.
+func connectionFieldAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"conn_type": schema.StringAttribute{
+			Required:            true,
+			MarkdownDescription: "The connection type, for example `aws`, `google_cloud_platform`, `postgres` or `http`.",
+			Validators:          []validator.String{stringvalidator.LengthAtLeast(1)},
+		},
+		"host": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Host name or URL.",
+		},
+		"login": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Login (user name).",
+		},
+		"schema": schema.StringAttribute{
+			Optional:            true,
+			MarkdownDescription: "Schema (for databases, usually the database name).",
+		},
+		"port": schema.Int64Attribute{
+			Optional:            true,
+			MarkdownDescription: fmt.Sprintf("Port, from %d to %d.", minPort, maxPort),
+			Validators:          []validator.Int64{int64validator.Between(minPort, maxPort)},
 		},
 	}
 }

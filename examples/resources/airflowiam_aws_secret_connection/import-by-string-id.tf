@@ -1,0 +1,4 @@
+import {
+  to = airflowiam_aws_secret_connection.warehouse
+  id = "airflow/connections/warehouse"
+}
