@@ -46,6 +46,8 @@ type discoverySchema struct {
 	Location   string                     `json:"location"`
 	Properties map[string]discoverySchema `json:"properties"`
 	Items      *discoverySchema           `json:"items"`
+	// AdditionalProperties is the value schema of a map.
+	AdditionalProperties *discoverySchema `json:"additionalProperties"`
 }
 
 // googleAPIDir finds google.golang.org/api in the module cache: with the go
@@ -119,11 +121,12 @@ func TestContractDiscovery(t *testing.T) {
 	docs := map[string]*discoveryDoc{
 		apiIAM:            loadDiscovery(t, "iam/v1/iam-api.json"),
 		apiIAMCredentials: loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
+		apiSecretManager:  loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
 	}
 	apiRoutes := 0
 	for _, rt := range routes {
 		if rt.api == "" {
-			if strings.HasPrefix(rt.id, "iam") {
+			if strings.HasPrefix(rt.id, "iam") || strings.HasPrefix(rt.id, "secretmanager") {
 				t.Errorf("route %s %s: id %s looks like a discovery id but the route names no API", rt.method, rt.path, rt.id)
 			}
 			continue
@@ -176,7 +179,7 @@ func TestContractDiscovery(t *testing.T) {
 			checkType(t, doc, rt.id+" response", reflect.TypeOf(rt.response), m.Response.Ref)
 		}
 	}
-	if apiRoutes < 14 {
+	if apiRoutes < 24 {
 		t.Errorf("only %d API routes checked", apiRoutes)
 	}
 }
@@ -242,6 +245,12 @@ func checkField(t *testing.T, doc *discoveryDoc, where string, ft reflect.Type, 
 		if k := ft.Kind(); k < reflect.Int || k > reflect.Uint64 {
 			t.Errorf("%s: discovery type integer, Go type %s", where, ft)
 		}
+	case prop.Type == "object" && prop.AdditionalProperties != nil:
+		if ft.Kind() != reflect.Map || ft.Key().Kind() != reflect.String {
+			t.Errorf("%s: discovery type map, Go type %s", where, ft)
+			return
+		}
+		checkField(t, doc, where+"{}", ft.Elem(), *prop.AdditionalProperties)
 	case prop.Type == "boolean":
 		if ft.Kind() != reflect.Bool {
 			t.Errorf("%s: discovery type boolean, Go type %s", where, ft)
@@ -259,6 +268,8 @@ func TestContractRoutesMatchClientPaths(t *testing.T) {
 		"projectsId":        "my-project",
 		"serviceAccountsId": "sa-name@my-project.iam.gserviceaccount.com",
 		"email":             "sa-name@my-project.iam.gserviceaccount.com",
+		"secretsId":         "airflow-connections-my_db",
+		"versionsId":        "3",
 	}
 	for _, rt := range routes {
 		path := "/" + placeholder.ReplaceAllStringFunc(rt.path, func(p string) string {
@@ -283,6 +294,7 @@ func TestContractCountedIDs(t *testing.T) {
 	docs := map[string]*discoveryDoc{
 		"iam":            loadDiscovery(t, "iam/v1/iam-api.json"),
 		"iamcredentials": loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
+		"secretmanager":  loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
 	}
 	pseudo := []string{"oauth2.token", "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks", "oidc.serviceAccountJwks"}
 	for _, rt := range routes {

@@ -36,6 +36,16 @@
 //     /oauth2/v3/certs, with iss, aud, azp = sub = the account's unique ID,
 //     and email/email_verified only when includeEmail is set.
 //
+// Secret Manager v1 (secrets and versions, without locations or per-secret
+// IAM policies) keeps secrets per project. Names come back with the project
+// number. Replication is required and immutable except for its Cloud KMS
+// keys (a key must be in location global for automatic replication, in
+// the replica's location otherwise); versions are numbered from 1, "latest"
+// is the newest whatever its state, and only an ENABLED version can be
+// accessed (FAILED_PRECONDITION otherwise). addVersion checks dataCrc32c.
+// Permissions are checked on the project's policy; a denial does not tell
+// a missing secret from a forbidden one.
+//
 // Where the fake is stricter or looser than Google:
 //
 //   - list and create need a project ID (or number) in the name; projects/-

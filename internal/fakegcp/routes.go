@@ -10,6 +10,7 @@ import (
 const (
 	apiIAM            = "iam"
 	apiIAMCredentials = "iamcredentials"
+	apiSecretManager  = "secretmanager"
 )
 
 // Services named in error details.
@@ -17,6 +18,7 @@ const (
 	serviceIAM            = "iam.googleapis.com"
 	serviceIAMCredentials = "iamcredentials.googleapis.com"
 	serviceOAuth2         = "oauth2.googleapis.com"
+	serviceSecretManager  = "secretmanager.googleapis.com"
 )
 
 // route is one method the fake serves. API routes (api != "") are checked
@@ -46,6 +48,8 @@ func (rt *route) service() string {
 		return serviceIAM
 	case apiIAMCredentials:
 		return serviceIAMCredentials
+	case apiSecretManager:
+		return serviceSecretManager
 	}
 	return serviceOAuth2
 }
@@ -55,6 +59,11 @@ const (
 	saResource   = saCollection + "/{serviceAccountsId}"
 	iamRPC       = "google.iam.admin.v1.IAM."
 	credRPC      = "google.iam.credentials.v1.IAMCredentials."
+
+	secretCollection = "v1/projects/{projectsId}/secrets"
+	secretResource   = secretCollection + "/{secretsId}"
+	versionResource  = secretResource + "/versions/{versionsId}"
+	secretManagerRPC = "google.cloud.secretmanager.v1.SecretManagerService."
 )
 
 // routes is the fake's whole HTTP surface.
@@ -93,6 +102,29 @@ var routes = compileRoutes([]*route{
 		handler: (*Server).signJWT, request: signJWTRequest{}, response: signJWTResponse{}},
 	{method: http.MethodPost, path: saResource + ":signBlob", id: "iamcredentials.projects.serviceAccounts.signBlob", api: apiIAMCredentials, rpc: credRPC + "SignBlob",
 		handler: (*Server).signBlob, request: signBlobRequest{}, response: signBlobResponse{}},
+
+	// Secret Manager API v1: secrets and versions (no locations, no IAM
+	// policies).
+	{method: http.MethodPost, path: secretCollection, id: "secretmanager.projects.secrets.create", api: apiSecretManager, rpc: secretManagerRPC + "CreateSecret",
+		handler: (*Server).createSecret, request: Secret{}, response: Secret{}, query: []string{"secretId"}},
+	{method: http.MethodGet, path: secretResource, id: "secretmanager.projects.secrets.get", api: apiSecretManager, rpc: secretManagerRPC + "GetSecret",
+		handler: (*Server).getSecret, response: Secret{}},
+	{method: http.MethodPatch, path: secretResource, id: "secretmanager.projects.secrets.patch", api: apiSecretManager, rpc: secretManagerRPC + "UpdateSecret",
+		handler: (*Server).patchSecret, request: Secret{}, response: Secret{}, query: []string{"updateMask"}},
+	{method: http.MethodDelete, path: secretResource, id: "secretmanager.projects.secrets.delete", api: apiSecretManager, rpc: secretManagerRPC + "DeleteSecret",
+		handler: (*Server).deleteSecret, response: empty{}, query: []string{"etag"}},
+	{method: http.MethodPost, path: secretResource + ":addVersion", id: "secretmanager.projects.secrets.addVersion", api: apiSecretManager, rpc: secretManagerRPC + "AddSecretVersion",
+		handler: (*Server).addSecretVersion, request: addSecretVersionRequest{}, response: SecretVersion{}},
+	{method: http.MethodGet, path: versionResource, id: "secretmanager.projects.secrets.versions.get", api: apiSecretManager, rpc: secretManagerRPC + "GetSecretVersion",
+		handler: (*Server).getSecretVersion, response: SecretVersion{}},
+	{method: http.MethodGet, path: versionResource + ":access", id: "secretmanager.projects.secrets.versions.access", api: apiSecretManager, rpc: secretManagerRPC + "AccessSecretVersion",
+		handler: (*Server).accessSecretVersion, response: accessSecretVersionResponse{}},
+	{method: http.MethodPost, path: versionResource + ":disable", id: "secretmanager.projects.secrets.versions.disable", api: apiSecretManager, rpc: secretManagerRPC + "DisableSecretVersion",
+		handler: setVersionState(VersionDisabled, permVersionsDisable), request: versionStateRequest{}, response: SecretVersion{}},
+	{method: http.MethodPost, path: versionResource + ":enable", id: "secretmanager.projects.secrets.versions.enable", api: apiSecretManager, rpc: secretManagerRPC + "EnableSecretVersion",
+		handler: setVersionState(VersionEnabled, permVersionsEnable), request: versionStateRequest{}, response: SecretVersion{}},
+	{method: http.MethodPost, path: versionResource + ":destroy", id: "secretmanager.projects.secrets.versions.destroy", api: apiSecretManager, rpc: secretManagerRPC + "DestroySecretVersion",
+		handler: setVersionState(VersionDestroyed, permVersionsDestroy), request: versionStateRequest{}, response: SecretVersion{}},
 
 	// OAuth 2.0 and OpenID Connect (not in the discovery documents).
 	{method: http.MethodPost, path: "token", id: "oauth2.token", raw: (*Server).serveToken},

@@ -35,6 +35,7 @@ const emailDomain = ".iam.gserviceaccount.com"
 type project struct {
 	id, number string
 	policy     policyState // project-level bindings
+	secrets    map[string]*secretState
 }
 
 type account struct {
