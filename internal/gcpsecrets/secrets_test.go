@@ -1,0 +1,150 @@
+package gcpsecrets
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+)
+
+const (
+	project = "airflow-prod"
+	owner   = "user:owner@example.com"
+)
+
+func newClient(t *testing.T) (*Client, *fakegcp.Server) {
+	t.Helper()
+	s := fakegcp.NewTestServer(t)
+	if err := s.Seed(fakegcp.Seed{Projects: []fakegcp.SeedProject{{
+		ProjectID: project, Bindings: []fakegcp.Binding{{Role: "roles/secretmanager.admin", Members: []string{owner}}},
+	}}}); err != nil {
+		t.Fatal(err)
+	}
+	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.AccessTokenFor(owner)})}}
+	c, err := NewClient(context.Background(), hc, s.URL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func TestCheckID(t *testing.T) {
+	for _, ok := range []string{"airflow-connections-my_db", "a", strings.Repeat("a", MaxIDLength)} {
+		if err := CheckID(ok); err != nil {
+			t.Errorf("CheckID(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", "airflow-connections-my.db", "a/b", strings.Repeat("a", MaxIDLength+1)} {
+		if err := CheckID(bad); err == nil {
+			t.Errorf("CheckID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestKeyLocation(t *testing.T) {
+	if loc, err := KeyLocation("projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"); err != nil || loc != "europe-west1" {
+		t.Fatalf("KeyLocation = %q, %v", loc, err)
+	}
+	for _, bad := range []string{"k", "projects/p/locations/global/keyRings/r", "arn:aws:kms:us-east-1:123456789012:key/x"} {
+		if _, err := KeyLocation(bad); err == nil || !strings.Contains(err.Error(), KeyNameForm) {
+			t.Errorf("KeyLocation(%q) = %v", bad, err)
+		}
+	}
+}
+
+func TestSecretLifecycle(t *testing.T) {
+	ctx := context.Background()
+	c, s := newClient(t)
+	key := "projects/" + project + "/locations/global/keyRings/r/cryptoKeys/k1"
+	secret, err := c.Create(ctx, CreateInput{Project: project, SecretID: "airflow-connections-x", KMSKeyName: key, Labels: map[string]string{"a": "b"}, Value: "http://one"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	number, _ := s.ProjectNumber(project)
+	if secret.Name != "projects/"+number+"/secrets/airflow-connections-x" || secret.KMSKeyName != key || secret.Replicas != nil {
+		t.Fatalf("created %+v", secret)
+	}
+	if _, err := c.Create(ctx, CreateInput{Project: project, SecretID: "airflow-connections-x", Value: "x://"}); !errors.Is(err, ErrExists) {
+		t.Fatalf("second create: %v", err)
+	}
+
+	// Supersede adds a version and disables the one before it.
+	if err := c.Supersede(ctx, secret.Name, "http://two"); err != nil {
+		t.Fatal(err)
+	}
+	v, value, err := c.Latest(ctx, secret.Name)
+	if err != nil || value != "http://two" || !strings.HasSuffix(v.Name, "/versions/2") {
+		t.Fatalf("latest: %+v %q %v", v, value, err)
+	}
+	if vs := s.SecretVersions(project, "airflow-connections-x"); len(vs) != 2 || vs[0].State != fakegcp.VersionDisabled || vs[1].State != fakegcp.VersionEnabled {
+		t.Fatalf("versions %+v", vs)
+	}
+
+	// A disabled latest version is not readable; superseding it leaves it be.
+	if err := s.SetSecretVersionState(project, "airflow-connections-x", "latest", fakegcp.VersionDisabled); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := c.Latest(ctx, secret.Name); !errors.Is(err, ErrNoReadableVersion) || v == nil || v.State != fakegcp.VersionDisabled {
+		t.Fatalf("latest disabled: %+v %v", v, err)
+	}
+	if err := c.Supersede(ctx, secret.Name, "http://three"); err != nil {
+		t.Fatal(err)
+	}
+	if _, value, err := c.Latest(ctx, secret.Name); err != nil || value != "http://three" {
+		t.Fatalf("after superseding a disabled version: %q %v", value, err)
+	}
+
+	key2 := strings.Replace(key, "k1", "k2", 1)
+	if err := c.SetEncryption(ctx, secret.Name, key2, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetLabels(ctx, secret.Name, map[string]string{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Get(ctx, secret.Name); err != nil || got.KMSKeyName != key2 || len(got.Labels) != 0 {
+		t.Fatalf("after patches: %+v %v", got, err)
+	}
+	if err := c.SetEncryption(ctx, secret.Name, "", []Replica{{Location: "us-east1"}}); err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("moving the secret: %v", err)
+	}
+
+	if err := c.Delete(ctx, secret.Name); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Get(ctx, secret.Name); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+	if err := c.Delete(ctx, secret.Name); err != nil {
+		t.Fatalf("deleting a deleted secret: %v", err)
+	}
+}
+
+// Latest reports a secret whose versions are gone as unreadable, like one
+// that never had a version.
+func TestLatestWithoutVersions(t *testing.T) {
+	ctx := context.Background()
+	c, s := newClient(t)
+	secret, err := c.Create(ctx, CreateInput{Project: project, SecretID: "empty", Value: "x://"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSecret(project, "empty"); err != nil {
+		t.Fatal(err)
+	}
+	if v, _, err := c.Latest(ctx, secret.Name); !errors.Is(err, ErrNoReadableVersion) || v != nil {
+		t.Fatalf("latest without versions: %+v, %v", v, err)
+	}
+}
+
+func TestSameLocations(t *testing.T) {
+	a := []Replica{{Location: "us-east1"}, {Location: "europe-west1", KMSKeyName: "k"}}
+	b := []Replica{{Location: "europe-west1"}, {Location: "us-east1"}}
+	if !SameLocations(a, b) || SameLocations(a, nil) || SameLocations(nil, []Replica{}) || !SameLocations(nil, nil) {
+		t.Fatal("SameLocations disagrees")
+	}
+}
