@@ -162,6 +162,12 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	}, nil
 }
 
+// AuthorizedHTTPClient is an HTTP client that authenticates as the
+// provider's own Google identity, for other Google APIs.
+func (c *Client) AuthorizedHTTPClient() *http.Client {
+	return &http.Client{Transport: &oauth2.Transport{Source: c.tokens, Base: c.http.Transport}}
+}
+
 func withEndpoint(opts []option.ClientOption, endpoint string) []option.ClientOption {
 	if endpoint == "" {
 		return opts

@@ -29,6 +29,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -73,6 +74,7 @@ type googleBlockModel struct {
 	IAMEndpoint                        types.String `tfsdk:"iam_endpoint"`
 	IAMCredentialsEndpoint             types.String `tfsdk:"iamcredentials_endpoint"`
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
+	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
 }
 
 type awsBlockModel struct {
@@ -102,8 +104,10 @@ type providerData struct {
 	airflowErr string
 	google     *gcpiam.Client
 	googleErr  string
-	aws        *awsiam.Client
-	awsErr     string
+	// gsecrets shares google's identity; it is set whenever google is.
+	gsecrets *gcpsecrets.Client
+	aws      *awsiam.Client
+	awsErr   string
 }
 
 func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -203,6 +207,10 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						MarkdownDescription: "Custom base URL of Google's `oauth2/v3/tokeninfo` and `oauth2/v3/certs` (the keys that " +
 							"sign ID tokens), used by `airflowiam_token_exchange` (default `" + gcpiam.DefaultOAuth2Endpoint + "`).",
 					},
+					"secretmanager_endpoint": schema.StringAttribute{
+						Optional:            true,
+						MarkdownDescription: "Custom Secret Manager API base URL (default `https://secretmanager.googleapis.com/`).",
+					},
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -263,6 +271,15 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 	data := &providerData{}
 	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
 	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
+	if data.google != nil {
+		secrets, err := gcpsecrets.NewClient(ctx, data.google.AuthorizedHTTPClient(), cfg.Google.SecretManagerEndpoint.ValueString(),
+			"terraform-provider-airflowiam/"+p.version)
+		if err != nil {
+			resp.Diagnostics.AddAttributeError(path.Root("google"), "Invalid Google Configuration", err.Error())
+			return
+		}
+		data.gsecrets = secrets
+	}
 	data.aws, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
@@ -323,7 +340,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"credentials": block.Credentials, "access_token": block.AccessToken,
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
-		"oauth2_endpoint": block.OAuth2Endpoint,
+		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -388,6 +405,7 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 	return []func() resource.Resource{
 		NewConnectionResource,
 		NewAWSSecretConnectionResource,
+		NewGCPSecretConnectionResource,
 		NewWebIdentityRoleResource,
 		NewImpersonationChainResource,
 		NewTaskIdentityResource,
@@ -461,7 +479,7 @@ func googleClientFrom(data *providerData, addError func(summary, detail string))
 		return nil
 	}
 	if data.google == nil {
-		addError("Google Not Configured", "This object manages Google IAM, but "+data.googleErr+".")
+		addError("Google Not Configured", "This object uses Google Cloud, but "+data.googleErr+".")
 		return nil
 	}
 	return data.google
