@@ -54,7 +54,6 @@ type awsSecretConnectionModel struct {
 
 var awsSecretBackend = &secretBackend{
 	name:             "AWS Secrets Manager",
-	backendClass:     "airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
 	defaultPrefix:    awssecrets.DefaultPrefix,
 	defaultSeparator: awssecrets.DefaultSeparator,
 	namePattern:      regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]*$`),
@@ -101,7 +100,7 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Optional: true,
 		MarkdownDescription: "The customer managed KMS key that encrypts the secret: " + awssecrets.KMSKeyForms + ". " +
 			"Checked to exist during plan. Unset, Secrets Manager uses the AWS managed key `aws/secretsmanager`. " +
-			"A change applies to versions written afterwards. Workers that read the secret need `kms:Decrypt` on this key.",
+			"Changing it updates the secret in place. Workers that read the secret need `kms:Decrypt` on this key.",
 		Validators: []validator.String{kmsKeyIDValidator{}},
 	}
 	attrs["recovery_window_in_days"] = schema.Int64Attribute{

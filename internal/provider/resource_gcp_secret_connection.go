@@ -106,7 +106,8 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Optional: true,
 		MarkdownDescription: "The Cloud KMS key (`" + gcpsecrets.KeyNameForm + "`, in location `global`) that encrypts the " +
 			"versions of an automatically replicated secret. With `replication`, give each replica its own key instead. " +
-			"A change applies to versions written afterwards (the next update writes one). Secret Manager's service agent " +
+			"Secret Manager encrypts only versions added after a key change, so a change of key also writes the connection " +
+			"as a new version and disables the old one. Secret Manager's service agent " +
 			"needs `roles/cloudkms.cryptoKeyEncrypterDecrypter` on the key.",
 		Validators: []validator.String{
 			kmsKeyNameValidator{location: "global"},
@@ -117,7 +118,7 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Optional: true,
 		MarkdownDescription: "User-managed replication: the locations that hold the secret, each with an optional Cloud KMS key " +
 			"in the same location. Unset, Secret Manager replicates automatically. Changing the locations replaces the secret " +
-			"(Secret Manager cannot change them); changing only the keys does not.",
+			"(Secret Manager cannot change them); changing only the keys writes a new version under the new keys.",
 		Attributes: map[string]schema.Attribute{
 			"replicas": schema.ListNestedAttribute{
 				Required:            true,
@@ -400,7 +401,8 @@ func (r *gcpSecretConnectionResource) Update(ctx context.Context, req resource.U
 	}
 	name := prior.SecretName.ValueString()
 	// The keys first, so that the new version is written with them.
-	if !plan.KMSKeyName.Equal(prior.KMSKeyName) || !plan.Replication.Equal(prior.Replication) {
+	keysChanged := !plan.KMSKeyName.Equal(prior.KMSKeyName) || !plan.Replication.Equal(prior.Replication)
+	if keysChanged {
 		if err := client.SetEncryption(ctx, name, plan.KMSKeyName.ValueString(), replicas); err != nil {
 			resp.Diagnostics.AddError("Error Updating Secret", googleErrorDetail(err))
 			return
@@ -412,7 +414,9 @@ func (r *gcpSecretConnectionResource) Update(ctx context.Context, req resource.U
 			return
 		}
 	}
-	if plan.valueChanged(&prior.secretConnectionModel) {
+	// Secret Manager encrypts only versions added after a key change: write
+	// one, so that the connection Airflow reads is under the new key.
+	if plan.valueChanged(&prior.secretConnectionModel) || keysChanged {
 		value, err := plan.value(passwordWO)
 		if err != nil {
 			resp.Diagnostics.AddError("Connection Cannot Be Written", err.Error())

@@ -213,7 +213,11 @@ resource "airflowiam_gcp_secret_connection" "test" {
 				// Other keys: updated in place.
 				Config: config(fmt.Sprintf(`{ location = "us-east1", kms_key_name = %q }, { location = "europe-west1", kms_key_name = %q }`,
 					key("us-east1", "k2"), key("europe-west1", "k3"))),
-				Check: replicaKeys("us-east1="+key("us-east1", "k2"), "europe-west1="+key("europe-west1", "k3")),
+				// A new version is written under the new keys; the old one is disabled.
+				Check: resource.ComposeAggregateTestCheckFunc(
+					replicaKeys("us-east1="+key("us-east1", "k2"), "europe-west1="+key("europe-west1", "k3")),
+					checkGCPSecret(g, secretID, "http://api.example.com", fakegcp.VersionDisabled, fakegcp.VersionEnabled),
+				),
 				ConfigPlanChecks: resource.ConfigPlanChecks{
 					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(gcpSecretAddr, plancheck.ResourceActionUpdate)},
 					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},

@@ -46,7 +46,6 @@ type secretConnectionModel struct {
 // secretBackend describes how one backend names and reads secrets.
 type secretBackend struct {
 	name             string // "AWS Secrets Manager"
-	backendClass     string // Airflow's backend class, for docs
 	defaultPrefix    string
 	defaultSeparator string
 	namePattern      *regexp.Regexp // characters the backend allows in a secret name
