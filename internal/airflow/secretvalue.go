@@ -159,35 +159,41 @@ func StandardizeAWSSecretJSON(value string) (string, error) {
 }
 
 // DifferingField compares two connections as Airflow would see them and
-// returns the first field that differs, or "". A missing string field
-// equals "", a missing port equals 0, a missing extra equals "{}", and
-// extras compare as JSON values. The password is compared only when
-// withPassword is set; description is not compared.
+// returns the first field that differs, or "". The password is compared
+// only when withPassword is set; description is not compared.
 func DifferingField(a, b *Connection, withPassword bool) string {
-	if a.ConnType != b.ConnType {
-		return FieldConnType
-	}
-	for _, f := range []struct {
-		name string
-		x, y *string
-	}{
-		{FieldHost, a.Host, b.Host}, {FieldLogin, a.Login, b.Login}, {FieldSchema, a.Schema, b.Schema},
-		{FieldPassword, a.Password, b.Password},
-	} {
-		if f.name == FieldPassword && !withPassword {
+	for _, f := range []string{FieldConnType, FieldHost, FieldLogin, FieldSchema, FieldPassword, FieldPort, FieldExtra} {
+		if f == FieldPassword && !withPassword {
 			continue
 		}
-		if strOrEmpty(f.x) != strOrEmpty(f.y) {
-			return f.name
+		if !SameField(a, b, f) {
+			return f
 		}
 	}
-	if intOrZero(a.Port) != intOrZero(b.Port) {
-		return FieldPort
-	}
-	if !sameExtra(a.Extra, b.Extra) {
-		return FieldExtra
-	}
 	return ""
+}
+
+// SameField says whether one field of two connections is the same as
+// Airflow would see it: a missing string field equals "", a missing port
+// equals 0, a missing extra equals "{}", and extras compare as JSON values.
+func SameField(a, b *Connection, field string) bool {
+	switch field {
+	case FieldConnType:
+		return a.ConnType == b.ConnType
+	case FieldHost:
+		return strOrEmpty(a.Host) == strOrEmpty(b.Host)
+	case FieldLogin:
+		return strOrEmpty(a.Login) == strOrEmpty(b.Login)
+	case FieldSchema:
+		return strOrEmpty(a.Schema) == strOrEmpty(b.Schema)
+	case FieldPassword:
+		return strOrEmpty(a.Password) == strOrEmpty(b.Password)
+	case FieldPort:
+		return intOrZero(a.Port) == intOrZero(b.Port)
+	case FieldExtra:
+		return sameExtra(a.Extra, b.Extra)
+	}
+	return true
 }
 
 // FieldValue returns a connection field by name, for messages; the

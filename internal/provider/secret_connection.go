@@ -263,25 +263,23 @@ func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error
 			want = w
 		}
 	}
-	same := func(field string, a, b *airflow.Connection) bool {
-		return airflow.DifferingField(project(a, field), project(b, field), true) == ""
-	}
-	if !same(airflow.FieldConnType, want, got) {
+	same := airflow.SameField
+	if !same(want, got, airflow.FieldConnType) {
 		m.ConnType = types.StringValue(got.ConnType)
 	}
-	if !same(airflow.FieldHost, want, got) {
+	if !same(want, got, airflow.FieldHost) {
 		m.Host = nonEmpty(got.Host)
 	}
-	if !same(airflow.FieldLogin, want, got) {
+	if !same(want, got, airflow.FieldLogin) {
 		m.Login = nonEmpty(got.Login)
 	}
-	if !same(airflow.FieldSchema, want, got) {
+	if !same(want, got, airflow.FieldSchema) {
 		m.Schema = nonEmpty(got.Schema)
 	}
-	if !same(airflow.FieldPort, want, got) {
+	if !same(want, got, airflow.FieldPort) {
 		m.Port = types.Int64PointerValue(got.Port)
 	}
-	if !same(airflow.FieldExtra, want, got) {
+	if !same(want, got, airflow.FieldExtra) {
 		m.Extra = jsontypes.NewNormalizedNull()
 		if e := nonEmpty(got.Extra); !e.IsNull() && e.ValueString() != "{}" {
 			m.Extra = jsontypes.NewNormalizedValue(e.ValueString())
@@ -289,7 +287,7 @@ func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error
 	}
 	switch {
 	case !m.Password.IsNull():
-		if !same(airflow.FieldPassword, want, got) {
+		if !same(want, got, airflow.FieldPassword) {
 			m.Password = nonEmpty(got.Password)
 		}
 	case !m.PasswordWOVersion.IsNull():
@@ -298,28 +296,6 @@ func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error
 		}
 	}
 	return nil
-}
-
-// project keeps one field of c, so DifferingField compares only it.
-func project(c *airflow.Connection, field string) *airflow.Connection {
-	p := &airflow.Connection{}
-	switch field {
-	case airflow.FieldConnType:
-		p.ConnType = c.ConnType
-	case airflow.FieldHost:
-		p.Host = c.Host
-	case airflow.FieldLogin:
-		p.Login = c.Login
-	case airflow.FieldSchema:
-		p.Schema = c.Schema
-	case airflow.FieldPort:
-		p.Port = c.Port
-	case airflow.FieldExtra:
-		p.Extra = c.Extra
-	case airflow.FieldPassword:
-		p.Password = c.Password
-	}
-	return p
 }
 
 // nonEmpty is a string value, null when s is nil or empty: the secret forms
