@@ -1,0 +1,41 @@
+package iamcond
+
+import (
+	"errors"
+	"testing"
+	"time"
+)
+
+func TestEval(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	attrs := ServiceAccount("p1", "sa@p1.iam.gserviceaccount.com", now)
+	cases := []struct {
+		expr string
+		want Result
+	}{
+		{`request.time < timestamp("2027-01-01T00:00:00Z")`, True},
+		{`request.time < timestamp("2026-01-01T00:00:00Z")`, False},
+		{`request.time.getHours("UTC") >= 9 && request.time.getHours("UTC") < 17`, True},
+		{`request.time.getDayOfWeek("UTC") == 0`, False}, // 2026-12-01 is a Tuesday
+		{`resource.name.startsWith("projects/p1/serviceAccounts/")`, True},
+		{`resource.name == "projects/p2/serviceAccounts/sa@p1.iam.gserviceaccount.com"`, False},
+		{`resource.type == "iam.googleapis.com/ServiceAccount"`, True},
+		{`resource.service == "storage.googleapis.com"`, False},
+		{`resource.name.endsWith("@p1.iam.gserviceaccount.com") || false`, True},
+		// Outside what can be judged here.
+		{`api.getAttribute("iam.googleapis.com/modifiedGrantsByRole", []).hasOnly(["roles/viewer"])`, Unknown},
+		{`resource.matchTag("123/env", "prod")`, Unknown},
+		{`request.host == "example.com"`, Unknown},
+		{`"not a bool"`, Unknown},
+		{`request.time <`, Unknown},
+	}
+	for _, c := range cases {
+		got, err := Eval(c.expr, attrs)
+		if got != c.want {
+			t.Errorf("Eval(%q) = %s (%v), want %s", c.expr, got, err, c.want)
+		}
+		if (got == Unknown) != errors.Is(err, ErrUnknown) {
+			t.Errorf("Eval(%q): result %s with error %v", c.expr, got, err)
+		}
+	}
+}
