@@ -62,10 +62,11 @@ provider "airflowiam" {
     api_version = "v2"
   }
   google {
-    access_token            = %q
-    iam_endpoint            = %q
-    iamcredentials_endpoint = %q
-    oauth2_endpoint         = %q
+    access_token             = %q
+    iam_endpoint             = %q
+    iamcredentials_endpoint  = %q
+    oauth2_endpoint          = %q
+    resourcemanager_endpoint = %q
   }
   aws {
     region       = %q
@@ -118,7 +119,7 @@ data "airflowiam_token_exchange" "check" {
   depends_on              = [airflowiam_impersonation_chain.ch, airflowiam_connection.aws]
 }
 `, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
-		adminToken, e.google.URL(), e.google.URL(), e.google.URL(),
+		adminToken, e.google.URL(), e.google.URL(), e.google.URL(), e.google.URL(),
 		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL(),
 		n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
 	return b.String()

@@ -13,6 +13,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
 
 const (
@@ -59,9 +60,20 @@ func (f *fakeGoogle) GenerateAccessToken(context.Context, string, []string, []st
 	return &oauth2.Token{}, f.mint()
 }
 
-func (f *fakeGoogle) MissingHop(_ context.Context, hops []gcpiam.Hop, _ string) (int, error) {
+// DiagnoseChain reports hop f.missing as holding nothing and every other
+// hop as holding the role that works there.
+func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permission string) (*gcpiam.ChainReport, error) {
 	f.hopsSeen = hops
-	return f.missing, nil
+	rep := &gcpiam.ChainReport{Broken: f.missing, Unsure: -1}
+	for i, h := range hops {
+		hr := gcpiam.HopReport{Hop: h, Needed: gcpiam.NeededAt(i, len(hops), permission)}
+		hr.Hop.Role = gcpiam.WorkingRole(h.Grantee, hr.Needed)
+		if i != f.missing {
+			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.True}}
+		}
+		rep.Hops = append(rep.Hops, hr)
+	}
+	return rep, nil
 }
 
 type fakeAWS struct{ trust string }

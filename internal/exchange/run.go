@@ -13,6 +13,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
 
 // Extra keys of Airflow's AWS connections.
@@ -91,7 +92,7 @@ func (r *run) fail(name, summary, detail string) bool {
 func (r *run) caller(ctx context.Context) bool {
 	email, err := r.c.Google.CallerEmail(ctx)
 	switch {
-	case err != nil && gcpiam.StatusCode(err) == http.StatusUnauthorized:
+	case err != nil && gcpiam.IsRejectedCredentials(err):
 		return r.fail(StepCaller, "Google Rejected the Provider's Credentials",
 			fmt.Sprintf("The provider's Google credentials were refused: %s\n\nFix: check credentials or access_token in the "+
 				"provider's google block (an access token lasts an hour), or run `gcloud auth application-default login`.", err))
@@ -332,10 +333,11 @@ type mintFailure struct {
 	cause           error
 }
 
-// withPropagation runs mint. On a permission denial it looks for the broken
-// hop: a missing grant fails at once; when every grant is there, Google may
-// not have propagated a new one yet, so it waits with backoff up to the
-// propagation timeout and tries again.
+// withPropagation runs mint. On a denial it diagnoses the chain: a hop that
+// certainly lacks its grant (or whose account is missing or disabled) fails
+// at once; when every grant is there, or may be, Google may not have
+// propagated a new one yet, so it waits with backoff up to the propagation
+// timeout and tries again.
 func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcpiam.Hop, permission, kind string) (time.Duration, *mintFailure) {
 	var waited time.Duration
 	gap := firstPropagationGap
@@ -344,38 +346,35 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		if err == nil {
 			return waited, nil
 		}
+		if !diagnosable(err) || len(hops) == 0 {
+			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Refused to Mint %s", titleCase(kind)),
+				detail: fmt.Sprintf("Minting %s for %s failed: %s", kind, r.tokenIdentity(), oneLine(err))}
+		}
+		known := hopsWithGrantee(hops)
+		rep, derr := r.c.Google.DiagnoseChain(ctx, known, permission)
+		if derr != nil {
+			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s Along the Chain", titleCase(kind)),
+				detail: fmt.Sprintf("Google refused %s on the chain %s: %s\n\nThe broken hop could not be found because the "+
+					"provider cannot read the accounts' IAM policies: %s", kind, chainText(hops), oneLine(err), oneLine(derr))}
+		}
+		offset := len(hops) - len(known)
+		if rep.Broken >= 0 {
+			return waited, brokenHop(rep, rep.Broken, offset, hops, kind, err)
+		}
 		switch {
 		case gcpiam.IsNotFound(err):
 			return waited, &mintFailure{cause: err, summary: "Service Account Not Found in the Chain",
 				detail: fmt.Sprintf("Google says an account of the chain %s does not exist: %s\n\nFix: create it, or correct "+
 					"service_account, delegates or gcp_impersonation_chain.", chainText(hops), oneLine(err))}
-		case !gcpiam.IsPermissionDenied(err) || len(hops) == 0:
-			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Refused to Mint %s", titleCase(kind)),
-				detail: fmt.Sprintf("Minting %s for %s failed: %s", kind, r.tokenIdentity(), oneLine(err))}
-		}
-		idx, derr := r.c.Google.MissingHop(ctx, hopsWithGrantee(hops), permission)
-		if derr != nil {
-			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s Along the Chain", titleCase(kind)),
-				detail: fmt.Sprintf("Google denied %s on the chain %s: %s\n\nThe broken hop could not be found because the "+
-					"provider cannot read the accounts' IAM policies: %s", permission, chainText(hops), oneLine(err), oneLine(derr))}
-		}
-		if idx >= 0 {
-			idx += len(hops) - len(hopsWithGrantee(hops))
-			return waited, &mintFailure{cause: err, summary: brokenHopSummary(idx, hops, kind), detail: brokenHopDetail(idx, hops, permission)}
-		}
-		if hops[0].Grantee == "" {
+		case offset > 0:
+			needed := gcpiam.NeededAt(0, len(hops), permission)
 			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s at the First Hop", titleCase(kind)),
-				detail: fmt.Sprintf("Every hop after the first of %s has a grant of %s, so the provider's own identity, which "+
-					"tokeninfo could not name, most likely lacks %s on %s. Google said: %s",
-					chainText(hops), permission, strings.Join(gcpiam.RolesGranting(permission), " or "), hops[0].ServiceAccount, oneLine(err))}
+				detail: fmt.Sprintf("Every hop after the first of %s has a grant it needs, so the provider's own identity, which "+
+					"tokeninfo could not name, most likely lacks %s on %s (granted by %s). Google said: %s",
+					chainText(hops), needed, hops[0].ServiceAccount, gcpiam.WorkingRole("", needed), oneLine(err))}
 		}
 		if waited+gap > r.in.PropagationTimeout {
-			return waited, &mintFailure{cause: err,
-				summary: fmt.Sprintf("Google Still Denies %s After Waiting %s", titleCase(kind), waited),
-				detail: fmt.Sprintf("Every hop of %s has a grant of %s on its account, yet Google still denies it after waiting %s "+
-					"for IAM propagation (propagation_timeout = %s). A new grant can take minutes to take effect.\n\nFix: plan "+
-					"again later or raise propagation_timeout; if it persists, look for an IAM deny policy or a condition on the "+
-					"grants. Google said: %s", chainText(hops), permission, waited, r.in.PropagationTimeout, oneLine(err))}
+			return waited, r.stillDenied(rep, offset, hops, kind, err, waited, gap)
 		}
 		if err := r.c.Sleep(ctx, gap); err != nil {
 			return waited, &mintFailure{cause: err, summary: "Interrupted While Waiting for IAM Propagation", detail: err.Error()}
@@ -383,6 +382,34 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		waited += gap
 		gap = min(2*gap, maxPropagationWait)
 	}
+}
+
+// diagnosable says whether a minting error may come from the chain's
+// grants or accounts: a denial, a missing account, or a disabled one
+// (FAILED_PRECONDITION).
+func diagnosable(err error) bool {
+	return gcpiam.IsPermissionDenied(err) || gcpiam.IsNotFound(err) ||
+		(gcpiam.StatusCode(err) == http.StatusBadRequest && gcpiam.Status(err) == "FAILED_PRECONDITION")
+}
+
+// stillDenied is the failure after the propagation timeout: it says the
+// timeout, the time waited, and why it stopped before the next retry; and
+// it names a hop the diagnosis could not judge, if any.
+func (r *run) stillDenied(rep *gcpiam.ChainReport, offset int, hops []gcpiam.Hop, kind string, err error, waited, gap time.Duration) *mintFailure {
+	detail := fmt.Sprintf("Every hop of %s has a grant it needs on its account, yet Google still refuses %s. The check waited %s "+
+		"for IAM propagation and stopped there, because the next retry, %s later, would have passed propagation_timeout = %s. "+
+		"A new grant can take minutes to take effect.", chainText(hops), kind, waited, gap, r.in.PropagationTimeout)
+	if rep.Unsure >= 0 {
+		h := rep.Hops[rep.Unsure]
+		detail = fmt.Sprintf("Google refuses %s on %s, and hop %d (%s on %s) cannot be judged: %s. The check waited %s for IAM "+
+			"propagation and stopped there, because the next retry, %s later, would have passed propagation_timeout = %s.",
+			kind, chainText(hops), rep.Unsure+offset+1, memberName(h.Hop.Grantee), h.Hop.ServiceAccount, unsureReason(h),
+			waited, gap, r.in.PropagationTimeout)
+	}
+	return &mintFailure{cause: err,
+		summary: fmt.Sprintf("Google Still Refuses %s After Waiting %s of propagation_timeout %s", titleCase(kind), waited, r.in.PropagationTimeout),
+		detail: detail + "\n\nFix: plan again later or raise propagation_timeout; if it persists, look for an IAM deny policy, an " +
+			"organization policy or a grant held on a folder or organization. Google said: " + oneLine(err)}
 }
 
 // hopsWithGrantee drops a leading hop whose grantee is unknown.
@@ -393,24 +420,117 @@ func hopsWithGrantee(hops []gcpiam.Hop) []gcpiam.Hop {
 	return hops
 }
 
-func brokenHopSummary(i int, hops []gcpiam.Hop, kind string) string {
-	return fmt.Sprintf("Impersonation Hop %d of %d Is Broken: %s Cannot Mint %s for %s",
-		i+1, len(hops), memberName(hops[i].Grantee), titleCase(kind), hops[i].ServiceAccount)
+// brokenHop describes hop i of the report (offset hops of the chain were
+// left out of it) and its fix.
+func brokenHop(rep *gcpiam.ChainReport, i, offset int, hops []gcpiam.Hop, kind string, err error) *mintFailure {
+	h := rep.Hops[i]
+	n, pos := len(hops), i+offset+1
+	grantee, sa := memberName(h.Hop.Grantee), h.Hop.ServiceAccount
+	switch {
+	case h.Missing:
+		return &mintFailure{cause: err, summary: fmt.Sprintf("Service Account %s in the Chain Does Not Exist", sa),
+			detail: fmt.Sprintf("Hop %d of %d of the chain %s names service account %s, which does not exist (or was deleted). "+
+				"Google said: %s\n\nFix: create it (a deleted account can be undeleted within 30 days), or correct "+
+				"service_account, delegates or gcp_impersonation_chain.", pos, n, chainText(hops), sa, oneLine(err))}
+	case h.Disabled:
+		return &mintFailure{cause: err, summary: fmt.Sprintf("Service Account %s in the Chain Is Disabled", sa),
+			detail: fmt.Sprintf("Hop %d of %d of the chain %s goes through service account %s, which is disabled: a disabled "+
+				"account mints no tokens. Google said: %s\n\nFix: gcloud iam service-accounts enable %s",
+				pos, n, chainText(hops), sa, oneLine(err), sa)}
+	case len(rep.Order) > 0:
+		return &mintFailure{cause: err, summary: fmt.Sprintf("Impersonation Chain Delegates Are Out of Order at Hop %d of %d", pos, n),
+			detail: fmt.Sprintf("Hop %d of the chain %s: %s has no grant on %s, but every grant the chain needs exists in "+
+				"another order of the delegates: %s -> %s -> %s.\n\nFix: order the delegates as %s (Google walks them "+
+				"in the order given); no grant needs to be added.", pos, chainText(hops), grantee, sa,
+				chainStart(hops), strings.Join(rep.Order, " -> "), hops[n-1].ServiceAccount, strings.Join(rep.Order, ", "))}
+	}
+	return &mintFailure{cause: err,
+		summary: fmt.Sprintf("Impersonation Hop %d of %d Is Broken: %s Cannot Mint %s for %s", pos, n, grantee, titleCase(kind), sa),
+		detail: fmt.Sprintf("Hop %d of the chain %s: %s needs %s on service account %s%s.\n\n"+
+			"Expected: %s holds %s on %s.\nActual: %s\n\n"+
+			"Fix: add the hop with airflowiam_impersonation_chain, or run:\n"+
+			"  gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=%s",
+			pos, chainText(hops), h.Hop.Grantee, h.Needed, sa, neededWhy(h.Needed),
+			h.Hop.Grantee, h.Hop.Role, sa, heldText(h),
+			sa, h.Hop.Grantee, h.Hop.Role)}
 }
 
-func brokenHopDetail(i int, hops []gcpiam.Hop, permission string) string {
-	h := hops[i]
-	roles := gcpiam.RolesGranting(permission)
-	least := roles[len(roles)-1]
-	return fmt.Sprintf("Hop %d of the chain %s: %s needs %s on service account %s.\n\n"+
-		"Expected: %s holds one of %s on %s.\n"+
-		"Actual: the IAM policy of %s grants none of them to %s (grants inherited from the project are not visible here).\n\n"+
-		"Fix: add the hop with airflowiam_impersonation_chain, or run:\n"+
-		"  gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=%s",
-		i+1, chainText(hops), h.Grantee, permission, h.ServiceAccount,
-		h.Grantee, strings.Join(roles, " or "), h.ServiceAccount,
-		h.ServiceAccount, h.Grantee,
-		h.ServiceAccount, h.Grantee, least)
+// neededWhy says why a delegate needs more than the token's permission.
+func neededWhy(needed string) string {
+	if needed == gcpiam.PermissionImplicitDelegation {
+		return " (Google requires it of every delegate of a chain, whatever the token; only " + gcpiam.RoleTokenCreator + " grants it)"
+	}
+	return ""
+}
+
+// heldText lists what the grantee holds on the account, and why none of
+// it works.
+func heldText(h gcpiam.HopReport) string {
+	var lines []string
+	for _, g := range h.Grants {
+		lines = append(lines, "  - "+grantText(g, h.Needed))
+	}
+	where := "the IAM policy of " + h.Hop.ServiceAccount
+	if h.ProjectUnread == "" && h.Account != nil {
+		where += " and of its project " + h.Account.ProjectID
+	}
+	if len(lines) == 0 {
+		return where + " grant " + memberName(h.Hop.Grantee) + " nothing." + projectNote(h)
+	}
+	return where + " grant " + memberName(h.Hop.Grantee) + ":\n" + strings.Join(lines, "\n") + projectNote(h)
+}
+
+func projectNote(h gcpiam.HopReport) string {
+	if h.ProjectUnread == "" {
+		return ""
+	}
+	return "\n(Grants inherited from the project could not be read: " + h.ProjectUnread + ".)"
+}
+
+// grantText is one grant and its verdict for the permission needed.
+func grantText(g gcpiam.Grant, needed string) string {
+	s := g.Role
+	if g.Project != "" {
+		s += " inherited from project " + g.Project
+	}
+	if g.Condition != nil {
+		s += fmt.Sprintf(" under condition %q (%s)", g.Condition.Title, g.Condition.Expression)
+	}
+	switch {
+	case !g.Known:
+		return s + ": a custom role, whose permissions the check does not read"
+	case !g.Permits && g.Role == gcpiam.RoleOpenIDTokenCreator:
+		return s + ": too narrow: it grants only " + gcpiam.PermissionGetOpenIDToken + ", and " + needed + " is needed here"
+	case !g.Permits && g.Role == gcpiam.RoleWorkloadIdentityUser:
+		return s + ": it grants no " + needed + " (only access and ID tokens, for Kubernetes service accounts)"
+	case !g.Permits:
+		return s + ": it grants none of the token permissions (" + needed + " is needed)"
+	case g.ConditionNow == iamcond.False:
+		return s + ": the condition is false now, so the grant does not apply"
+	case g.ConditionNow == iamcond.Unknown:
+		return s + ": the condition cannot be judged here (" + g.ConditionWhy + ")"
+	}
+	return s + ": grants it"
+}
+
+// unsureReason says why a hop cannot be judged.
+func unsureReason(h gcpiam.HopReport) string {
+	for _, g := range h.Grants {
+		if !g.Known || g.ConditionNow == iamcond.Unknown {
+			return grantText(g, h.Needed)
+		}
+	}
+	if h.ProjectUnread != "" {
+		return "no grant on the account itself, and grants inherited from its project could not be read (" + h.ProjectUnread + ")"
+	}
+	return "its grants could not be judged"
+}
+
+func chainStart(hops []gcpiam.Hop) string {
+	if hops[0].Grantee == "" {
+		return "(the provider)"
+	}
+	return memberName(hops[0].Grantee)
 }
 
 // chainText renders the hops as "caller -> a -> b".

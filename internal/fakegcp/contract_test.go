@@ -119,9 +119,10 @@ var requestSchemaOverrides = map[string]string{
 
 func TestContractDiscovery(t *testing.T) {
 	docs := map[string]*discoveryDoc{
-		apiIAM:            loadDiscovery(t, "iam/v1/iam-api.json"),
-		apiIAMCredentials: loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
-		apiSecretManager:  loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
+		apiIAM:             loadDiscovery(t, "iam/v1/iam-api.json"),
+		apiIAMCredentials:  loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
+		apiSecretManager:   loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
+		apiResourceManager: loadDiscovery(t, "cloudresourcemanager/v1/cloudresourcemanager-api.json"),
 	}
 	apiRoutes := 0
 	for _, rt := range routes {
@@ -270,6 +271,7 @@ func TestContractRoutesMatchClientPaths(t *testing.T) {
 		"email":             "sa-name@my-project.iam.gserviceaccount.com",
 		"secretsId":         "airflow-connections-my_db",
 		"versionsId":        "3",
+		"resource":          "my-project",
 	}
 	for _, rt := range routes {
 		path := "/" + placeholder.ReplaceAllStringFunc(rt.path, func(p string) string {
@@ -292,9 +294,10 @@ func TestContractRoutesMatchClientPaths(t *testing.T) {
 // discovery method id or one of the documented pseudo ids.
 func TestContractCountedIDs(t *testing.T) {
 	docs := map[string]*discoveryDoc{
-		"iam":            loadDiscovery(t, "iam/v1/iam-api.json"),
-		"iamcredentials": loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
-		"secretmanager":  loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
+		"iam":                  loadDiscovery(t, "iam/v1/iam-api.json"),
+		"iamcredentials":       loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
+		"secretmanager":        loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
+		"cloudresourcemanager": loadDiscovery(t, "cloudresourcemanager/v1/cloudresourcemanager-api.json"),
 	}
 	pseudo := []string{"oauth2.token", "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks", "oidc.serviceAccountJwks"}
 	for _, rt := range routes {

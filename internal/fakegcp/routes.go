@@ -8,17 +8,19 @@ import (
 
 // Discovery documents the API routes come from.
 const (
-	apiIAM            = "iam"
-	apiIAMCredentials = "iamcredentials"
-	apiSecretManager  = "secretmanager"
+	apiIAM             = "iam"
+	apiIAMCredentials  = "iamcredentials"
+	apiSecretManager   = "secretmanager"
+	apiResourceManager = "cloudresourcemanager"
 )
 
 // Services named in error details.
 const (
-	serviceIAM            = "iam.googleapis.com"
-	serviceIAMCredentials = "iamcredentials.googleapis.com"
-	serviceOAuth2         = "oauth2.googleapis.com"
-	serviceSecretManager  = "secretmanager.googleapis.com"
+	serviceIAM             = "iam.googleapis.com"
+	serviceIAMCredentials  = "iamcredentials.googleapis.com"
+	serviceOAuth2          = "oauth2.googleapis.com"
+	serviceSecretManager   = "secretmanager.googleapis.com"
+	serviceResourceManager = "cloudresourcemanager.googleapis.com"
 )
 
 // route is one method the fake serves. API routes (api != "") are checked
@@ -50,6 +52,8 @@ func (rt *route) service() string {
 		return serviceIAMCredentials
 	case apiSecretManager:
 		return serviceSecretManager
+	case apiResourceManager:
+		return serviceResourceManager
 	}
 	return serviceOAuth2
 }
@@ -68,6 +72,10 @@ const (
 
 // routes is the fake's whole HTTP surface.
 var routes = compileRoutes([]*route{
+	// Cloud Resource Manager v1: a project's IAM policy, read only.
+	{method: http.MethodPost, path: "v1/projects/{resource}:getIamPolicy", id: "cloudresourcemanager.projects.getIamPolicy", api: apiResourceManager,
+		rpc: "google.cloudresourcemanager.v1.Projects.GetIamPolicy", handler: (*Server).getProjectIamPolicy,
+		request: getIamPolicyRequest{}, response: Policy{}},
 	// IAM API v1: service accounts.
 	{method: http.MethodGet, path: saCollection, id: "iam.projects.serviceAccounts.list", api: apiIAM, rpc: iamRPC + "ListServiceAccounts",
 		handler: (*Server).listServiceAccounts, response: listServiceAccountsResponse{}, query: []string{"pageSize", "pageToken"}},

@@ -1,8 +1,6 @@
 package gcpiam
 
 import (
-	"context"
-	"fmt"
 	"strings"
 )
 
@@ -74,38 +72,3 @@ const (
 	PermissionGetAccessToken = "iam.serviceAccounts.getAccessToken"
 	PermissionGetOpenIDToken = "iam.serviceAccounts.getOpenIdToken"
 )
-
-// RolesGranting lists the predefined roles that grant permission on a
-// service account, the least privileged last.
-func RolesGranting(permission string) []string {
-	switch permission {
-	case PermissionGetAccessToken:
-		return []string{RoleTokenCreator, RoleWorkloadIdentityUser}
-	case PermissionGetOpenIDToken:
-		return []string{RoleTokenCreator, RoleWorkloadIdentityUser, RoleOpenIDTokenCreator}
-	}
-	return nil
-}
-
-// MissingHop reads each hop's account policy, in order, and returns the
-// index of the first hop whose grantee holds none of the roles granting
-// permission through an unconditional binding on the account, or -1 when
-// every hop has one. Hop.Role is not consulted. Grants inherited from the
-// project or above are not visible here.
-func (c *Client) MissingHop(ctx context.Context, hops []Hop, permission string) (int, error) {
-	roles := RolesGranting(permission)
-	for i, h := range hops {
-		p, err := c.Policy(ctx, h.ServiceAccount)
-		if err != nil {
-			return -1, fmt.Errorf("reading the IAM policy of %s: %w", h.ServiceAccount, err)
-		}
-		granted := false
-		for _, role := range roles {
-			granted = granted || PolicyHasMember(p, role, h.Grantee)
-		}
-		if !granted {
-			return i, nil
-		}
-	}
-	return -1, nil
-}

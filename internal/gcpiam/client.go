@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
+	cloudresourcemanager "google.golang.org/api/cloudresourcemanager/v1"
 	iam "google.golang.org/api/iam/v1"
 	iamcredentials "google.golang.org/api/iamcredentials/v1"
 	"google.golang.org/api/option"
@@ -50,6 +51,9 @@ type Config struct {
 	// tests and sandboxes.
 	IAMEndpoint            string
 	IAMCredentialsEndpoint string
+	// ResourceManagerEndpoint serves Cloud Resource Manager v1, read only
+	// by the check, for grants a service account inherits from its project.
+	ResourceManagerEndpoint string
 	// OAuth2Endpoint serves oauth2/v3/tokeninfo and oauth2/v3/certs (the
 	// keys that sign Google ID tokens). Default https://www.googleapis.com/.
 	OAuth2Endpoint string
@@ -65,7 +69,12 @@ type Config struct {
 type Client struct {
 	iam   *iam.Service
 	creds *iamcredentials.Service
-	retry Retry
+	// baseCreds calls IAM Credentials as the base credentials, before
+	// impersonate_service_account: the provider's own ID tokens are minted
+	// by the base identity on the impersonated account, as a worker's are.
+	baseCreds *iamcredentials.Service
+	crm       *cloudresourcemanager.Service
+	retry     Retry
 
 	// What the provider's own identity is, for ID tokens of its own and for
 	// tokeninfo.
@@ -126,12 +135,13 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	}
 
 	var ts oauth2.TokenSource = base
+	var baseCreds *iamcredentials.Service
 	if cfg.ImpersonateServiceAccount != "" {
 		// The provider's own impersonation goes through the configured IAM
 		// Credentials endpoint; google.golang.org/api/impersonate would
 		// ignore an endpoint override.
-		_, baseCreds, err := newServices(base)
-		if err != nil {
+		var err error
+		if _, baseCreds, err = newServices(base); err != nil {
 			return nil, err
 		}
 		ts = oauth2.ReuseTokenSource(nil, &chainTokenSource{
@@ -143,6 +153,11 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	crmOpts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport}})}
+	crm, err := cloudresourcemanager.NewService(ctx, withEndpoint(crmOpts, cfg.ResourceManagerEndpoint)...)
+	if err != nil {
+		return nil, fmt.Errorf("building the Cloud Resource Manager client: %w", err)
+	}
 	oauth2URL := cfg.OAuth2Endpoint
 	if oauth2URL == "" {
 		oauth2URL = DefaultOAuth2Endpoint
@@ -150,6 +165,8 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	return &Client{
 		iam:         iamSvc,
 		creds:       credSvc,
+		baseCreds:   baseCreds,
+		crm:         crm,
 		tokens:      ts,
 		impersonate: cfg.ImpersonateServiceAccount,
 		delegates:   cfg.Delegates,

@@ -31,7 +31,7 @@ func newFake(t *testing.T) (*fakegcp.Server, *Client, fakegcp.ServiceAccount) {
 	if !ok {
 		t.Fatal("seeded account missing")
 	}
-	c, err := NewClient(t.Context(), Config{AccessToken: s.AccessTokenFor(admin), IAMEndpoint: s.URL(), IAMCredentialsEndpoint: s.URL()})
+	c, err := NewClient(t.Context(), Config{AccessToken: s.AccessTokenFor(admin), IAMEndpoint: s.URL(), IAMCredentialsEndpoint: s.URL(), ResourceManagerEndpoint: s.URL()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,27 +231,73 @@ func TestOwnIDToken_fromKey(t *testing.T) {
 	}
 }
 
-func TestMissingHop(t *testing.T) {
+func TestDiagnoseChain(t *testing.T) {
 	s, c, target := newFake(t)
 	d1, err := s.CreateServiceAccount("airflow-prod", "delegate-one")
 	if err != nil {
 		t.Fatal(err)
 	}
+	d2, err := s.CreateServiceAccount("airflow-prod", "delegate-two")
+	if err != nil {
+		t.Fatal(err)
+	}
 	hops := ChainHops(admin, []string{d1.Email, target.Email}, "")
-	if i, err := c.MissingHop(t.Context(), hops, PermissionGetAccessToken); err != nil || i != 0 {
-		t.Fatalf("no grants: %d, %v; want 0", i, err)
+	rep, err := c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
+	if err != nil || rep.Broken != 0 {
+		t.Fatalf("no grants: %+v, %v; want hop 0 broken", rep, err)
+	}
+	// The admin's only grant is roles/owner, inherited from the project,
+	// which mints nothing.
+	if h := rep.Hops[0]; h.Needed != PermissionImplicitDelegation || h.Hop.Role != RoleTokenCreator || h.Holds() ||
+		len(h.Grants) != 1 || h.Grants[0].Role != "roles/owner" || h.Grants[0].Project != "airflow-prod" {
+		t.Errorf("hop 0 = %+v", h)
 	}
 	if err := s.AddMember(d1.Email, RoleTokenCreator, admin); err != nil {
 		t.Fatal(err)
 	}
-	// OpenID Token Creator is enough for ID tokens, not for access tokens.
+	// OpenID Token Creator is enough on the target for ID tokens, not for
+	// access tokens.
 	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, "serviceAccount:"+d1.Email); err != nil {
 		t.Fatal(err)
 	}
-	if i, _ := c.MissingHop(t.Context(), hops, PermissionGetAccessToken); i != 1 {
-		t.Errorf("access tokens: missing hop %d, want 1", i)
+	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
+	if rep.Broken != 1 || rep.Hops[1].Hop.Role != RoleTokenCreator || len(rep.Hops[1].Grants) != 1 || rep.Hops[1].Grants[0].Permits {
+		t.Errorf("access tokens: %+v, want hop 1 broken by a too narrow grant", rep)
 	}
-	if i, _ := c.MissingHop(t.Context(), hops, PermissionGetOpenIDToken); i != -1 {
-		t.Errorf("ID tokens: missing hop %d, want none", i)
+	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
+	if rep.Broken != -1 || rep.Unsure != -1 {
+		t.Errorf("ID tokens: %+v, want nothing broken", rep)
+	}
+	if rep.Hops[1].Hop.Role != RoleOpenIDTokenCreator {
+		t.Errorf("ID tokens: the working role on the target is %s", rep.Hops[1].Hop.Role)
+	}
+
+	// OpenID Token Creator on a delegate is too narrow: delegates need
+	// implicitDelegation.
+	if err := s.RemoveMember(d1.Email, RoleTokenCreator, admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(d1.Email, RoleOpenIDTokenCreator, admin); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
+	if rep.Broken != 0 || !slices.ContainsFunc(rep.Hops[0].Grants, func(g Grant) bool { return g.Role == RoleOpenIDTokenCreator && !g.Permits }) {
+		t.Errorf("OpenID on a delegate: %+v, want hop 0 broken", rep)
+	}
+
+	// Grants present in another order than the delegates.
+	three := ChainHops(admin, []string{d2.Email, d1.Email, target.Email}, "")
+	if err := s.AddMember(d2.Email, RoleTokenCreator, "serviceAccount:"+d1.Email); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(d1.Email, RoleTokenCreator, admin); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, "serviceAccount:"+d2.Email); err != nil {
+		t.Fatal(err)
+	}
+	rep, _ = c.DiagnoseChain(t.Context(), three, PermissionGetOpenIDToken)
+	if rep.Broken != 0 || !slices.Equal(rep.Order, []string{d1.Email, d2.Email}) {
+		t.Errorf("reversed delegates: broken %d, order %v; want 0 and %v", rep.Broken, rep.Order, []string{d1.Email, d2.Email})
 	}
 }

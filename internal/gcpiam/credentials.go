@@ -55,7 +55,11 @@ func (c *Client) GenerateAccessToken(ctx context.Context, target string, delegat
 // delegates, with aud = audience and the email claim when includeEmail is
 // set. The token is a secret: never log it or keep it.
 func (c *Client) GenerateIDToken(ctx context.Context, target string, delegates []string, audience string, includeEmail bool) (string, error) {
-	resp, err := c.creds.Projects.ServiceAccounts.GenerateIdToken(accountName(target), &iamcredentials.GenerateIdTokenRequest{
+	return generateIDToken(ctx, c.creds, target, delegates, audience, includeEmail)
+}
+
+func generateIDToken(ctx context.Context, svc *iamcredentials.Service, target string, delegates []string, audience string, includeEmail bool) (string, error) {
+	resp, err := svc.Projects.ServiceAccounts.GenerateIdToken(accountName(target), &iamcredentials.GenerateIdTokenRequest{
 		Delegates:    delegateNames(delegates),
 		Audience:     audience,
 		IncludeEmail: includeEmail,

@@ -71,13 +71,15 @@ func CallerMember(email string) string {
 	return "user:" + email
 }
 
-// OwnIDToken mints an ID token for the provider's own identity: through the
-// IAM Credentials API for an impersonated service account, or from a
+// OwnIDToken mints an ID token for the provider's own identity: for an
+// impersonated service account, through the IAM Credentials API as the base
+// credentials (the grant that makes impersonate_service_account work is the
+// one used; an account is never asked to mint on itself), or from a
 // service-account key at the key's token URI. Other credentials cannot,
 // and give ErrNoOwnIDToken. The token is a secret.
 func (c *Client) OwnIDToken(ctx context.Context, audience string) (string, error) {
 	if c.impersonate != "" {
-		return c.GenerateIDToken(ctx, c.impersonate, c.delegates, audience, true)
+		return generateIDToken(ctx, c.baseCreds, c.impersonate, c.delegates, audience, true)
 	}
 	keyJSON := c.credsJSON
 	if keyJSON == nil {
@@ -210,7 +212,7 @@ func (c *Client) getJSON(req *http.Request, out any) error {
 		return err
 	}
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s %s: HTTP %d: %s", req.Method, req.URL.Redacted(), resp.StatusCode, strings.TrimSpace(string(body)))
+		return &HTTPError{Method: req.Method, URL: req.URL.Redacted(), Code: resp.StatusCode, Body: strings.TrimSpace(string(body))}
 	}
 	return json.Unmarshal(body, out)
 }

@@ -75,6 +75,7 @@ type googleBlockModel struct {
 	IAMCredentialsEndpoint             types.String `tfsdk:"iamcredentials_endpoint"`
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
+	ResourceManagerEndpoint            types.String `tfsdk:"resourcemanager_endpoint"`
 }
 
 type awsBlockModel struct {
@@ -211,6 +212,12 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Custom Secret Manager API base URL (default `https://secretmanager.googleapis.com/`).",
 					},
+					"resourcemanager_endpoint": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Custom Cloud Resource Manager API base URL (default `https://cloudresourcemanager.googleapis.com/`). " +
+							"`airflowiam_token_exchange` reads a project's IAM policy there, when it may, to see grants a service account " +
+							"inherits from its project.",
+					},
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -341,6 +348,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
 		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
+		"resourcemanager_endpoint": block.ResourceManagerEndpoint,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -360,6 +368,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		IAMEndpoint:               block.IAMEndpoint.ValueString(),
 		IAMCredentialsEndpoint:    block.IAMCredentialsEndpoint.ValueString(),
 		OAuth2Endpoint:            block.OAuth2Endpoint.ValueString(),
+		ResourceManagerEndpoint:   block.ResourceManagerEndpoint.ValueString(),
 		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
 	})
 	if err != nil {

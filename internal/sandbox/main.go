@@ -159,7 +159,7 @@ func revoke(ctx context.Context, args []string, out io.Writer) error {
 	if *endpoint == "" || *token == "" || *account == "" || *member == "" {
 		return errors.New("revoke needs -google, -token, -account and -member")
 	}
-	c, err := gcpiam.NewClient(ctx, gcpiam.Config{AccessToken: *token, IAMEndpoint: *endpoint, IAMCredentialsEndpoint: *endpoint})
+	c, err := gcpiam.NewClient(ctx, gcpiam.Config{AccessToken: *token, IAMEndpoint: *endpoint, IAMCredentialsEndpoint: *endpoint, ResourceManagerEndpoint: *endpoint})
 	if err != nil {
 		return err
 	}

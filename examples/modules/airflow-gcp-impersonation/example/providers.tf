@@ -36,9 +36,10 @@ provider "airflowiam" {
     password = var.airflow_password
   }
   google {
-    access_token            = var.google_access_token
-    iam_endpoint            = var.google_endpoint
-    iamcredentials_endpoint = var.google_endpoint
-    oauth2_endpoint         = var.google_endpoint
+    access_token             = var.google_access_token
+    iam_endpoint             = var.google_endpoint
+    iamcredentials_endpoint  = var.google_endpoint
+    oauth2_endpoint          = var.google_endpoint
+    resourcemanager_endpoint = var.google_endpoint
   }
 }

@@ -14,9 +14,10 @@ variable "google_endpoint" {
 
 provider "airflowiam" {
   google {
-    access_token            = var.google_access_token
-    iam_endpoint            = var.google_endpoint
-    iamcredentials_endpoint = var.google_endpoint
-    oauth2_endpoint         = var.google_endpoint
+    access_token             = var.google_access_token
+    iam_endpoint             = var.google_endpoint
+    iamcredentials_endpoint  = var.google_endpoint
+    oauth2_endpoint          = var.google_endpoint
+    resourcemanager_endpoint = var.google_endpoint
   }
 }

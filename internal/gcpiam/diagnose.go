@@ -1,0 +1,331 @@
+package gcpiam
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	cloudresourcemanager "google.golang.org/api/cloudresourcemanager/v1"
+	iam "google.golang.org/api/iam/v1"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
+)
+
+// PermissionImplicitDelegation is what a hop needs on a delegate (any
+// account of a chain but its target). Google's IAM Credentials reference,
+// the delegates field of generateAccessToken and generateIdToken:
+// https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken
+// and https://cloud.google.com/iam/docs/create-short-lived-credentials-delegated.
+const PermissionImplicitDelegation = "iam.serviceAccounts.implicitDelegation"
+
+// tokenPermissions are the token permissions of the predefined roles that
+// have any, as Google's roles reference lists them
+// (https://cloud.google.com/iam/docs/roles-permissions/iam). Every other
+// predefined role, roles/owner and roles/iam.serviceAccountUser included,
+// grants none of them
+// (https://cloud.google.com/iam/docs/service-account-permissions).
+var tokenPermissions = map[string][]string{
+	RoleTokenCreator:         {PermissionGetAccessToken, PermissionGetOpenIDToken, PermissionImplicitDelegation, "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"},
+	RoleOpenIDTokenCreator:   {PermissionGetOpenIDToken},
+	RoleWorkloadIdentityUser: {PermissionGetAccessToken, PermissionGetOpenIDToken},
+}
+
+// RoleGrants reports whether a predefined role grants permission on a
+// service account. ok is false for a custom role, whose permissions are not
+// known here.
+func RoleGrants(role, permission string) (grants, ok bool) {
+	if !strings.HasPrefix(role, "roles/") {
+		return false, false
+	}
+	return slices.Contains(tokenPermissions[role], permission), true
+}
+
+// NeededAt is the permission the grant at position i of a chain of n hops
+// needs: implicitDelegation on a delegate, the token's own permission on
+// the target (the last hop).
+func NeededAt(i, n int, permission string) string {
+	if i < n-1 {
+		return PermissionImplicitDelegation
+	}
+	return permission
+}
+
+// WorkingRole is the least privileged predefined role that gives grantee
+// the permission needed: Workload Identity User for a Kubernetes service
+// account (https://cloud.google.com/kubernetes-engine/docs/how-to/workload-identity),
+// OpenID Token Creator for an ID token on the target, Token Creator for an
+// access token and for every delegate.
+func WorkingRole(grantee, needed string) string {
+	switch {
+	case strings.Contains(grantee, ".svc.id.goog[") && needed != PermissionImplicitDelegation:
+		return RoleWorkloadIdentityUser
+	case needed == PermissionGetOpenIDToken:
+		return RoleOpenIDTokenCreator
+	}
+	return RoleTokenCreator
+}
+
+// Grant is one binding that names a hop's grantee on its account, whatever
+// its role.
+type Grant struct {
+	Role string
+	// Project is set when the grant is inherited from the account's
+	// project rather than on the account's own policy.
+	Project string
+	// Condition is the binding's condition, nil when unconditional.
+	Condition *iam.Expr
+	// ConditionNow is the condition evaluated now (True when there is
+	// none); ConditionWhy says why it is Unknown.
+	ConditionNow iamcond.Result
+	ConditionWhy string
+	// Permits says whether the role grants the permission needed, Known
+	// whether that is known (false for custom roles).
+	Permits, Known bool
+}
+
+// Effective says whether the grant gives the permission now.
+func (g Grant) Effective() bool { return g.Permits && g.ConditionNow == iamcond.True }
+
+// HopReport is what the diagnosis found at one hop.
+type HopReport struct {
+	Hop    Hop    // Role is the role that works at this position
+	Needed string // the permission needed
+	// Missing and Disabled describe the account; Account is nil when it
+	// could not be read.
+	Missing, Disabled bool
+	Account           *ServiceAccount
+	Grants            []Grant
+	// ProjectUnread is why the project's policy could not be read, when it
+	// could not: inherited grants are then unknown.
+	ProjectUnread string
+}
+
+// Holds says whether a grant gives the needed permission now.
+func (h HopReport) Holds() bool {
+	return slices.ContainsFunc(h.Grants, Grant.Effective)
+}
+
+// Unsure says whether the hop may hold the permission without the
+// diagnosis being able to tell: a grant whose role or condition cannot be
+// judged, or a project policy it could not read.
+func (h HopReport) Unsure() bool {
+	if h.Holds() || h.Missing || h.Disabled {
+		return false
+	}
+	if h.ProjectUnread != "" {
+		return true
+	}
+	return slices.ContainsFunc(h.Grants, func(g Grant) bool {
+		return (!g.Known && g.ConditionNow != iamcond.False) || (g.Permits && g.ConditionNow == iamcond.Unknown)
+	})
+}
+
+// Broken says whether the hop certainly lacks what it needs.
+func (h HopReport) Broken() bool {
+	return h.Missing || h.Disabled || (!h.Holds() && !h.Unsure())
+}
+
+// ChainReport is the diagnosis of a whole chain.
+type ChainReport struct {
+	Hops []HopReport
+	// Broken is the index of the first hop that certainly lacks its
+	// permission (or whose account is missing or disabled), -1 when none.
+	Broken int
+	// Unsure is the index of the first hop that may lack it, -1 when none.
+	Unsure int
+	// Order, when set, is an order of the chain's delegates in which every
+	// grant is present: the grants exist, in another order than asked.
+	Order []string
+}
+
+// maxReorder bounds the delegates whose orders are tried.
+const maxReorder = 6
+
+// DiagnoseChain reads each hop's account and IAM policy (version 3) and,
+// where it may, the account project's policy, and reports per hop what the
+// grantee holds and what it needs for a token of permission at the end of
+// the chain. Conditions are evaluated now. An error is returned only when a
+// policy of the chain's own accounts cannot be read.
+func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission string) (*ChainReport, error) {
+	now := time.Now()
+	projects := map[string]*projectPolicy{}
+	rep := &ChainReport{Broken: -1, Unsure: -1}
+	policies := make([]*iam.Policy, len(hops))
+	for i, h := range hops {
+		hr := HopReport{Hop: h, Needed: NeededAt(i, len(hops), permission)}
+		hr.Hop.Role = WorkingRole(h.Grantee, hr.Needed)
+		sa, err := c.ServiceAccount(ctx, h.ServiceAccount)
+		switch {
+		case IsNotFound(err):
+			hr.Missing = true
+		case err == nil:
+			hr.Account, hr.Disabled = sa, sa.Disabled
+		}
+		if !hr.Missing {
+			p, err := c.Policy(ctx, h.ServiceAccount)
+			if err != nil {
+				return nil, fmt.Errorf("reading the IAM policy of %s: %w", h.ServiceAccount, err)
+			}
+			policies[i] = p
+			pp := c.projectPolicy(ctx, projects, hr.Account)
+			hr.ProjectUnread = pp.unread
+			hr.Grants = grantsOf(h.Grantee, hr.Needed, p, pp, hr.Account, h.ServiceAccount, now)
+		}
+		if rep.Broken < 0 && hr.Broken() {
+			rep.Broken = i
+		}
+		if rep.Unsure < 0 && hr.Unsure() {
+			rep.Unsure = i
+		}
+		rep.Hops = append(rep.Hops, hr)
+	}
+	if rep.Broken >= 0 && !rep.Hops[rep.Broken].Missing && !rep.Hops[rep.Broken].Disabled {
+		rep.Order = c.workingOrder(hops, policies, projects, permission, now)
+	}
+	return rep, nil
+}
+
+// projectPolicy is a project's policy, or why it could not be read.
+type projectPolicy struct {
+	id       string
+	bindings []*cloudresourcemanager.Binding
+	unread   string
+}
+
+func (c *Client) projectPolicy(ctx context.Context, cache map[string]*projectPolicy, sa *ServiceAccount) *projectPolicy {
+	if sa == nil || sa.ProjectID == "" {
+		return &projectPolicy{unread: "the account's project is not known"}
+	}
+	if pp, ok := cache[sa.ProjectID]; ok {
+		return pp
+	}
+	pp := &projectPolicy{id: sa.ProjectID}
+	p, err := c.crm.Projects.GetIamPolicy(sa.ProjectID, &cloudresourcemanager.GetIamPolicyRequest{
+		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: policyVersion},
+	}).Context(ctx).Do()
+	if err != nil {
+		pp.unread = strings.Join(strings.Fields(err.Error()), " ")
+	} else {
+		pp.bindings = p.Bindings
+	}
+	cache[sa.ProjectID] = pp
+	return pp
+}
+
+// grantsOf lists the bindings of the account's policy and of its project's
+// that name grantee.
+func grantsOf(grantee, needed string, p *iam.Policy, pp *projectPolicy, sa *ServiceAccount, email string, now time.Time) []Grant {
+	project := "-"
+	if sa != nil {
+		project, email = sa.ProjectID, sa.Email
+	}
+	attrs := iamcond.ServiceAccount(project, email, now)
+	var out []Grant
+	add := func(role, fromProject string, members []string, cond *iam.Expr) {
+		if !slices.ContainsFunc(members, func(m string) bool { return memberCovers(m, grantee) }) {
+			return
+		}
+		g := Grant{Role: role, Project: fromProject, Condition: cond, ConditionNow: iamcond.True}
+		g.Permits, g.Known = RoleGrants(role, needed)
+		if cond != nil {
+			var err error
+			if g.ConditionNow, err = iamcond.Eval(cond.Expression, attrs); err != nil {
+				g.ConditionWhy = err.Error()
+			}
+		}
+		out = append(out, g)
+	}
+	for _, b := range p.Bindings {
+		add(b.Role, "", b.Members, b.Condition)
+	}
+	if pp != nil {
+		for _, b := range pp.bindings {
+			var cond *iam.Expr
+			if b.Condition != nil {
+				cond = &iam.Expr{Title: b.Condition.Title, Expression: b.Condition.Expression, Description: b.Condition.Description}
+			}
+			add(b.Role, pp.id, b.Members, cond)
+		}
+	}
+	return out
+}
+
+// memberCovers says whether a binding's member covers grantee: the same
+// member, or allUsers / allAuthenticatedUsers.
+func memberCovers(bindingMember, grantee string) bool {
+	return SameMember(bindingMember, grantee) || bindingMember == "allUsers" || bindingMember == "allAuthenticatedUsers"
+}
+
+// workingOrder looks for an order of the chain's delegates (every account
+// but the target) in which each grant is present, when it is not the
+// order asked. It returns nil when there is none, or too many delegates to
+// try.
+func (c *Client) workingOrder(hops []Hop, policies []*iam.Policy, projects map[string]*projectPolicy, permission string, now time.Time) []string {
+	n := len(hops)
+	if n < 3 || n-1 > maxReorder || slices.Contains(policies, nil) {
+		return nil
+	}
+	source := hops[0].Grantee
+	accounts := make([]string, n)
+	byAccount := map[string]int{}
+	for i, h := range hops {
+		accounts[i] = h.ServiceAccount
+		byAccount[h.ServiceAccount] = i
+	}
+	holds := func(grantee string, account, pos int) bool {
+		var pp *projectPolicy
+		var sa *ServiceAccount
+		if a, ok := c.cached(accounts[account]); ok {
+			sa = a
+			pp = projects[a.ProjectID]
+		}
+		needed := NeededAt(pos, n, permission)
+		return slices.ContainsFunc(grantsOf(grantee, needed, policies[account], pp, sa, accounts[account], now), Grant.Effective)
+	}
+	delegates := slices.Clone(accounts[:n-1])
+	var found []string
+	permute(delegates, 0, func(order []string) bool {
+		if slices.Equal(order, accounts[:n-1]) {
+			return false
+		}
+		grantee := source
+		for pos, a := range order {
+			if !holds(grantee, byAccount[a], pos) {
+				return false
+			}
+			grantee = "serviceAccount:" + a
+		}
+		if !holds(grantee, n-1, n-1) {
+			return false
+		}
+		found = slices.Clone(order)
+		return true
+	})
+	return found
+}
+
+// cached is an account read earlier by this client.
+func (c *Client) cached(ref string) (*ServiceAccount, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	sa, ok := c.accounts[strings.ToLower(ref)]
+	return sa, ok
+}
+
+// permute calls visit with each order of s (in place) until visit returns
+// true.
+func permute(s []string, k int, visit func([]string) bool) bool {
+	if k == len(s) {
+		return visit(s)
+	}
+	for i := k; i < len(s); i++ {
+		s[k], s[i] = s[i], s[k]
+		if permute(s, k+1, visit) {
+			return true
+		}
+		s[k], s[i] = s[i], s[k]
+	}
+	return false
+}
