@@ -407,7 +407,7 @@ func (r *run) stillDenied(rep *gcpiam.ChainReport, offset int, hops []gcpiam.Hop
 			waited, gap, r.in.PropagationTimeout)
 	}
 	return &mintFailure{cause: err,
-		summary: fmt.Sprintf("Google Still Refuses %s After Waiting %s of propagation_timeout %s", titleCase(kind), waited, r.in.PropagationTimeout),
+		summary: fmt.Sprintf("Google Still Denies %s After Waiting %s of propagation_timeout %s", titleCase(kind), waited, r.in.PropagationTimeout),
 		detail: detail + "\n\nFix: plan again later or raise propagation_timeout; if it persists, look for an IAM deny policy, an " +
 			"organization policy or a grant held on a folder or organization. Google said: " + oneLine(err)}
 }

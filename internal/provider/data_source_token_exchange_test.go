@@ -419,3 +419,234 @@ func TestAccTokenExchange_invalidInput(t *testing.T) {
 		})
 	}
 }
+
+// chainCheck is the check of gcp_impersonation_chain, failing at once.
+func chainCheck(chain ...string) string {
+	return exchangeData(fmt.Sprintf("  gcp_impersonation_chain = [%s]\n  propagation_timeout = \"0s\"", quoteAll(chain)))
+}
+
+// addConditional grants role to member on account under a condition.
+func addConditional(t *testing.T, g *acctest.GCP, account, role, member, title, expression string) {
+	t.Helper()
+	p, err := g.Policy(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Version = 3
+	p.Bindings = append(p.Bindings, fakegcp.Binding{Role: role, Members: []string{member},
+		Condition: &fakegcp.Expr{Title: title, Expression: expression}})
+	if err := g.SetPolicy(account, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Each way a hop can be wrong is named at its hop, with what it holds and
+// the role that works at that position; each correct wiring passes.
+func TestAccTokenExchange_diagnosis(t *testing.T) {
+	type env struct {
+		e              *exchangeEnv
+		d1, d2, target string
+		admin          string
+		grant          func(account, role, member string)
+	}
+	cases := map[string]struct {
+		setup func(t *testing.T, v env) string // the data source
+		want  string                           // regexp; "" passes
+	}{
+		"a role that mints nothing": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				v.grant(v.target, "roles/iam.serviceAccountUser", sa(v.d1))
+				return chainCheck(v.d1, v.target)
+			},
+			want: `Impersonation Hop 2 of 2 Is Broken: %[d1]s Cannot Mint Access\s+Tokens for\s+%[target]s.*` +
+				`roles/iam.serviceAccountUser:\s+it\s+grants\s+none\s+of\s+the\s+token\s+permissions.*--role=roles/iam.serviceAccountTokenCreator`,
+		},
+		"OpenID Token Creator where an access token is needed": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				v.grant(v.target, gcpiam.RoleOpenIDTokenCreator, sa(v.d1))
+				return chainCheck(v.d1, v.target)
+			},
+			want: `Hop 2 of 2 Is Broken.*roles/iam.serviceAccountOpenIdTokenCreator:\s+too\s+narrow.*` +
+				`--role=roles/iam.serviceAccountTokenCreator`,
+		},
+		"a condition false now": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				addConditional(t, v.e.g, v.target, gcpiam.RoleTokenCreator, sa(v.d1), "until 2020", `request.time < timestamp("2020-01-01T00:00:00Z")`)
+				return chainCheck(v.d1, v.target)
+			},
+			want: `Hop 2 of 2 Is Broken.*under\s+condition\s+"until\s+2020".*false\s+now.*--role=roles/iam.serviceAccountTokenCreator`,
+		},
+		"a condition true now": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				addConditional(t, v.e.g, v.target, gcpiam.RoleTokenCreator, sa(v.d1), "until 2099", `request.time < timestamp("2099-01-01T00:00:00Z")`)
+				return chainCheck(v.d1, v.target)
+			},
+		},
+		"delegates in another order": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				v.grant(v.d2, gcpiam.RoleTokenCreator, sa(v.d1))
+				v.grant(v.target, gcpiam.RoleTokenCreator, sa(v.d2))
+				return chainCheck(v.d2, v.d1, v.target)
+			},
+			want: `Delegates Are Out of Order at Hop 1 of 3.*order\s+the\s+delegates\s+as\s+%[d1]s,\s+%[d2]s.*no\s+grant\s+needs\s+to\s+be\s+added`,
+		},
+		"a grant inherited from the project": {
+			setup: func(t *testing.T, v env) string {
+				// The admin's Token Creator comes from the project; the
+				// second hop is the broken one.
+				if err := v.e.g.SetProjectBindings(v.e.g.Project, []fakegcp.Binding{
+					{Role: "roles/owner", Members: []string{v.admin}},
+					{Role: gcpiam.RoleTokenCreator, Members: []string{v.admin}},
+				}); err != nil {
+					t.Fatal(err)
+				}
+				return chainCheck(v.d1, v.target)
+			},
+			want: `Impersonation Hop 2 of 2 Is Broken: %[d1]s Cannot Mint`,
+		},
+		"a disabled account": {
+			setup: func(t *testing.T, v env) string {
+				v.grant(v.d1, gcpiam.RoleTokenCreator, v.admin)
+				v.grant(v.target, gcpiam.RoleTokenCreator, sa(v.d1))
+				if err := v.e.g.SetServiceAccountDisabled(v.d1, true); err != nil {
+					t.Fatal(err)
+				}
+				return chainCheck(v.d1, v.target)
+			},
+			want: `Service Account %[d1]s in the Chain Is Disabled.*gcloud\s+iam\s+service-accounts\s+enable\s+%[d1]s`,
+		},
+		"a missing account": {
+			setup: func(t *testing.T, v env) string {
+				return chainCheck("ghost@"+v.e.g.Project+".iam.gserviceaccount.com", v.target)
+			},
+			want: `Service Account ghost@\S+ in the Chain Does\s+Not\s+Exist`,
+		},
+	}
+	for label, tc := range cases {
+		t.Run(label, func(t *testing.T) {
+			e := newExchangeEnv(t)
+			accts := e.g.ServiceAccounts(t, "delegate-one", "delegate-two", "bq-target")
+			v := env{e: e, d1: accts[0], d2: accts[1], target: accts[2], admin: e.g.Admin}
+			v.grant = func(account, role, member string) {
+				if err := e.g.AddMember(account, role, member); err != nil {
+					t.Fatal(err)
+				}
+			}
+			step := resource.TestStep{Config: e.provider() + tc.setup(t, v)}
+			if tc.want != "" {
+				want := strings.NewReplacer("%[d1]s", regexp.QuoteMeta(v.d1), "%[d2]s", regexp.QuoteMeta(v.d2),
+					"%[target]s", regexp.QuoteMeta(v.target)).Replace(tc.want)
+				step.ExpectError = regexp.MustCompile(`(?s)` + want)
+			}
+			resource.ParallelTest(t, resource.TestCase{ProtoV6ProviderFactories: protoV6ProviderFactories, Steps: []resource.TestStep{step}})
+		})
+	}
+}
+
+// A two-hop chain to the worker built by airflowiam_impersonation_chain
+// with the OpenID role mints the worker's ID token because its first hop is
+// Token Creator; downgraded to OpenID Token Creator, the first hop is too
+// narrow for a delegate, and the check says so with the working role.
+func TestAccTokenExchange_openIDChain(t *testing.T) {
+	e := newExchangeEnv(t)
+	if err := e.g.RemoveMember(e.g.Worker, gcpiam.RoleTokenCreator, e.g.Admin); err != nil {
+		t.Fatal(err)
+	}
+	d1 := e.g.ServiceAccounts(t, "ci-delegate")[0]
+	name := tfacctest.RandomWithPrefix("tfacc-xchg")
+	config := e.provider() + e.roleAndConnection(name, "airflow-"+name) + fmt.Sprintf(`
+resource "airflowiam_impersonation_chain" "ci" {
+  source = %q
+  chain  = [%q, %q]
+  role   = %q
+}
+`, e.g.Admin, d1, e.g.Worker, gcpiam.RoleOpenIDTokenCreator) + exchangeData(fmt.Sprintf(`
+  service_account       = %q
+  delegates             = [%q]
+  airflow_connection_id = airflowiam_connection.aws.connection_id
+  propagation_timeout   = "0s"
+  depends_on            = [airflowiam_impersonation_chain.ci]
+`, e.g.Worker, d1))
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("assumed_role_arn"), knownvalue.StringRegexp(regexp.MustCompile(`assumed-role/`+name+`/`))),
+				},
+			},
+			{
+				PreConfig: func() {
+					if err := e.g.RemoveMember(d1, gcpiam.RoleTokenCreator, e.g.Admin); err != nil {
+						t.Fatal(err)
+					}
+					if err := e.g.AddMember(d1, gcpiam.RoleOpenIDTokenCreator, e.g.Admin); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				ExpectError: regexp.MustCompile(`(?s)Impersonation Hop 1 of 2 Is Broken: admin@example.com Cannot Mint ID Tokens.*` +
+					`implicitDelegation.*roles/iam.serviceAccountOpenIdTokenCreator:\s+too\s+narrow.*--role=roles/iam.serviceAccountTokenCreator`),
+			},
+		},
+	})
+}
+
+// The provider's identity given by impersonate_service_account is what the
+// check tests when service_account is unset: the base credentials mint its
+// ID token, as the documentation says is enough.
+func TestAccTokenExchange_impersonatedProvider(t *testing.T) {
+	e := newExchangeEnv(t)
+	ci := e.g.ServiceAccounts(t, "ci-runner")[0]
+	if err := e.g.AddMember(ci, gcpiam.RoleTokenCreator, e.g.Admin); err != nil {
+		t.Fatal(err)
+	}
+	// The impersonated identity reads service accounts (for the role's
+	// unique-ID lookup).
+	if err := e.g.SetProjectBindings(e.g.Project, []fakegcp.Binding{
+		{Role: "roles/owner", Members: []string{e.g.Admin}},
+		{Role: "roles/viewer", Members: []string{sa(ci)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	name := tfacctest.RandomWithPrefix("tfacc-xchg")
+	provider := strings.Replace(e.provider(), "  google {\n", fmt.Sprintf("  google {\n    impersonate_service_account = %q\n", ci), 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: provider + fmt.Sprintf(`
+resource "airflowiam_web_identity_role" "test" {
+  name                   = %q
+  google_service_account = %q
+  audience               = "aud-ci"
+}
+`, name, ci) + exchangeData(`
+  role_arn   = airflowiam_web_identity_role.test.arn
+  audience   = "aud-ci"
+`),
+			ConfigStateChecks: []statecheck.StateCheck{
+				statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("claims").AtMapKey("email"), knownvalue.StringExact(ci)),
+			},
+		}},
+	})
+}
+
+// Credentials tokeninfo answers with 400 invalid_token are rejected
+// credentials, not an unknown identity.
+func TestAccTokenExchange_rejectedCredentials(t *testing.T) {
+	e := newExchangeEnv(t)
+	provider := strings.Replace(e.provider(), fmt.Sprintf("access_token            = %q", e.g.AdminToken), `access_token            = "ya29.expired"`, 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config:      provider + chainCheck(e.g.Worker),
+			ExpectError: regexp.MustCompile(`(?s)Google Rejected the Provider's Credentials.*invalid_token`),
+		}},
+	})
+}

@@ -34,8 +34,9 @@ func googleBlock(g *acctest.GCP) string {
     iam_endpoint            = %q
     iamcredentials_endpoint = %q
     oauth2_endpoint         = %q
+    resourcemanager_endpoint = %q
   }
-`, g.AdminToken, g.URL, g.URL, g.URL)
+`, g.AdminToken, g.URL, g.URL, g.URL, g.URL)
 }
 
 func chainConfig(g *acctest.GCP, source string, chain []string, extra string) string {
