@@ -8,7 +8,7 @@ import (
 	iamcredentials "google.golang.org/api/iamcredentials/v1"
 )
 
-// conditional is a version 3 policy write of one conditional binding.
+// setConditional replaces the policy of email with one conditional binding.
 func setConditional(t *testing.T, s *Server, email, role, member, expression string) {
 	t.Helper()
 	if err := s.SetPolicy(email, Policy{Version: 3, Bindings: []Binding{

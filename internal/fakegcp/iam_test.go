@@ -347,7 +347,7 @@ func TestConditionalBindings(t *testing.T) {
 	s := newSeeded(t, []string{"target-sa"})
 	svc := iamClient(t, s, s.AccessTokenFor(admin))
 	name := saName(saEmail("target-sa"))
-	cond := &iam.Expr{Expression: `request.time < timestamp("2031-01-01T00:00:00Z")`, Title: "expires", Description: "temporary"}
+	cond := &iam.Expr{Expression: `request.time < timestamp("2100-01-01T00:00:00Z")`, Title: "expires", Description: "temporary"}
 	policy := &iam.Policy{Version: 3, Bindings: []*iam.Binding{
 		{Role: "roles/iam.serviceAccountUser", Members: []string{alice}, Condition: cond},
 		{Role: "roles/iam.serviceAccountUser", Members: []string{admin}},
@@ -423,7 +423,7 @@ func TestConditionalBindings(t *testing.T) {
 	}
 
 	// The condition is true now (the server runs on the real clock, before
-	// 2031), so the conditional binding grants.
+	// 2100), so the conditional binding grants.
 	code, body = rawCall(t, http.MethodPost, s.URL()+"/v1/"+name+":testIamPermissions", s.AccessTokenFor(alice), "application/json",
 		`{"permissions":["iam.serviceAccounts.actAs"]}`)
 	if code != 200 || fmt.Sprint(body["permissions"]) != "[iam.serviceAccounts.actAs]" {
