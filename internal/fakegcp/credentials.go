@@ -91,10 +91,27 @@ func (s *Server) credAccountLocked(projectSeg, accountSeg, name string) (*accoun
 }
 
 // chainLocked resolves the target and delegates of a credentials request
-// and walks the delegation chain: the caller needs perm on the first
-// delegate (or on the target when there are none), each delegate on the
-// next, and the last delegate on the target. A missing grant anywhere is
-// the same 403, which does not say where the chain broke.
+// and walks the delegation chain caller -> delegates[0] -> ... -> target.
+//
+// Google's IAM Credentials reference (the delegates field of
+// generateAccessToken, generateIdToken, signJwt and signBlob,
+// https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken)
+// and https://cloud.google.com/iam/docs/create-short-lived-credentials-delegated
+// require each account in the chain to hold Token Creator on the next one.
+// The permission that grant must carry depends on where it sits:
+//
+//   - on a delegate (the caller on delegates[0], each delegate on the one
+//     after it): iam.serviceAccounts.implicitDelegation, which only
+//     roles/iam.serviceAccountTokenCreator grants
+//     (https://cloud.google.com/iam/docs/service-account-permissions);
+//   - on the target (the name of the request; from the last delegate, or
+//     from the caller when there are no delegates): the permission of the
+//     method, perm (getAccessToken, getOpenIdToken, signJwt or signBlob).
+//
+// So OpenID Token Creator may only be the last hop of a chain for ID
+// tokens. A missing grant anywhere is the same 403, naming perm and not the
+// hop where the chain broke. Only a caller who may walk the whole chain
+// learns that an account in it is disabled.
 func (s *Server) chainLocked(c *call, delegates []string, perm string) (*account, *APIError) {
 	target, e := s.credAccountLocked(c.params[0], c.params[1], c.resource())
 	if e != nil {
@@ -114,12 +131,20 @@ func (s *Server) chainLocked(c *call, delegates []string, perm string) (*account
 	}
 	hops = append(hops, target)
 	holder := c.caller.member
-	for _, hop := range hops {
-		if !s.holdsLocked(holder, hop, perm) {
+	for i, hop := range hops {
+		need := permImplicitDelegation
+		if i == len(hops)-1 {
+			need = perm
+		}
+		if !s.holdsLocked(holder, hop, need) {
 			return nil, credentialsDenied(perm)
 		}
 		holder = hop.member()
 	}
+	// A disabled account cannot be impersonated: "requests for new access
+	// tokens will fail" (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable).
+	// Google does not document the status; the fake answers 400
+	// FAILED_PRECONDITION for a disabled target or delegate alike.
 	for _, hop := range hops {
 		if hop.disabled {
 			return nil, errFailedPrecondition("Precondition check failed: service account %s is disabled.", hop.email)

@@ -21,17 +21,44 @@
 //     with a lower version they come back as ROLE_withcond_HASH without the
 //     condition.
 //   - Deleting a service account rewrites every binding that named it to
-//     deleted:serviceAccount:EMAIL?uid=UNIQUE_ID.
-//   - Permissions come from the unconditional bindings of the account's own
-//     policy and of its project (Seed, SetProjectBindings); Roles and
-//     RolePermissions list the roles known. Conditional bindings never grant
-//     anything here: the fake does not evaluate CEL, and denying is the
-//     safe reading. Members match exactly, or through allUsers,
-//     allAuthenticatedUsers and domain:DOMAIN (for user: callers); group:
-//     members match nobody because the fake knows no group membership.
-//   - Token methods check the delegation chain: the caller needs the
-//     permission on the first delegate (or the target), each delegate on
-//     the next, the last on the target. A denial never says which hop.
+//     deleted:serviceAccount:EMAIL?uid=UNIQUE_ID, which grants nothing, so a
+//     new account with the same email starts with no grants (the members
+//     field of Binding, https://cloud.google.com/iam/docs/reference/rest/v1/Policy).
+//     A deleted account named as the target or a delegate of an IAM
+//     Credentials request is 404 NOT_FOUND.
+//   - Permissions come from the bindings of the account's own policy and
+//     of the policy it inherits from its project (Seed,
+//     SetProjectBindings); Roles and RolePermissions list the roles known,
+//     each with the iam.serviceAccounts.* permissions of Google's roles
+//     reference (https://cloud.google.com/iam/docs/roles-permissions/iam).
+//     Members match exactly, or through allUsers, allAuthenticatedUsers
+//     and domain:DOMAIN (for user: callers); group: members match nobody
+//     because the fake knows no group membership.
+//   - A conditional binding grants when its CEL condition is true at the
+//     fake's clock, evaluated by internal/iamcond with request.time and
+//     the resource attributes of the service account the request is about
+//     (resource.name projects/PROJECT_ID/serviceAccounts/EMAIL,
+//     resource.type iam.googleapis.com/ServiceAccount, resource.service
+//     iam.googleapis.com), for a binding on the account's policy and for
+//     one on its project alike
+//     (https://cloud.google.com/iam/docs/conditions-attribute-reference).
+//     A false condition, or one iamcond cannot evaluate (another attribute,
+//     resource tags, api.getAttribute), grants nothing.
+//   - Token methods walk the delegation chain caller -> delegates -> target
+//     as the IAM Credentials reference describes the delegates field
+//     (https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateAccessToken,
+//     https://cloud.google.com/iam/docs/create-short-lived-credentials-delegated):
+//     a grant on a delegate must carry iam.serviceAccounts.implicitDelegation
+//     (Token Creator), and only the grant on the target is checked for the
+//     method's permission (getAccessToken, getOpenIdToken, signJwt,
+//     signBlob). OpenID Token Creator is therefore enough only as the last
+//     hop of a chain for ID tokens. A denial names the method's permission,
+//     never the hop.
+//   - A disabled target or delegate cannot be impersonated
+//     (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable:
+//     "requests for new access tokens will fail"). Google does not document
+//     the status code; the fake answers 400 FAILED_PRECONDITION, and only
+//     after the permission walk, so a caller without the grants sees 403.
 //   - ID tokens are RS256 JWTs signed with a key published at
 //     /oauth2/v3/certs, with iss, aud, azp = sub = the account's unique ID,
 //     and email/email_verified only when includeEmail is set.
@@ -54,7 +81,12 @@
 //     documents; a project ID there is 400.
 //   - Access tokens live at most an hour (no lifetime-extension org policy);
 //     domain-wide delegation (a sub claim) is refused as unauthorized_client.
-//   - CEL in conditions is not parsed; the expression and title must be set.
+//   - setIamPolicy stores any condition whose expression and title are set,
+//     without compiling the expression; one that does not compile simply
+//     never grants. Conditional bindings on a project grant no
+//     project-level permission (listing or creating service accounts,
+//     Secret Manager), because the fake does not model the resource
+//     attributes of those requests.
 //   - Roles outside Roles() are rejected as unsupported, custom
 //     roles (projects/P/roles/R) as not existing.
 //   - Requests with unknown JSON fields are 400, as Google does; snake_case

@@ -3,6 +3,8 @@ package fakegcp
 import (
 	"slices"
 	"strings"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
 
 // Permissions on service accounts.
@@ -26,12 +28,34 @@ const (
 )
 
 // rolePermissions is the one table of roles the fake knows and the
-// service-account permissions each grants. It is the part of Google's
-// predefined roles that applies to service accounts. Like Google, neither
-// roles/owner nor roles/iam.serviceAccountAdmin grants any token
-// permission: minting tokens always needs an explicit Token Creator (or
-// Workload Identity User) grant. roles/editor includes getIamPolicy because
-// in Google it holds every permission of roles/viewer.
+// service-account permissions each grants: the iam.serviceAccounts.*
+// part of each role as Google's roles reference lists it,
+// https://cloud.google.com/iam/docs/roles-permissions/iam (predefined IAM
+// roles) and https://cloud.google.com/iam/docs/roles-overview#basic (the
+// basic roles). Permissions on other services (resourcemanager.projects.*
+// and the like) are left out: the fake serves no such resource.
+//
+// What each entry rests on:
+//
+//   - roles/iam.serviceAccountTokenCreator: getAccessToken, getOpenIdToken,
+//     implicitDelegation, signBlob and signJwt, as
+//     https://cloud.google.com/iam/docs/service-account-permissions lists
+//     them, plus get and list from the roles reference.
+//   - roles/iam.serviceAccountOpenIdTokenCreator: getOpenIdToken only
+//     (service-account-permissions: "if you only need to create OIDC ID
+//     tokens"). It has no implicitDelegation, so it never carries a
+//     delegation hop.
+//   - roles/iam.workloadIdentityUser: getAccessToken, getOpenIdToken, get and
+//     list (roles reference). No implicitDelegation and no signing.
+//   - roles/iam.serviceAccountUser: actAs, get and list; it does not mint
+//     tokens (service-account-permissions: the role "does not allow
+//     principals to create short-lived credentials").
+//   - roles/owner, roles/editor, roles/viewer, roles/iam.serviceAccountAdmin,
+//     roles/iam.securityAdmin: management and policy permissions only.
+//     Like Google, none of them grants a token permission: minting tokens
+//     always needs an explicit Token Creator (or Workload Identity User or
+//     OpenID Token Creator) grant. roles/editor holds every permission of
+//     roles/viewer, hence getIamPolicy, but not setIamPolicy.
 var rolePermissions = map[string][]string{
 	"roles/owner": {permGet, permList, permCreate, permDelete, permUpdate, permDisable, permEnable, permUndelete,
 		permGetIamPolicy, permSetIamPolicy, permActAs},
@@ -43,7 +67,7 @@ var rolePermissions = map[string][]string{
 	"roles/iam.securityAdmin":                    {permGet, permList, permGetIamPolicy, permSetIamPolicy},
 	"roles/iam.serviceAccountTokenCreator":       {permGetAccessToken, permGetOpenIDToken, permImplicitDelegation, permSignBlob, permSignJWT, permGet, permList},
 	"roles/iam.serviceAccountOpenIdTokenCreator": {permGetOpenIDToken},
-	"roles/iam.workloadIdentityUser":             {permGetAccessToken, permGetOpenIDToken},
+	"roles/iam.workloadIdentityUser":             {permGetAccessToken, permGetOpenIDToken, permGet, permList},
 	"roles/iam.serviceAccountUser":               {permActAs, permGet, permList},
 }
 
@@ -99,30 +123,57 @@ func memberMatches(bindingMember, caller string) bool {
 }
 
 // holdsLocked says whether caller (a member string) holds perm on account a
-// through a's own policy or its project's, counting only grants older than
-// the propagation delay. Conditional bindings grant nothing.
+// through a's own policy or the one it inherits from its project, counting
+// only grants older than the propagation delay. A conditional binding
+// grants when its condition is true now, evaluated with the attributes of
+// the request: request.time is the fake's clock, and resource.name,
+// resource.type and resource.service are the service account's
+// (projects/PROJECT_ID/serviceAccounts/EMAIL, iam.googleapis.com/ServiceAccount,
+// iam.googleapis.com), for a binding on the project as well as on the
+// account, because the resource the request is about is the account
+// (https://cloud.google.com/iam/docs/conditions-attribute-reference).
+// False and Unknown (an attribute or function iamcond does not evaluate)
+// grant nothing.
 func (s *Server) holdsLocked(caller string, a *account, perm string) bool {
-	return s.grantsLocked(caller, &a.policy, perm) || s.grantsLocked(caller, &a.project.policy, perm)
+	attrs := iamcond.ServiceAccount(a.project.id, a.email, s.now())
+	return s.grantsLocked(caller, &a.policy, perm, &attrs) || s.grantsLocked(caller, &a.project.policy, perm, &attrs)
 }
 
-// holdsOnProjectLocked is holdsLocked for project-level permissions.
+// holdsOnProjectLocked is holdsLocked for project-level permissions
+// (listing and creating service accounts, Secret Manager). The fake does not
+// model the resource attributes of those requests, so a conditional binding
+// on the project grants none of them.
 func (s *Server) holdsOnProjectLocked(caller string, p *project, perm string) bool {
-	return s.grantsLocked(caller, &p.policy, perm)
+	return s.grantsLocked(caller, &p.policy, perm, nil)
 }
 
-func (s *Server) grantsLocked(caller string, ps *policyState, perm string) bool {
+// grantsLocked says whether a binding of ps gives caller perm. attrs are the
+// request's attributes for conditions; nil means conditional bindings do
+// not count.
+func (s *Server) grantsLocked(caller string, ps *policyState, perm string, attrs *iamcond.Attributes) bool {
 	now := s.now()
 	for _, b := range ps.bindings {
-		if b.Condition != nil || !slices.Contains(rolePermissions[b.Role], perm) {
+		if !slices.Contains(rolePermissions[b.Role], perm) {
+			continue
+		}
+		if b.Condition != nil && attrs == nil {
 			continue
 		}
 		for _, m := range b.Members {
 			if !memberMatches(m, caller) {
 				continue
 			}
-			if granted := ps.grants[grantKey{b.Role, m}]; !now.Before(granted.Add(s.propagation)) {
+			if granted := ps.grants[grantKeyOf(b, m)]; now.Before(granted.Add(s.propagation)) {
+				continue
+			}
+			if b.Condition == nil {
 				return true
 			}
+			// The condition does not depend on the member: judge it once.
+			if r, _ := iamcond.Eval(b.Condition.Expression, *attrs); r == iamcond.True {
+				return true
+			}
+			break
 		}
 	}
 	return false

@@ -33,8 +33,13 @@ type Policy struct {
 // emptyPolicyEtag is the etag Google gives a policy that was never written.
 const emptyPolicyEtag = "ACAB"
 
-// grantKey is one member of one unconditional binding.
-type grantKey struct{ role, member string }
+// grantKey is one member of one binding: a role, the binding's condition
+// (condKey, empty for an unconditional binding) and the member.
+type grantKey struct{ role, cond, member string }
+
+func grantKeyOf(b Binding, member string) grantKey {
+	return grantKey{role: b.Role, cond: condKey(b.Condition), member: member}
+}
 
 // policyState is a stored policy: a service account's, or a project's
 // bindings.
@@ -42,8 +47,10 @@ type policyState struct {
 	written  bool
 	etag     string
 	bindings []Binding // normalised
-	// grants records when each member of an unconditional binding was
-	// added, for the propagation delay. Seeded members have the zero time.
+	// grants records when each member of each binding, conditional or
+	// not, was added, for the propagation delay. Seeded members have the
+	// zero time. A binding whose condition changes is a new binding, so
+	// its members wait again.
 	grants map[grantKey]time.Time
 }
 
@@ -109,11 +116,8 @@ func copyBindings(bs []Binding) []Binding {
 func (s *Server) writeLocked(ps *policyState, bindings []Binding, grantedAt time.Time) {
 	grants := map[grantKey]time.Time{}
 	for _, b := range bindings {
-		if b.Condition != nil {
-			continue
-		}
 		for _, m := range b.Members {
-			k := grantKey{b.Role, m}
+			k := grantKeyOf(b, m)
 			if t, ok := ps.grants[k]; ok {
 				grants[k] = t
 			} else {

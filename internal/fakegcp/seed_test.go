@@ -56,11 +56,20 @@ func TestLoadSeedTestdata(t *testing.T) {
 	}
 	_, err = ksa.Projects.ServiceAccounts.GenerateAccessToken(saName(reader), &iamcredentials.GenerateAccessTokenRequest{Scope: []string{scopeCloudPlatform}}).Do()
 	wantAPIError(t, err, 403, "PERMISSION_DENIED")
-	// With the worker as delegate it works: the KSA holds getAccessToken on
-	// the worker, the worker on the reader.
-	if _, err := ksa.Projects.ServiceAccounts.GenerateAccessToken(saName(reader), &iamcredentials.GenerateAccessTokenRequest{
-		Scope: []string{scopeCloudPlatform}, Delegates: []string{saName(worker)},
-	}).Do(); err != nil {
+	// With the worker as a delegate, the KSA's grant on the worker must
+	// carry implicitDelegation, which Workload Identity User lacks: only
+	// Token Creator makes the worker a delegate.
+	delegated := func() error {
+		_, err := ksa.Projects.ServiceAccounts.GenerateAccessToken(saName(reader), &iamcredentials.GenerateAccessTokenRequest{
+			Scope: []string{scopeCloudPlatform}, Delegates: []string{saName(worker)},
+		}).Do()
+		return err
+	}
+	wantAPIError(t, delegated(), 403, "PERMISSION_DENIED")
+	if err := s.AddMember(worker, tokenCreator, "serviceAccount:airflow-prod.svc.id.goog[airflow/airflow-worker]"); err != nil {
+		t.Fatal(err)
+	}
+	if err := delegated(); err != nil {
 		t.Errorf("KSA -> worker -> reader: %v", err)
 	}
 	// Seeding the same account again fails.
