@@ -81,9 +81,14 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"temporary credentials prove themselves.\n" +
 			"7. `" + exchange.StepGCPImpersonated + "` (with `gcp_impersonation_chain`): an access token for the chain's " +
 			"target, as Airflow's Google operators mint it.\n\n" +
-			"On a permission denial it reads each hop's IAM policy to name the grant that is missing. When every grant is " +
-			"there, IAM may still be propagating a new one: it retries with backoff for up to `propagation_timeout` and says " +
-			"that it waited.\n\n" +
+			"On a denial it reads each hop's account and IAM policy, and its project's policy when it may (grants are " +
+			"inherited from the project), and says per hop what is held and what is needed: Google requires " +
+			"`roles/iam.serviceAccountTokenCreator` (`iam.serviceAccounts.implicitDelegation`) on every delegate of a chain, " +
+			"and the token's own permission only on the last account. It names a role that mints nothing, a role too " +
+			"narrow for its position, a condition false now (IAM conditions are evaluated with CEL over `request.time` and " +
+			"`resource.*`), a missing or disabled account, and delegates whose grants exist in another order; each `gcloud` " +
+			"fix names the role that works at that position. When every grant is there, IAM may still be propagating a new " +
+			"one: it retries with backoff for up to `propagation_timeout` and says how long it waited.\n\n" +
 			"Inside a `check` block a failure is a warning, so `terraform plan -detailed-exitcode` in CI reports a broken " +
 			"path without blocking applies. No token or credential is ever stored in state or logged.",
 		Attributes: map[string]schema.Attribute{
