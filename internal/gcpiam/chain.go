@@ -51,11 +51,25 @@ func SourceMember(source string) string {
 // ChainHops lists the grants that let source impersonate the last account
 // of chain through the others: source on chain[0], chain[0] on chain[1],
 // and so on.
+//
+// Every hop but the last is a delegation: Google's IAM Credentials reference
+// (the delegates field of generateAccessToken and generateIdToken,
+// https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateIdToken)
+// requires each account of a delegation chain to hold
+// RoleTokenCreator (permission iam.serviceAccounts.implicitDelegation) on
+// the next one. Only the grant on the target may be the narrower
+// RoleOpenIDTokenCreator, which is enough for ID tokens. So with
+// RoleOpenIDTokenCreator the last hop gets that role and every earlier hop
+// gets RoleTokenCreator; any other role is granted on every hop.
 func ChainHops(source string, chain []string, role string) []Hop {
 	hops := make([]Hop, len(chain))
 	grantee := SourceMember(source)
 	for i, sa := range chain {
-		hops[i] = Hop{Grantee: grantee, ServiceAccount: sa, Role: role}
+		r := role
+		if role == RoleOpenIDTokenCreator && i < len(chain)-1 {
+			r = RoleTokenCreator
+		}
+		hops[i] = Hop{Grantee: grantee, ServiceAccount: sa, Role: r}
 		grantee = "serviceAccount:" + sa
 	}
 	return hops

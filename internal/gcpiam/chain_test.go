@@ -6,14 +6,38 @@ import (
 )
 
 func TestChainHops(t *testing.T) {
-	got := ChainHops("worker@p.iam.gserviceaccount.com",
-		[]string{"d1@p.iam.gserviceaccount.com", "target@q.iam.gserviceaccount.com"}, RoleTokenCreator)
-	want := []Hop{
-		{Grantee: "serviceAccount:worker@p.iam.gserviceaccount.com", ServiceAccount: "d1@p.iam.gserviceaccount.com", Role: RoleTokenCreator},
-		{Grantee: "serviceAccount:d1@p.iam.gserviceaccount.com", ServiceAccount: "target@q.iam.gserviceaccount.com", Role: RoleTokenCreator},
+	const (
+		worker = "worker@p.iam.gserviceaccount.com"
+		d1     = "d1@p.iam.gserviceaccount.com"
+		d2     = "d2@p.iam.gserviceaccount.com"
+		target = "target@q.iam.gserviceaccount.com"
+	)
+	cases := []struct {
+		name  string
+		chain []string
+		role  string
+		want  []Hop
+	}{
+		{"token creator on every hop", []string{d1, target}, RoleTokenCreator, []Hop{
+			{Grantee: "serviceAccount:" + worker, ServiceAccount: d1, Role: RoleTokenCreator},
+			{Grantee: "serviceAccount:" + d1, ServiceAccount: target, Role: RoleTokenCreator},
+		}},
+		{"openid on the target only", []string{d1, d2, target}, RoleOpenIDTokenCreator, []Hop{
+			{Grantee: "serviceAccount:" + worker, ServiceAccount: d1, Role: RoleTokenCreator},
+			{Grantee: "serviceAccount:" + d1, ServiceAccount: d2, Role: RoleTokenCreator},
+			{Grantee: "serviceAccount:" + d2, ServiceAccount: target, Role: RoleOpenIDTokenCreator},
+		}},
+		{"openid with no delegates", []string{target}, RoleOpenIDTokenCreator, []Hop{
+			{Grantee: "serviceAccount:" + worker, ServiceAccount: target, Role: RoleOpenIDTokenCreator},
+		}},
 	}
-	if !reflect.DeepEqual(got, want) {
-		t.Errorf("ChainHops = %+v\nwant %+v", got, want)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			got := ChainHops(worker, tc.chain, tc.role)
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("ChainHops = %+v\nwant %+v", got, tc.want)
+			}
+		})
 	}
 }
 

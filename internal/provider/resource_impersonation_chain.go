@@ -41,6 +41,10 @@ var sourceMemberPattern = regexp.MustCompile(`^(` +
 	`|` + strings.TrimSuffix(strings.TrimPrefix(googleSAEmailPattern.String(), "^"), "$") +
 	`)$`)
 
+// chainDelegatesReference is Google's page on the delegates of IAM
+// Credentials calls: every delegate needs Token Creator on the next account.
+const chainDelegatesReference = "https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateIdToken"
+
 const sourceRule = "an IAM member (serviceAccount:EMAIL, user:EMAIL, group:EMAIL, principal://..., principalSet://...) or a bare service-account email"
 
 // NewImpersonationChainResource returns the airflowiam_impersonation_chain resource.
@@ -50,6 +54,9 @@ func NewImpersonationChainResource() resource.Resource {
 
 type impersonationChainResource struct {
 	data *providerData
+	// chainHops lists the grants a chain asks for: gcpiam.ChainHops when
+	// nil. Tests set it to stand in for an older provider's rule.
+	chainHops func(source string, chain []string, role string) []gcpiam.Hop
 }
 
 type impersonationChainModel struct {
@@ -87,11 +94,20 @@ func (r *impersonationChainResource) Metadata(_ context.Context, req resource.Me
 func (r *impersonationChainResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "Lets `source` impersonate the last service account of `chain` through the others, as Airflow's " +
-			"Google operators do with `impersonation_chain`: `source` gets `role` on `chain[0]`, `chain[0]` on `chain[1]`, and " +
-			"so on. Each grant is one member added to one binding of the account's IAM policy, by an etag-guarded " +
+			"Google operators do with `impersonation_chain`: `source` is granted a role on `chain[0]`, `chain[0]` on `chain[1]`, " +
+			"and so on. Each grant is one member added to one binding of the account's IAM policy, by an etag-guarded " +
 			"read-modify-write: bindings and members owned by others are never touched, and a grant that existed before " +
 			"this resource is left in place on destroy.\n\n" +
-			"A grant removed outside Terraform shows in the next plan as a change to `hops`, and apply restores it.\n\n" +
+			"Which role each hop gets: with `role = \"" + gcpiam.RoleTokenCreator + "\"` (the default), every hop is Token " +
+			"Creator. With `role = \"" + gcpiam.RoleOpenIDTokenCreator + "\"`, only the last hop, the grant on the target, is " +
+			"OpenID Token Creator, and every earlier hop is Token Creator: Google's IAM Credentials reference (the `delegates` " +
+			"field of [generateIdToken](" + chainDelegatesReference + ") and generateAccessToken) requires every account of a " +
+			"delegation chain to hold `" + gcpiam.RoleTokenCreator + "` (permission `iam.serviceAccounts.implicitDelegation`) on " +
+			"the next one, so a delegate granted only OpenID Token Creator breaks the chain. `hops` shows the role of each grant.\n\n" +
+			"A grant removed outside Terraform shows in the next plan as a change to `hops`, and apply restores it. State written " +
+			"by earlier versions, which granted OpenID Token Creator on every hop, plans a change to `hops` too: apply grants Token " +
+			"Creator on the delegates and then revokes the OpenID Token Creator grants this resource made there (a grant recorded " +
+			"as `pre_existing` is never revoked).\n\n" +
 			"Import with the ID `SOURCE CHAIN ROLE`: the source member, the chain's emails joined by commas, and the role " +
 			"(optional, default `" + gcpiam.RoleTokenCreator + "`), separated by single spaces.",
 		Attributes: map[string]schema.Attribute{
@@ -120,9 +136,13 @@ func (r *impersonationChainResource) Schema(_ context.Context, _ resource.Schema
 				Optional: true,
 				Computed: true,
 				Default:  stringdefault.StaticString(gcpiam.RoleTokenCreator),
-				MarkdownDescription: "The role each hop grants: " + quotedList(gcpiam.ChainRoles) + ". Default `" +
-					gcpiam.RoleTokenCreator + "` (access and ID tokens, as Airflow's Google operators need); `" +
-					gcpiam.RoleOpenIDTokenCreator + "` allows ID tokens only, the least privilege for AWS federation.",
+				MarkdownDescription: "The role the chain grants, one of " + quotedList(gcpiam.ChainRoles) + ". Default `" +
+					gcpiam.RoleTokenCreator + "` (access and ID tokens, as Airflow's Google operators need), granted on every hop. `" +
+					gcpiam.RoleOpenIDTokenCreator + "` allows ID tokens only, the least privilege for AWS federation; it is granted " +
+					"on the target only (the last hop), and every earlier hop still gets `" + gcpiam.RoleTokenCreator + "`, because " +
+					"Google requires Token Creator (`iam.serviceAccounts.implicitDelegation`) from each account of a delegation " +
+					"chain on the next ([IAM Credentials reference, `delegates`](" + chainDelegatesReference + ")). With a single " +
+					"account in `chain` there are no delegates, and the one hop gets `role`.",
 				Validators: []validator.String{stringvalidator.OneOf(gcpiam.ChainRoles...)},
 			},
 			"target_service_account": schema.StringAttribute{
@@ -147,17 +167,28 @@ func (r *impersonationChainResource) Schema(_ context.Context, _ resource.Schema
 			},
 			"hops": schema.ListNestedAttribute{
 				Computed: true,
-				MarkdownDescription: "The grants that are in place, in chain order. A grant removed outside Terraform is " +
-					"missing here after refresh, and the next plan adds it back.",
+				MarkdownDescription: "The grants that are in place, in chain order: `source` on `chain[0]`, then each account " +
+					"on the next. Every hop's role is `role`, except that with `" + gcpiam.RoleOpenIDTokenCreator + "` the hops " +
+					"before the last (the grants on the delegates) hold `" +
+					gcpiam.RoleTokenCreator + "`, as Google requires of delegation chains; see `role`. A grant removed outside " +
+					"Terraform is missing here after refresh, and the next plan adds it back. A grant this resource made that the " +
+					"arguments no longer ask for (after a change of `role` or `chain`, or one made by an earlier version on a " +
+					"delegate) stays listed until the next apply, which revokes it unless it is `pre_existing`.",
 				NestedObject: schema.NestedAttributeObject{
 					Attributes: map[string]schema.Attribute{
 						"grantee":         schema.StringAttribute{Computed: true, MarkdownDescription: "The IAM member granted the role."},
 						"service_account": schema.StringAttribute{Computed: true, MarkdownDescription: "The service account whose IAM policy holds the grant."},
-						"role":            schema.StringAttribute{Computed: true, MarkdownDescription: "The role granted."},
+						"role": schema.StringAttribute{
+							Computed: true,
+							MarkdownDescription: "The role granted: `" + gcpiam.RoleTokenCreator + "` on every hop but the last, and `role` " +
+								"on the last (the target).",
+						},
 						"pre_existing": schema.BoolAttribute{
 							Computed: true,
-							MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in " +
-								"place when the hop or the resource is removed.",
+							MarkdownDescription: "Whether the grant existed before this resource made it, or was found in place " +
+								"without this resource having made it (for example Token Creator granted by hand on a delegate). " +
+								"Such a grant is left in place when the hop or the resource is removed. Grants found on import are " +
+								"managed from then on (`false`).",
 						},
 					},
 				},
@@ -220,7 +251,7 @@ func (r *impersonationChainResource) ModifyPlan(ctx context.Context, req resourc
 	resp.Diagnostics.Append(plan.derive(ctx, chain)...)
 
 	prior := state.hopModels(ctx, &resp.Diagnostics)
-	desired := gcpiam.ChainHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
+	desired := r.desiredHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
 	planned := make([]hopModel, len(desired))
 	for i, h := range desired {
 		planned[i] = newHopModel(h, types.BoolUnknown())
@@ -243,7 +274,7 @@ func (r *impersonationChainResource) Create(ctx context.Context, req resource.Cr
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	desired := gcpiam.ChainHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
+	desired := r.desiredHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
 	done, ok := r.grant(ctx, client, desired, nil, &resp.Diagnostics)
 	if !ok {
 		// Nothing half-written: take back the grants this apply made.
@@ -269,7 +300,7 @@ func (r *impersonationChainResource) Read(ctx context.Context, req resource.Read
 	// Look for the hops the arguments ask for and for any the state still
 	// records (a failed update may have left some behind).
 	prior := state.hopModels(ctx, &resp.Diagnostics)
-	candidates := gcpiam.ChainHops(state.Source.ValueString(), chain, state.Role.ValueString())
+	candidates := r.desiredHops(state.Source.ValueString(), chain, state.Role.ValueString())
 	for _, p := range prior {
 		if h := p.hop(); !containsHop(candidates, h) {
 			candidates = append(candidates, h)
@@ -303,7 +334,13 @@ func (r *impersonationChainResource) Read(ctx context.Context, req resource.Read
 			tflog.Info(ctx, "impersonation hop missing", map[string]any{"grantee": h.Grantee, "service_account": h.ServiceAccount, "role": h.Role})
 			continue
 		}
-		pre := types.BoolValue(false) // an imported grant is managed from now on
+		// The state records every grant this resource makes, so a grant it
+		// finds but does not record belongs to someone else: for example
+		// Token Creator on a delegate, granted by hand, where an older
+		// version of this resource granted OpenID Token Creator. It is kept
+		// on destroy. After import nothing is recorded yet (hops is null),
+		// and the grants found are managed from now on.
+		pre := types.BoolValue(!state.Hops.IsNull())
 		if p, ok := findHop(prior, h); ok && !p.PreExisting.IsUnknown() && !p.PreExisting.IsNull() {
 			pre = p.PreExisting
 		}
@@ -327,7 +364,7 @@ func (r *impersonationChainResource) Update(ctx context.Context, req resource.Up
 		return
 	}
 	prior := state.hopModels(ctx, &resp.Diagnostics)
-	desired := gcpiam.ChainHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
+	desired := r.desiredHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
 
 	// Grant first, then revoke, so that a path that exists before and after
 	// the change never breaks in between.
@@ -427,6 +464,14 @@ func (r *impersonationChainResource) revoke(ctx context.Context, client *gcpiam.
 		}
 	}
 	return left
+}
+
+// desiredHops is the grants source, chain and role ask for.
+func (r *impersonationChainResource) desiredHops(source string, chain []string, role string) []gcpiam.Hop {
+	if r.chainHops != nil {
+		return r.chainHops(source, chain, role)
+	}
+	return gcpiam.ChainHops(source, chain, role)
 }
 
 // hopErrorDetail explains a failed grant.

@@ -1,12 +1,17 @@
 package provider
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	fwprovider "github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	fwresource "github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -157,6 +162,16 @@ func checkGrants(g *acctest.GCP, role string, want map[string][]string) resource
 
 func sa(email string) string { return "serviceAccount:" + email }
 
+// hopCheck checks one element of hops.
+func hopCheck(grantee, serviceAccount, role string, preExisting bool) knownvalue.Check {
+	return knownvalue.ObjectExact(map[string]knownvalue.Check{
+		"grantee":         knownvalue.StringExact(grantee),
+		"service_account": knownvalue.StringExact(serviceAccount),
+		"role":            knownvalue.StringExact(role),
+		"pre_existing":    knownvalue.Bool(preExisting),
+	})
+}
+
 func TestAccImpersonationChain_basic(t *testing.T) {
 	g := acctest.FakeGCP(t)
 	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
@@ -293,13 +308,21 @@ func TestAccImpersonationChain_update(t *testing.T) {
 				},
 			},
 			{
-				// Least privilege for AWS federation.
+				// Least privilege for AWS federation: OpenID Token Creator on
+				// the target, Token Creator on the delegate (Google requires it
+				// of delegation chains).
 				Config: chainConfig(g, "group:airflow@example.com", []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc)),
 				Check: resource.ComposeAggregateTestCheckFunc(
-					checkGrants(g, tc, map[string][]string{d1: nil, d2: nil, target: nil}),
-					checkGrants(g, oidc, map[string][]string{d1: {"group:airflow@example.com"}, target: {sa(d1)}}),
+					checkGrants(g, tc, map[string][]string{d1: {"group:airflow@example.com"}, d2: nil, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: nil, d2: nil, target: {sa(d1)}}),
 					checkForeignIntact(g, tc, all...),
 				),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck("group:airflow@example.com", d1, tc, false),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				},
 			},
 			{
 				Config: chainConfig(g, "group:airflow@example.com", []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc)),
@@ -532,5 +555,230 @@ resource "airflowiam_impersonation_chain" "test" {
 `,
 			ExpectError: regexp.MustCompile(`(?s)Google Not Configured.*add one`),
 		}},
+	})
+}
+
+// With OpenID Token Creator, only the grant on the target is OpenID Token
+// Creator: the delegate holds Token Creator, as Google requires of every
+// account in a delegation chain. ID tokens flow through the chain, access
+// tokens do not, and import round-trips.
+func TestAccImpersonationChain_openIDRoleGrantsTokenCreatorOnDelegates(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "aws-federation")
+	d1, target := accts[0], accts[1]
+	tc, oidc := gcpiam.RoleTokenCreator, gcpiam.RoleOpenIDTokenCreator
+	plantForeign(t, g, oidc, d1, target)
+	config := chainConfig(g, g.Worker, []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc))
+	worker := func() (*gcpiam.Client, error) {
+		return gcpiam.NewClient(t.Context(), gcpiam.Config{
+			AccessToken: g.AccessTokenFor(sa(g.Worker)), IAMEndpoint: g.URL, IAMCredentialsEndpoint: g.URL,
+		})
+	}
+
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, tc, map[string][]string{d1: nil, target: nil}),
+			checkGrants(g, oidc, map[string][]string{d1: nil, target: nil}),
+			checkForeignIntact(g, oidc, d1, target),
+		),
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("role"), knownvalue.StringExact(oidc)),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, tc, false),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("id"), knownvalue.StringExact(g.Worker+" "+d1+","+target+" "+oidc)),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: nil, target: {sa(d1)}}),
+					checkForeignIntact(g, oidc, d1, target),
+					func(*terraform.State) error {
+						c, err := worker()
+						if err != nil {
+							return err
+						}
+						if _, err := c.GenerateIDToken(t.Context(), target, []string{d1}, "sts.amazonaws.com", true); err != nil {
+							return fmt.Errorf("minting an ID token through the chain: %w", err)
+						}
+						if _, err := c.GenerateAccessToken(t.Context(), target, []string{d1}, nil); !gcpiam.IsPermissionDenied(err) {
+							return fmt.Errorf("minting an access token through an ID-token chain gave %v; want PERMISSION_DENIED", err)
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config:           config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+			{
+				ResourceName:      chainAddr,
+				ImportState:       true,
+				ImportStateVerify: true,
+			},
+		},
+	})
+}
+
+// legacyChainHops is the rule of versions before the delegation fix: role
+// on every hop, OpenID Token Creator on the delegates too.
+func legacyChainHops(source string, chain []string, role string) []gcpiam.Hop {
+	hops := gcpiam.ChainHops(source, chain, gcpiam.RoleTokenCreator)
+	for i := range hops {
+		hops[i].Role = role
+	}
+	return hops
+}
+
+// legacyChainProvider is this provider with the impersonation chain of
+// earlier versions: it writes the grants and the state they wrote.
+type legacyChainProvider struct{ fwprovider.Provider }
+
+func (legacyChainProvider) Resources(context.Context) []func() fwresource.Resource {
+	return []func() fwresource.Resource{func() fwresource.Resource {
+		return &impersonationChainResource{chainHops: legacyChainHops}
+	}}
+}
+
+var legacyChainProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
+	"airflowiam": providerserver.NewProtocol6WithError(legacyChainProvider{New("test")()}),
+}
+
+// A state written by an earlier version, with OpenID Token Creator on the
+// delegate: the next plan changes that hop to Token Creator, and apply grants
+// it and revokes the OpenID Token Creator grant the resource made, leaving
+// others' grants of that role alone.
+func TestAccImpersonationChain_upgradeFromOpenIDOnEveryHop(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "aws-federation")
+	d1, target := accts[0], accts[1]
+	tc, oidc := gcpiam.RoleTokenCreator, gcpiam.RoleOpenIDTokenCreator
+	plantForeign(t, g, oidc, d1, target)
+	config := chainConfig(g, g.Worker, []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc))
+
+	resource.ParallelTest(t, resource.TestCase{
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, tc, map[string][]string{d1: nil, target: nil}),
+			checkGrants(g, oidc, map[string][]string{d1: nil, target: nil}),
+			checkForeignIntact(g, oidc, d1, target),
+		),
+		Steps: []resource.TestStep{
+			{
+				// What earlier versions granted and recorded.
+				ProtoV6ProviderFactories: legacyChainProviderFactories,
+				Config:                   config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, oidc, false),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: nil, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+				),
+			},
+			{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Config:                   config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectNonEmptyPlan(),
+					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("role"), knownvalue.StringExact(tc)),
+					plancheck.ExpectUnknownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing")),
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1),
+						knownvalue.ObjectExact(map[string]knownvalue.Check{
+							"grantee": knownvalue.StringExact(sa(d1)), "service_account": knownvalue.StringExact(target),
+							"role": knownvalue.StringExact(oidc), "pre_existing": knownvalue.Bool(false),
+						})),
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListSizeExact(2)),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, tc, false),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: nil, target: {sa(d1)}}),
+					checkForeignIntact(g, oidc, d1, target),
+				),
+			},
+			{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Config:                   config,
+				ConfigPlanChecks:         resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// The upgrade never touches grants the resource did not make: an OpenID
+// Token Creator grant on the delegate that existed before the earlier
+// version (recorded as pre-existing) stays, and a Token Creator grant made by
+// hand on the delegate in the meantime is recorded as pre-existing and
+// survives destroy.
+func TestAccImpersonationChain_upgradeKeepsGrantsItDidNotMake(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "aws-federation")
+	d1, target := accts[0], accts[1]
+	tc, oidc := gcpiam.RoleTokenCreator, gcpiam.RoleOpenIDTokenCreator
+	if err := g.AddMember(d1, oidc, sa(g.Worker)); err != nil {
+		t.Fatal(err)
+	}
+	config := chainConfig(g, g.Worker, []string{d1, target}, fmt.Sprintf("  role = %q\n", oidc))
+
+	resource.ParallelTest(t, resource.TestCase{
+		CheckDestroy: resource.ComposeAggregateTestCheckFunc(
+			checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+			checkGrants(g, oidc, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+		),
+		Steps: []resource.TestStep{
+			{
+				ProtoV6ProviderFactories: legacyChainProviderFactories,
+				Config:                   config,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, oidc, true),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				},
+				// The chain broke on Google, and someone fixed the delegate by hand.
+				Check: func(*terraform.State) error { return g.AddMember(d1, tc, sa(g.Worker)) },
+			},
+			{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Config:                   config,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					plancheck.ExpectNonEmptyPlan(),
+					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, tc, true),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				}},
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops"), knownvalue.ListExact([]knownvalue.Check{
+						hopCheck(sa(g.Worker), d1, tc, true),
+						hopCheck(sa(d1), target, oidc, false),
+					})),
+				},
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, tc, map[string][]string{d1: {sa(g.Worker)}, target: nil}),
+					checkGrants(g, oidc, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+				),
+			},
+			{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Config:                   config,
+				ConfigPlanChecks:         resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
 	})
 }

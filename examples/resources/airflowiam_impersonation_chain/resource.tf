@@ -23,7 +23,10 @@ output "bigquery_impersonation_chain" {
   value = airflowiam_impersonation_chain.bigquery.airflow_impersonation_chain
 }
 
-# ID tokens only, the least privilege for AWS web-identity federation.
+# ID tokens only, the least privilege for AWS web-identity federation. The
+# grant on the target (the last account of chain) is OpenID Token Creator; a
+# chain with delegates would still grant Token Creator on each delegate, as
+# Google requires of every account in a delegation chain (see hops).
 resource "airflowiam_impersonation_chain" "aws_federation" {
   source = "serviceAccount:airflow-worker@platform-prod.iam.gserviceaccount.com"
   chain  = ["aws-federation@platform-prod.iam.gserviceaccount.com"]
