@@ -112,8 +112,9 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"service_account": schema.StringAttribute{
 				Optional: true,
 				MarkdownDescription: "Email of the Google service account Airflow's workers run as: the identity AWS must trust " +
-					"and the start of `gcp_impersonation_chain`. The provider's own identity reaches it through `delegates`, so it " +
-					"needs Token Creator (or OpenID Token Creator) on it. When unset, the provider's own identity is tested, as " +
+					"and the start of `gcp_impersonation_chain`. The provider's own identity reaches it through `delegates`: it " +
+					"needs OpenID Token Creator (or Token Creator) on it for the ID token, and Token Creator when " +
+					"`gcp_impersonation_chain` is set, because the account is then a delegate of that chain. When unset, the provider's own identity is tested, as " +
 					"Airflow's AWS hook uses the worker's own credentials; that needs a service-account key or " +
 					"`impersonate_service_account` in the google block.",
 				Validators: []validator.String{serviceAccountEmailValidator()},
