@@ -324,15 +324,20 @@ func createRawRole(t *testing.T, m *acctest.Moto, name, trust string) string {
 func TestAccTokenExchange_propagation(t *testing.T) {
 	for label, tc := range map[string]struct {
 		timeout string
+		delay   time.Duration
 		want    *regexp.Regexp // nil: passes
 	}{
-		"waits":     {timeout: "1m"},
-		"times out": {timeout: "1s", want: regexp.MustCompile(`(?s)Google Still Denies Access Tokens After Waiting 1s.*propagation_timeout`)},
+		"waits":     {timeout: "1m", delay: 3 * time.Second},
+		"times out": {timeout: "1s", delay: 3 * time.Second, want: regexp.MustCompile(`(?s)Google Still Denies Access Tokens After Waiting 1s.*propagation_timeout`)},
+		// Gaps of 1, 2 and 4 s make 7 s; the next gap, 8 s, would pass 10 s.
+		"says why it stopped before the timeout": {timeout: "10s", delay: time.Minute, want: regexp.MustCompile(`(?s)` +
+			wrapped("Google Still Denies Access Tokens After Waiting 7s of propagation_timeout 10s") + `.*` +
+			wrapped("waited 7s for IAM propagation and stopped there, because the next retry, 8s later, would have passed propagation_timeout = 10s"))},
 	} {
 		t.Run(label, func(t *testing.T) {
 			e := newExchangeEnv(t)
 			target := e.g.ServiceAccounts(t, "bq-target")[0]
-			e.g.SetPropagationDelay(3 * time.Second)
+			e.g.SetPropagationDelay(tc.delay)
 			step := resource.TestStep{
 				Config: e.provider() + fmt.Sprintf(`
 resource "airflowiam_impersonation_chain" "bq" {
