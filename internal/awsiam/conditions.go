@@ -210,6 +210,9 @@ func (e *evalEnv) lookup(key string) ([]string, keyState) {
 type evalPattern struct {
 	text []rune
 	lit  []bool
+	// unresolved: a policy variable in it could not be resolved, so the
+	// value matches nothing, not even for a negated operator.
+	unresolved bool
 }
 
 func (p evalPattern) String() string { return string(p.text) }
@@ -311,9 +314,14 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 		if unknown != "" {
 			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
 		}
-		if ok {
-			pats = append(pats, p)
-		}
+		p.unresolved = !ok
+		pats = append(pats, p)
+	}
+	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && evalMultivaluedKeys[strings.ToLower(key)])) {
+		// AWS documents set operators for multivalued keys; how a plain
+		// operator treats one is not documented
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+		return triUnknown, fmt.Sprintf("cannot judge %s %s without ForAnyValue or ForAllValues: %s is multivalued, and how AWS applies a plain operator to it is not documented; STS decides", op.name, key, key)
 	}
 	return triOf(evalSetMatch(op, pats, actual)), ""
 }
@@ -332,15 +340,24 @@ func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
 			return op.ifExists || negated
 		}
 	}
+	// ok reports whether one request value satisfies the operator. The
+	// policy values are alternatives; a value that does not parse for the
+	// operator (or has an unresolved variable) matches nothing: it never
+	// satisfies a positive operator, and a negated one fails on it too.
 	ok := func(v string) bool {
-		hit := false
 		for _, p := range pats {
-			if evalCompare(op.info, v, p) {
-				hit = true
-				break
+			match, valid := false, false
+			if !p.unresolved {
+				match, valid = evalCompare(op.info, v, p)
+			}
+			switch {
+			case !negated && valid && match:
+				return true
+			case negated && (!valid || match):
+				return false
 			}
 		}
-		return hit != negated
+		return negated
 	}
 	if op.set == "ForAllValues" || (op.set == "" && negated) {
 		for _, v := range actual {
@@ -359,41 +376,65 @@ func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
 }
 
 // evalCompare applies the positive comparison of an operator to a request
-// value and a policy value. Values that do not parse for the family match
-// nothing.
-func evalCompare(info evalOperatorInfo, v string, p evalPattern) bool {
+// value and a policy value. valid is false when either does not parse for
+// the operator's family.
+func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid bool) {
 	switch info.family {
 	case famString:
 		switch info.cmp {
 		case "eq":
-			return v == p.String()
+			return v == p.String(), true
 		case "eqi":
-			return strings.EqualFold(v, p.String())
+			return strings.EqualFold(v, p.String()), true
 		default:
-			return evalGlobPattern(p, v)
+			return evalGlobPattern(p, v), true
 		}
 	case famARN:
 		return evalARNMatch(p, v)
 	case famNumeric:
 		a, ok1 := evalParseNumber(v)
 		b, ok2 := evalParseNumber(p.String())
-		return ok1 && ok2 && evalOrder(info.cmp, a.Cmp(b))
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return evalOrder(info.cmp, a.Cmp(b)), true
 	case famDate:
 		a, ok1 := evalParseDate(v)
 		b, ok2 := evalParseDate(p.String())
-		return ok1 && ok2 && evalOrder(info.cmp, a.Compare(b))
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return evalOrder(info.cmp, a.Compare(b)), true
 	case famBool:
 		a, ok1 := evalParseBool(v)
 		b, ok2 := evalParseBool(p.String())
-		return ok1 && ok2 && a == b
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return a == b, true
 	case famBinary:
+		// Both sides are base64 text: equal texts, or texts that decode to
+		// the same bytes, match.
+		if v == p.String() {
+			return true, true
+		}
 		a, err1 := base64.StdEncoding.DecodeString(v)
 		b, err2 := base64.StdEncoding.DecodeString(p.String())
-		return err1 == nil && err2 == nil && string(a) == string(b)
+		return err1 == nil && err2 == nil && string(a) == string(b), true
 	case famIP:
 		return evalIPMatch(p.String(), v)
 	}
-	return false
+	return false, false
+}
+
+// evalMultivaluedKeys are context keys AWS documents as multivalued
+// (ArrayOf... types) that a trust policy may meet.
+var evalMultivaluedKeys = map[string]bool{
+	"aws:tagkeys":                        true,
+	"aws:calledvia":                      true,
+	"aws:principalservicenameslist":      true,
+	"sts:transitivetagkeys":              true,
+	"cognito-identity.amazonaws.com:amr": true,
 }
 
 func evalOrder(cmp string, c int) bool {
@@ -463,27 +504,28 @@ func evalParseBool(s string) (bool, bool) {
 
 // evalIPMatch reports whether the address ip lies in the policy's CIDR
 // block or equals its address.
-func evalIPMatch(policy, ip string) bool {
+func evalIPMatch(policy, ip string) (match, valid bool) {
 	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
-		return false
+		return false, false
 	}
 	policy = strings.TrimSpace(policy)
 	if pfx, err := netip.ParsePrefix(policy); err == nil {
-		return pfx.Contains(addr.Unmap())
+		return pfx.Contains(addr.Unmap()), true
 	}
 	if a, err := netip.ParseAddr(policy); err == nil {
-		return a.Unmap() == addr.Unmap()
+		return a.Unmap() == addr.Unmap(), true
 	}
-	return false
+	return false, false
 }
 
 // evalARNMatch compares the six colon-separated parts of an ARN, each with
-// * and ? wildcards; the last part takes any further colons.
-func evalARNMatch(p evalPattern, arn string) bool {
+// * and ? wildcards; the last part takes any further colons. A request
+// value or pattern with fewer parts is not an ARN.
+func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
 	vparts := strings.SplitN(arn, ":", 6)
 	if len(vparts) != 6 {
-		return false
+		return false, false
 	}
 	var pparts []evalPattern
 	cur := evalPattern{}
@@ -498,14 +540,14 @@ func evalARNMatch(p evalPattern, arn string) bool {
 	}
 	pparts = append(pparts, cur)
 	if len(pparts) != 6 {
-		return false
+		return false, false
 	}
 	for i := range pparts {
 		if !evalGlobPattern(pparts[i], vparts[i]) {
-			return false
+			return false, true
 		}
 	}
-	return true
+	return true, true
 }
 
 // evalGlobPattern matches s against a pattern whose unmarked * matches any
