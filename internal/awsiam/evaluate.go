@@ -104,8 +104,10 @@ type Decision struct {
 	// statement matched principal and action, one entry saying so.
 	Mismatches []Mismatch
 	Fix        string // a concrete suggestion when one is known, else ""
-	// Unjudged lists, for an unknown verdict, what could not be judged, each
-	// as "cannot judge ...; STS decides".
+	// Unjudged lists what could not be judged, each as "cannot judge ...;
+	// STS decides": for an unknown verdict, what it depends on; for an
+	// implicit deny, Deny statements that might also apply (the request is
+	// denied either way, explicitly or implicitly).
 	Unjudged []string
 }
 
@@ -232,7 +234,11 @@ func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 	}
 	// No Allow can match: the request is denied whatever the Deny
 	// statements that could not be judged would do.
-	return evalImplicitDeny(p, req, results)
+	d := evalImplicitDeny(p, req, results)
+	if len(maybeDeny) > 0 {
+		d.Unjudged = evalUnknown(p, results, maybeDeny).Unjudged
+	}
+	return d
 }
 
 // evalUnknown is the decision when statements could not be judged.
@@ -641,7 +647,12 @@ func (d Decision) Explain() string {
 	default:
 		b.WriteString("deciding statement: none (implicit deny)\n")
 	}
-	if len(d.Unjudged) > 0 {
+	if len(d.Unjudged) > 0 && d.Verdict != VerdictUnknown {
+		b.WriteString("not judged (the verdict does not depend on it):\n")
+		for _, u := range d.Unjudged {
+			fmt.Fprintf(&b, "  - %s\n", u)
+		}
+	} else if len(d.Unjudged) > 0 {
 		b.WriteString("not judged:\n")
 		for _, u := range d.Unjudged {
 			fmt.Fprintf(&b, "  - %s\n", u)
