@@ -11,7 +11,7 @@
 #   scripts/testenv.sh tofu                          the same, always for OpenTofu (built
 #                                                    from its Go module once)
 #
-# Only the path (venv) or the export lines (terraform) go to stdout; all progress
+# Only the path (venv, iamsim) or the export lines (terraform) go to stdout; all progress
 # goes to stderr. Everything is cached under
 #   ${AIRFLOWIAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-airflowiam}
 # and a second run with an unchanged constraints file installs nothing.
