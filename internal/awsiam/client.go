@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -40,6 +41,9 @@ type Client struct {
 	SecretsManager *secretsmanager.Client
 	KMS            *kms.Client
 	Region         string
+
+	callerMu      sync.Mutex
+	callerAccount string // cached by CallerAccount once known
 }
 
 // NewClient resolves the configuration (reading shared config files, but

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // evalKeyGoogleEmail carries the token's email claim. AWS provides no such
@@ -21,6 +23,33 @@ type WebIdentityRequest struct {
 	Provider string              // federated principal, e.g. "accounts.google.com"
 	Action   string              // usually ActionAssumeRoleWithWebIdentity; empty means that
 	Context  map[string][]string // condition key (any case) -> request values
+	// ContextComplete says that Context holds every key the request has, so
+	// any other key is absent. Otherwise a key outside Context is absent only
+	// when it belongs to an identity provider's namespace (AWS derives those
+	// from the token); any other key (aws:SourceIp, aws:CurrentTime,
+	// aws:PrincipalTag/..., sts:RoleSessionName, ...) is unknown, and
+	// conditions on it cannot be judged.
+	ContextComplete bool
+}
+
+// Keys of the request time. AWS sets them on every request; the evaluator
+// knows them only when WithTime supplies them.
+const (
+	KeyCurrentTime = "aws:CurrentTime"
+	KeyEpochTime   = "aws:EpochTime"
+)
+
+// WithTime returns the request with aws:CurrentTime and aws:EpochTime set
+// to t, for judging Date conditions on them.
+func (r WebIdentityRequest) WithTime(t time.Time) WebIdentityRequest {
+	ctx := make(map[string][]string, len(r.Context)+2)
+	for k, v := range r.Context {
+		ctx[k] = v
+	}
+	ctx[KeyCurrentTime] = []string{t.UTC().Format(time.RFC3339)}
+	ctx[KeyEpochTime] = []string{strconv.FormatInt(t.Unix(), 10)}
+	r.Context = ctx
+	return r
 }
 
 // GoogleRequest builds the request AWS evaluates for a Google ID token with
@@ -48,11 +77,25 @@ func GoogleRequest(aud, azp, sub, email string) WebIdentityRequest {
 	return WebIdentityRequest{Provider: GoogleFederatedPrincipal, Action: ActionAssumeRoleWithWebIdentity, Context: ctx}
 }
 
+// Verdict is what the evaluator concludes.
+type Verdict string
+
+// The verdicts.
+const (
+	VerdictAllowed Verdict = "allowed"
+	VerdictDenied  Verdict = "denied"
+	// VerdictUnknown: the outcome depends on something the evaluator cannot
+	// know or does not understand; STS decides.
+	VerdictUnknown Verdict = "unknown"
+)
+
 // Decision is the outcome of evaluating a request against a trust policy.
 type Decision struct {
-	Allowed bool
+	Verdict Verdict
+	Allowed bool // Verdict == VerdictAllowed
 	// Statement is the index of the deciding statement (the matching Deny,
-	// or the matching Allow), -1 for implicit deny.
+	// or the matching Allow), -1 for implicit deny and for an unknown
+	// verdict.
 	Statement int
 	Sid       string
 	Reason    string // one line
@@ -61,6 +104,11 @@ type Decision struct {
 	// statement matched principal and action, one entry saying so.
 	Mismatches []Mismatch
 	Fix        string // a concrete suggestion when one is known, else ""
+	// Unjudged lists what could not be judged, each as "cannot judge ...;
+	// STS decides": for an unknown verdict, what it depends on; for an
+	// implicit deny, Deny statements that might also apply (the request is
+	// denied either way, explicitly or implicitly).
+	Unjudged []string
 }
 
 // Mismatch is one reason a statement did not match. Statement is -1 when the
@@ -76,29 +124,43 @@ type Mismatch struct {
 
 // evalResult is how one statement fared.
 type evalResult struct {
-	principal   bool
-	action      bool
-	conditions  int // number of condition keys
-	failures    []Mismatch
-	fixes       []string
-	unsupported []string // operators the evaluator does not support
+	principal  bool
+	action     bool
+	cond       evalTri // all conditions together
+	conditions int     // number of condition keys
+	failures   []Mismatch
+	fixes      []string
+	unjudged   []string // why cond is unknown
 }
 
-func (r evalResult) matches() bool {
-	return r.principal && r.action && len(r.failures) == 0
+// match is the statement's match in three values.
+func (r evalResult) match() evalTri {
+	if !r.principal || !r.action {
+		return triFalse
+	}
+	return r.cond
 }
+
+func (r evalResult) matches() bool { return r.match() == triTrue }
 
 // Evaluate decides whether the trust policy p lets req assume the role: a
 // matching Deny wins, otherwise a matching Allow allows, otherwise the
 // request is implicitly denied. A statement matches when its principal, its
-// action and all its conditions match. Conditions with operators the
-// evaluator does not support never match.
+// action and all its conditions match; conditions of one operator and
+// several keys, and of several operators, must all hold, while the values
+// of one key are alternatives
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html).
+//
+// When a condition cannot be judged (an unknown operator, a key only AWS
+// knows at request time) and the outcome depends on it, the verdict is
+// VerdictUnknown; when the outcome is the same either way, it is decided.
 func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 	if req.Action == "" {
 		req.Action = ActionAssumeRoleWithWebIdentity
 	}
 	if p == nil || len(p.Statements) == 0 {
 		return Decision{
+			Verdict:   VerdictDenied,
 			Statement: -1,
 			Reason:    "implicit deny: the policy has no statements",
 			Mismatches: []Mismatch{{
@@ -109,21 +171,29 @@ func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 		}
 	}
 
-	ctx := make(map[string][]string, len(req.Context))
+	env := &evalEnv{
+		ctx:      make(map[string][]string, len(req.Context)),
+		provider: req.Provider,
+		complete: req.ContextComplete,
+		// Policy variables exist only in Version 2012-10-17; in older
+		// documents ${...} is plain text.
+		variables: p.Version == polVersionCurrent,
+	}
 	for k, v := range req.Context {
 		lk := strings.ToLower(k)
-		ctx[lk] = append(ctx[lk], v...)
+		env.ctx[lk] = append(env.ctx[lk], v...)
 	}
 
 	results := make([]evalResult, len(p.Statements))
 	for i, st := range p.Statements {
-		results[i] = evalStatement(i, st, req, ctx)
+		results[i] = evalStatement(i, st, req, env)
 	}
 
 	for i, st := range p.Statements {
 		if st.Effect == "Deny" && results[i].matches() {
 			label := evalLabel(i, st.Sid)
 			return Decision{
+				Verdict:   VerdictDenied,
 				Statement: i,
 				Sid:       st.Sid,
 				Reason:    fmt.Sprintf("%s denies: it is an explicit Deny and its %s", label, evalSummary(results[i])),
@@ -132,25 +202,70 @@ func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 		}
 	}
 
+	var maybeDeny, maybeAllow []int
+	allow := -1
 	for i, st := range p.Statements {
-		if st.Effect == "Allow" && results[i].matches() {
-			reason := fmt.Sprintf("%s allows: %s", evalLabel(i, st.Sid), evalSummary(results[i]))
-			for j, dst := range p.Statements {
-				r := results[j]
-				if dst.Effect == "Deny" && r.principal && r.action && len(r.unsupported) > 0 {
-					reason += fmt.Sprintf("; caution: Deny %s uses %s, which the evaluator does not support, so it was treated as not matching and AWS may still deny",
-						evalLabel(j, dst.Sid), strings.Join(r.unsupported, ", "))
-				}
-			}
-			return Decision{Allowed: true, Statement: i, Sid: st.Sid, Reason: reason}
+		switch m := results[i].match(); {
+		case st.Effect == "Deny" && m == triUnknown:
+			maybeDeny = append(maybeDeny, i)
+		case st.Effect == "Allow" && m == triTrue && allow < 0:
+			allow = i
+		case st.Effect == "Allow" && m == triUnknown:
+			maybeAllow = append(maybeAllow, i)
 		}
 	}
 
-	return evalImplicitDeny(p, req, results)
+	switch {
+	case allow >= 0 && len(maybeDeny) == 0:
+		st := p.Statements[allow]
+		return Decision{Verdict: VerdictAllowed, Allowed: true, Statement: allow, Sid: st.Sid,
+			Reason: fmt.Sprintf("%s allows: %s", evalLabel(allow, st.Sid), evalSummary(results[allow]))}
+	case allow >= 0:
+		d := evalUnknown(p, results, maybeDeny)
+		d.Reason = fmt.Sprintf("cannot judge whether %s applies: %s allows, but the Deny may override it; STS decides",
+			evalLabels(p, maybeDeny, "Deny "), evalLabel(allow, p.Statements[allow].Sid))
+		return d
+	case len(maybeAllow) > 0:
+		d := evalUnknown(p, results, append(maybeAllow, maybeDeny...))
+		first := results[maybeAllow[0]].unjudged[0]
+		d.Reason = fmt.Sprintf("cannot judge whether %s allows: %s",
+			evalLabels(p, maybeAllow, ""), strings.TrimPrefix(first, "cannot judge "))
+		return d
+	}
+	// No Allow can match: the request is denied whatever the Deny
+	// statements that could not be judged would do.
+	d := evalImplicitDeny(p, req, results)
+	if len(maybeDeny) > 0 {
+		d.Unjudged = evalUnknown(p, results, maybeDeny).Unjudged
+	}
+	return d
+}
+
+// evalUnknown is the decision when statements could not be judged.
+func evalUnknown(p *PolicyDocument, results []evalResult, stmts []int) Decision {
+	d := Decision{Verdict: VerdictUnknown, Statement: -1}
+	for _, i := range stmts {
+		for _, u := range results[i].unjudged {
+			u = evalLabel(i, p.Statements[i].Sid) + ": " + u
+			if !evalContains(d.Unjudged, u) {
+				d.Unjudged = append(d.Unjudged, u)
+			}
+		}
+	}
+	return d
+}
+
+// evalLabels names statements, e.g. "Deny statement 1 or statement 2".
+func evalLabels(p *PolicyDocument, stmts []int, prefix string) string {
+	labels := make([]string, len(stmts))
+	for k, i := range stmts {
+		labels[k] = evalLabel(i, p.Statements[i].Sid)
+	}
+	return prefix + strings.Join(labels, " or ")
 }
 
 func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalResult) Decision {
-	d := Decision{Statement: -1}
+	d := Decision{Verdict: VerdictDenied, Statement: -1}
 	var allows, trusting, candidates []int
 	for i, st := range p.Statements {
 		if st.Effect != "Allow" {
@@ -271,8 +386,8 @@ func evalPrincipalNames(st Statement) []string {
 	return out
 }
 
-func evalStatement(idx int, st Statement, req WebIdentityRequest, ctx map[string][]string) evalResult {
-	var r evalResult
+func evalStatement(idx int, st Statement, req WebIdentityRequest, env *evalEnv) evalResult {
+	r := evalResult{cond: triTrue}
 	switch {
 	case len(st.Principal) > 0:
 		r.principal = evalPrincipalListed(st.Principal, req.Provider)
@@ -286,38 +401,31 @@ func evalStatement(idx int, st Statement, req WebIdentityRequest, ctx map[string
 		r.action = !evalActionListed(st.NotAction, req.Action)
 	}
 
-	for _, op := range slices.Sorted(maps.Keys(st.Condition)) {
-		set, base, ifExists, supported := evalParseOperator(op)
-		block := st.Condition[op]
-		if !supported {
-			r.unsupported = append(r.unsupported, op)
-			if len(block) == 0 {
-				r.failures = append(r.failures, Mismatch{
-					Statement: idx, Operator: op,
-					Note: fmt.Sprintf("the operator %s is not supported by the evaluator, so the statement is treated as not matching", op),
-				})
-			}
+	for _, opName := range slices.Sorted(maps.Keys(st.Condition)) {
+		op := evalParseOp(opName)
+		block := st.Condition[opName]
+		if !op.known && len(block) == 0 {
+			r.cond = triAnd(r.cond, triUnknown)
+			r.unjudged = append(r.unjudged, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", opName))
 		}
 		for _, key := range polConditionKeys(block) {
 			r.conditions++
 			expected := block[key]
-			actual := ctx[strings.ToLower(key)]
-			if len(actual) == 0 {
-				actual = nil
-			}
-			if !supported {
-				r.failures = append(r.failures, Mismatch{
-					Statement: idx, Operator: op, Key: key, Expected: expected, Actual: actual,
-					Note: fmt.Sprintf("the operator %s is not supported by the evaluator, so the statement is treated as not matching; AWS may decide differently", op),
-				})
+			res, why := env.judge(op, key, expected)
+			r.cond = triAnd(r.cond, res)
+			switch res {
+			case triTrue:
+				continue
+			case triUnknown:
+				if !evalContains(r.unjudged, why) {
+					r.unjudged = append(r.unjudged, why)
+				}
 				continue
 			}
-			if evalCondition(set, base, ifExists, expected, actual) {
-				continue
-			}
-			note, fix := evalExplainFailure(set, base, key, expected, actual)
+			actual, _ := env.lookup(key)
+			note, fix := evalExplainFailure(op.set, op.base, key, expected, actual)
 			r.failures = append(r.failures, Mismatch{
-				Statement: idx, Operator: op, Key: key, Expected: expected, Actual: actual, Note: note,
+				Statement: idx, Operator: opName, Key: key, Expected: expected, Actual: actual, Note: note,
 			})
 			if fix != "" && !evalContains(r.fixes, fix) {
 				r.fixes = append(r.fixes, fix)
@@ -346,128 +454,32 @@ func evalActionListed(patterns []string, action string) bool {
 	return false
 }
 
-var evalSupportedOperators = map[string]bool{
-	"StringEquals":              true,
-	"StringNotEquals":           true,
-	"StringEqualsIgnoreCase":    true,
-	"StringNotEqualsIgnoreCase": true,
-	"StringLike":                true,
-	"StringNotLike":             true,
-}
-
-// evalParseOperator splits e.g. "ForAnyValue:StringLikeIfExists" into its
-// set qualifier, base operator and IfExists suffix. Operator names are
-// case-sensitive.
-func evalParseOperator(op string) (set, base string, ifExists, supported bool) {
-	base = op
-	for _, q := range []string{"ForAnyValue", "ForAllValues"} {
-		if strings.HasPrefix(base, q+":") {
-			set = q
-			base = strings.TrimPrefix(base, q+":")
-			break
-		}
-	}
-	if strings.HasSuffix(base, "IfExists") {
-		ifExists = true
-		base = strings.TrimSuffix(base, "IfExists")
-	}
-	return set, base, ifExists, evalSupportedOperators[base]
-}
-
-func evalNegated(base string) bool { return strings.HasPrefix(base, "StringNot") }
-
-// evalCondition evaluates one condition key. actual is nil when the request
-// lacks the key.
-func evalCondition(set, base string, ifExists bool, expected, actual []string) bool {
-	negated := evalNegated(base)
-	if len(actual) == 0 {
-		switch set {
-		case "ForAllValues":
-			return true
-		case "ForAnyValue":
-			return ifExists
-		default:
-			return ifExists || negated
-		}
-	}
-	// ok reports whether one request value satisfies the operator.
-	ok := func(v string) bool {
-		hit := false
-		for _, e := range expected {
-			if evalCompare(base, v, e) {
-				hit = true
-				break
-			}
-		}
-		return hit != negated
-	}
-	switch {
-	case set == "ForAllValues" || (set == "" && negated):
-		for _, v := range actual {
-			if !ok(v) {
-				return false
-			}
-		}
-		return true
-	default: // ForAnyValue, or a plain positive operator
-		for _, v := range actual {
-			if ok(v) {
-				return true
-			}
-		}
-		return false
-	}
-}
-
-// evalCompare applies the positive form of base to a request value and a
-// policy value.
-func evalCompare(base, v, e string) bool {
-	switch base {
-	case "StringEquals", "StringNotEquals":
-		return v == e
-	case "StringEqualsIgnoreCase", "StringNotEqualsIgnoreCase":
-		return strings.EqualFold(v, e)
-	case "StringLike", "StringNotLike":
-		return evalGlob(e, v)
-	}
-	return false
-}
-
-// evalGlob matches s against pattern, where * matches any run of characters
-// and ? any single character.
-func evalGlob(pattern, s string) bool {
-	p, r := []rune(pattern), []rune(s)
-	pi, si := 0, 0
-	star, mark := -1, 0
-	for si < len(r) {
-		switch {
-		case pi < len(p) && p[pi] == '*':
-			star, mark = pi, si
-			pi++
-		case pi < len(p) && (p[pi] == '?' || p[pi] == r[si]):
-			pi++
-			si++
-		case star >= 0:
-			pi = star + 1
-			mark++
-			si = mark
-		default:
-			return false
-		}
-	}
-	for pi < len(p) && p[pi] == '*' {
-		pi++
-	}
-	return pi == len(p)
-}
-
 // evalExplainFailure says why a supported condition failed and, when it
 // can, what would fix it.
 func evalExplainFailure(set, base, key string, expected, actual []string) (note, fix string) {
 	negated := evalNegated(base)
 	lkey := strings.ToLower(key)
+	family := evalOperators[base].family
 
-	if !negated && set != "ForAllValues" {
+	if lkey == evalKeyGoogleEmail {
+		return "AWS provides no accounts.google.com:email condition key, so a condition on it is judged as if the key were absent",
+			"compare the service account's unique ID in accounts.google.com:sub (and accounts.google.com:aud) instead of its email"
+	}
+	if family == famNull {
+		want := "absent"
+		for _, v := range expected {
+			if b, ok := evalParseBool(v); ok && !b {
+				want = "present"
+			}
+		}
+		have := "absent"
+		if len(actual) > 0 {
+			have = "present"
+		}
+		return fmt.Sprintf("Null requires %s to be %s, but it is %s in the request", key, want, have), ""
+	}
+
+	if !negated && set != "ForAllValues" && family == famString {
 		switch lkey {
 		case KeyGoogleAud:
 			return evalExplainAud(expected, actual)
@@ -617,17 +629,34 @@ func evalList(vals []string) string {
 // deciding statement, each mismatch with its note, and the fix.
 func (d Decision) Explain() string {
 	var b strings.Builder
-	if d.Allowed {
+	switch {
+	case d.Allowed:
 		b.WriteString("ALLOWED: ")
-	} else {
+	case d.Verdict == VerdictUnknown:
+		b.WriteString("UNKNOWN: ")
+	default:
 		b.WriteString("DENIED: ")
 	}
 	b.WriteString(d.Reason)
 	b.WriteByte('\n')
-	if d.Statement >= 0 {
+	switch {
+	case d.Statement >= 0:
 		fmt.Fprintf(&b, "deciding statement: %s\n", evalLabel(d.Statement, d.Sid))
-	} else {
+	case d.Verdict == VerdictUnknown:
+		b.WriteString("deciding statement: none (not judged; STS decides)\n")
+	default:
 		b.WriteString("deciding statement: none (implicit deny)\n")
+	}
+	if len(d.Unjudged) > 0 && d.Verdict != VerdictUnknown {
+		b.WriteString("not judged (the verdict does not depend on it):\n")
+		for _, u := range d.Unjudged {
+			fmt.Fprintf(&b, "  - %s\n", u)
+		}
+	} else if len(d.Unjudged) > 0 {
+		b.WriteString("not judged:\n")
+		for _, u := range d.Unjudged {
+			fmt.Fprintf(&b, "  - %s\n", u)
+		}
 	}
 	if len(d.Mismatches) > 0 {
 		b.WriteString("mismatches:\n")

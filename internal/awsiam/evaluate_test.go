@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 )
 
 const (
@@ -38,6 +39,9 @@ type evalCase struct {
 	req       WebIdentityRequest
 	allowed   bool
 	statement int
+	// unknown: the verdict must be VerdictUnknown (statement -1); contains
+	// then applies to the explanation too.
+	unknown bool
 	// For denies: a key some Mismatch must name, and substrings the
 	// explanation (reason, notes and fix) must contain.
 	key      string
@@ -351,22 +355,94 @@ func evalCases() []evalCase {
 			contains: []string{"only for tokens with an azp claim"},
 		},
 		{
-			name: "unsupported operator",
+			// This case used to assert a deny ("DateLessThan is not supported
+			// by the evaluator"); Date operators are supported now, but
+			// aws:CurrentTime is known only to AWS, so the verdict is unknown.
+			name: "condition on aws:CurrentTime without the time",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
-			req:     evalNumericReq,
-			allowed: false, statement: -1,
-			key:      "aws:CurrentTime",
-			contains: []string{"DateLessThan is not supported by the evaluator"},
+			req:       evalNumericReq,
+			unknown:   true,
+			statement: -1,
+			contains:  []string{"cannot judge DateLessThan aws:CurrentTime", "STS decides"},
 		},
 		{
+			name: "condition on aws:CurrentTime with the time supplied",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
+			req:     evalNumericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
+			allowed: true, statement: 0,
+		},
+		{
+			name: "condition on aws:CurrentTime after the deadline",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"DateLessThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}}]}`,
+			req:     evalNumericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
+			allowed: false, statement: -1,
+			key:      "aws:CurrentTime",
+			contains: []string{"no request value satisfies DateLessThan"},
+		},
+		{
+			// This case used to assert a deny ("stringequals is not supported
+			// by the evaluator"); an operator the evaluator does not know is
+			// now not judged.
 			name: "operator names are case-sensitive",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"stringequals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
+			req:       evalNumericReq,
+			unknown:   true,
+			statement: -1,
+			contains:  []string{"cannot judge the condition operator stringequals, which the evaluator does not know; STS decides"},
+		},
+		{
+			name: "an unknown operator that cannot change the outcome is decided",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestOtherUID + `"},"StringEqualsFuzzy":{"accounts.google.com:aud":"x"}}}]}`,
 			req:     evalNumericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleSub,
-			contains: []string{"stringequals is not supported by the evaluator"},
+			contains: []string{"different service account"},
+		},
+		{
+			name: "Null: the token has no hd, and has a sub",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"Null":{"accounts.google.com:hd":"true","accounts.google.com:sub":"false"},"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "Null false on a key the token lacks",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"Null":{"accounts.google.com:oaud":"false"}}}]}`,
+			req:     GoogleRequest(evalTestAudience, "", evalTestUID, ""),
+			allowed: false, statement: -1,
+			key:      KeyGoogleOaud,
+			contains: []string{"Null requires accounts.google.com:oaud to be present"},
+		},
+		{
+			name: "policy variable: sub must equal aud",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}}}]}`,
+			req:     evalNumericReq,
+			allowed: true, statement: 0,
+		},
+		{
+			name: "no accounts.google.com:email key at AWS",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"StringEquals":{"accounts.google.com:email":"` + evalTestEmail + `"}}}]}`,
+			req:     evalNumericReq,
+			allowed: false, statement: -1,
+			key:      "accounts.google.com:email",
+			contains: []string{"AWS provides no accounts.google.com:email condition key"},
+		},
+		{
+			name: "aws:SourceIp is not guessed",
+			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
+				"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`,
+			req:       evalNumericReq,
+			unknown:   true,
+			statement: -1,
+			contains:  []string{"cannot judge IpAddress aws:SourceIp", "STS decides"},
 		},
 		{
 			name: "NotAction",
@@ -403,6 +479,25 @@ func TestEvaluate(t *testing.T) {
 			}
 			d := Evaluate(p, tc.req)
 			explain := d.Explain()
+			if tc.unknown {
+				if d.Verdict != VerdictUnknown || d.Allowed || d.Statement != -1 || len(d.Unjudged) == 0 ||
+					!strings.HasPrefix(explain, "UNKNOWN: ") || strings.Contains(d.Reason, "\n") {
+					t.Fatalf("want an unknown verdict with reasons, got %+v\n%s", d, explain)
+				}
+				for _, s := range tc.contains {
+					if !strings.Contains(explain, s) {
+						t.Errorf("explanation lacks %q:\n%s", s, explain)
+					}
+				}
+				return
+			}
+			wantVerdict := VerdictDenied
+			if tc.allowed {
+				wantVerdict = VerdictAllowed
+			}
+			if d.Verdict != wantVerdict {
+				t.Fatalf("Verdict = %s, want %s\n%s", d.Verdict, wantVerdict, explain)
+			}
 			if d.Allowed != tc.allowed || d.Statement != tc.statement {
 				t.Fatalf("Allowed=%v Statement=%d, want %v %d\n%s", d.Allowed, d.Statement, tc.allowed, tc.statement, explain)
 			}
@@ -514,6 +609,10 @@ func TestEvaluateDenyDecision(t *testing.T) {
 	}
 }
 
+// This test used to assert an Allow with a caution that the Deny's
+// DateGreaterThan was not supported. Date operators are supported now, but
+// aws:CurrentTime is known only to AWS: the Deny may apply, so the verdict
+// is unknown; with the time supplied it is decided.
 func TestEvaluateUnsupportedDenyIsFlagged(t *testing.T) {
 	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
@@ -522,7 +621,28 @@ func TestEvaluateUnsupportedDenyIsFlagged(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := Evaluate(p, evalNumericReq)
-	if !d.Allowed || !strings.Contains(d.Reason, `Deny statement 1 (Sid "BusinessHours") uses DateGreaterThan, which the evaluator does not support`) {
+	if d.Verdict != VerdictUnknown || d.Allowed ||
+		!strings.Contains(d.Reason, `cannot judge whether Deny statement 1 (Sid "BusinessHours") applies: statement 0 allows`) ||
+		len(d.Unjudged) != 1 || !strings.Contains(d.Unjudged[0], "cannot judge DateGreaterThan aws:CurrentTime") {
+		t.Errorf("decision:\n%s", d.Explain())
+	}
+	before := Evaluate(p, evalNumericReq.WithTime(time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)))
+	after := Evaluate(p, evalNumericReq.WithTime(time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC)))
+	if before.Verdict != VerdictAllowed || after.Verdict != VerdictDenied || after.Statement != 1 {
+		t.Errorf("with the time:\n%s\n%s", before.Explain(), after.Explain())
+	}
+}
+
+// A Deny that cannot be judged does not matter when nothing allows.
+func TestEvaluateUnjudgedDenyWithoutAllowIsDenied(t *testing.T) {
+	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:oaud":"other"}}},
+		{"Effect":"Deny","Principal":"*","Action":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Evaluate(p, evalNumericReq)
+	if d.Verdict != VerdictDenied || d.Statement != -1 || len(d.Mismatches) == 0 {
 		t.Errorf("decision:\n%s", d.Explain())
 	}
 }
@@ -596,9 +716,56 @@ func TestEvalCondition(t *testing.T) {
 			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
 		}
 	}
-	for _, op := range []string{"Bool", "NumericLessThan", "ArnLike", "Null", "stringEquals", "ForAnyValue:Bool"} {
+	// Bool, NumericLessThan, ArnLike, Null and ForAnyValue:Bool used to be
+	// listed here as unsupported; every documented operator is supported now.
+	for _, op := range []string{"stringEquals", "NullIfExists", "StringEqualsFuzzy", "ForSomeValues:StringEquals", "ForAnyValue:stringlike"} {
 		if _, _, _, ok := evalParseOperator(op); ok {
 			t.Errorf("%s reported as supported", op)
+		}
+	}
+	more := []struct {
+		op       string
+		expected []string
+		actual   []string
+		want     bool
+	}{
+		{"Bool", []string{"true"}, []string{"true"}, true},
+		{"Bool", []string{"true"}, []string{"false"}, false},
+		{"Bool", []string{"yes"}, []string{"true"}, false},
+		{"BoolIfExists", []string{"false"}, nil, true},
+		{"NumericLessThan", []string{"10"}, []string{"9.5"}, true},
+		{"NumericLessThan", []string{"10"}, []string{"10"}, false},
+		{"NumericLessThanEquals", []string{"10"}, []string{"10"}, true},
+		{"NumericGreaterThan", []string{"abc"}, []string{"10"}, false},
+		{"NumericNotEquals", []string{"1", "2"}, []string{"3"}, true},
+		{"NumericNotEquals", []string{"1"}, nil, true},
+		{"DateGreaterThan", []string{"2020-01-01T00:00:00Z"}, []string{"1600000000"}, true},
+		{"DateLessThan", []string{"2020-01-01"}, []string{"2019-12-31T23:59:59Z"}, true},
+		{"DateEquals", []string{"not a date"}, []string{"2020-01-01T00:00:00Z"}, false},
+		{"BinaryEquals", []string{"QmluYXJ5"}, []string{"QmluYXJ5"}, true},
+		{"BinaryEquals", []string{"QmluYXJ5"}, []string{"QmluYXJ6"}, false},
+		{"IpAddress", []string{"203.0.113.0/24"}, []string{"203.0.113.9"}, true},
+		{"IpAddress", []string{"203.0.113.0/24"}, []string{"198.51.100.1"}, false},
+		{"NotIpAddress", []string{"203.0.113.0/24"}, []string{"198.51.100.1"}, true},
+		{"IpAddress", []string{"2001:db8::/32"}, []string{"2001:db8::1"}, true},
+		{"ArnLike", []string{"arn:aws:iam::*:role/air*"}, []string{"arn:aws:iam::123456789012:role/airflow"}, true},
+		{"ArnEquals", []string{"arn:aws:iam::*:role/air*"}, []string{"arn:aws:iam::123456789012:role/airflow"}, true},
+		{"ArnLike", []string{"arn:aws:iam::*:role/air*"}, []string{"arn:aws:iam::123456789012:user/airflow"}, false},
+		{"ArnNotLike", []string{"arn:aws:iam::*:role/*"}, []string{"arn:aws:s3:::bucket"}, true},
+		{"ArnLike", []string{"arn:aws:*"}, []string{"arn:aws:s3:::bucket"}, false},
+		{"Null", []string{"true"}, nil, true},
+		{"Null", []string{"true"}, []string{"x"}, false},
+		{"Null", []string{"false"}, []string{"x"}, true},
+		{"ForAnyValue:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, true},
+		{"ForAllValues:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, false},
+	}
+	for _, tc := range more {
+		set, base, ifExists, ok := evalParseOperator(tc.op)
+		if !ok {
+			t.Fatalf("%s not supported", tc.op)
+		}
+		if got := evalCondition(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
+			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
 		}
 	}
 }

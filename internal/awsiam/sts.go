@@ -83,3 +83,24 @@ func (c *Client) CallerIdentity(ctx context.Context, creds *TemporaryCredentials
 	}
 	return aws.ToString(out.Account), aws.ToString(out.Arn), nil
 }
+
+// CallerAccount is the account of the provider's own AWS credentials
+// (GetCallerIdentity), cached once known. A failure is not cached, so a
+// later call tries again.
+func (c *Client) CallerAccount(ctx context.Context) (string, error) {
+	c.callerMu.Lock()
+	defer c.callerMu.Unlock()
+	if c.callerAccount != "" {
+		return c.callerAccount, nil
+	}
+	out, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", err
+	}
+	account := aws.ToString(out.Account)
+	if account == "" {
+		return "", errors.New("GetCallerIdentity returned no account")
+	}
+	c.callerAccount = account
+	return account, nil
+}

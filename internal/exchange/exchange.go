@@ -31,6 +31,9 @@ type Google interface {
 
 // AWS is what the check needs of AWS. *awsiam.Client satisfies it.
 type AWS interface {
+	// CallerAccount is the account of the provider's own AWS credentials;
+	// the trust policy is read only when it is the role's account.
+	CallerAccount(ctx context.Context) (string, error)
 	TrustPolicy(ctx context.Context, roleARN string) (string, error)
 	AssumeRoleWithWebIdentity(ctx context.Context, roleARN, sessionName, token string) (*awsiam.TemporaryCredentials, error)
 	CallerIdentity(ctx context.Context, creds *awsiam.TemporaryCredentials) (account, arn string, err error)

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/smithy-go"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
 
@@ -76,11 +77,41 @@ func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permiss
 	return rep, nil
 }
 
-type fakeAWS struct{ trust string }
+// fakeAWS answers as one AWS account: account is the provider's (default
+// 123456789012, roleARN's), trustErr and stsErr make GetRole and STS fail.
+type fakeAWS struct {
+	trust      string
+	trustErr   error
+	account    string
+	accountErr error
+	stsErr     error
+	trustReads int
+	stsCalls   int
+}
 
-func (a *fakeAWS) TrustPolicy(context.Context, string) (string, error) { return a.trust, nil }
+func (a *fakeAWS) CallerAccount(context.Context) (string, error) {
+	if a.accountErr != nil {
+		return "", a.accountErr
+	}
+	if a.account == "" {
+		return "123456789012", nil
+	}
+	return a.account, nil
+}
+
+func (a *fakeAWS) TrustPolicy(context.Context, string) (string, error) {
+	a.trustReads++
+	if a.trustErr != nil {
+		return "", a.trustErr
+	}
+	return a.trust, nil
+}
 
 func (a *fakeAWS) AssumeRoleWithWebIdentity(context.Context, string, string, string) (*awsiam.TemporaryCredentials, error) {
+	a.stsCalls++
+	if a.stsErr != nil {
+		return nil, a.stsErr
+	}
 	return &awsiam.TemporaryCredentials{AssumedRoleARN: "arn:aws:sts::123456789012:assumed-role/airflow/s", Expiration: time.Unix(2e9, 0)}, nil
 }
 
@@ -220,3 +251,145 @@ func TestTitleCase(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+// awsRun checks roleARN for worker with the given fake AWS.
+func awsRun(t *testing.T, a *fakeAWS, role string) *Result {
+	t.Helper()
+	var slept []time.Duration
+	c := checker(&fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1}, &slept)
+	c.AWS = a
+	return c.Run(t.Context(), Input{ServiceAccount: worker, RoleARN: role, Audience: "aud-1"})
+}
+
+func trustStep(t *testing.T, r *Result) Step {
+	t.Helper()
+	for _, s := range r.Steps {
+		if s.Name == StepTrustPolicy {
+			return s
+		}
+	}
+	t.Fatalf("no %s step: %s", StepTrustPolicy, stepNames(r))
+	return Step{}
+}
+
+const wantSkippedThenSTS = "google_caller=ok google_id_token=ok verify_id_token=ok aws_trust_policy=skipped " +
+	"sts_assume_role_with_web_identity=ok sts_get_caller_identity=ok"
+
+// The role lives in another account than the provider's AWS identity: the
+// trust policy is not read, and STS's success passes the check.
+func TestRun_roleInAnotherAccount(t *testing.T) {
+	a := &fakeAWS{account: "210987654321", trustErr: &smithyErr{"AccessDenied"}}
+	res := awsRun(t, a, roleARN)
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	if got := stepNames(res); got != wantSkippedThenSTS {
+		t.Errorf("steps:\n got %s\nwant %s", got, wantSkippedThenSTS)
+	}
+	f := trustStep(t, res).Finding
+	if !strings.Contains(f, "account 123456789012") || !strings.Contains(f, "account 210987654321") || !strings.Contains(f, "STS decides") {
+		t.Errorf("finding = %q", f)
+	}
+	if a.trustReads != 0 {
+		t.Errorf("read the trust policy %d times across accounts", a.trustReads)
+	}
+}
+
+// The provider's caller identity is unknown: skip, and STS decides.
+func TestRun_callerAccountUnknown(t *testing.T) {
+	a := &fakeAWS{accountErr: &smithyErr{"InvalidClientTokenId"}}
+	res := awsRun(t, a, roleARN)
+	if res.Failure != nil || stepNames(res) != wantSkippedThenSTS {
+		t.Fatalf("steps %s, failure %+v", stepNames(res), res.Failure)
+	}
+	if f := trustStep(t, res).Finding; !strings.Contains(f, "cannot tell which AWS account") || !strings.Contains(f, "STS decides") {
+		t.Errorf("finding = %q", f)
+	}
+}
+
+// NoSuchEntity in the provider's own account is not fatal: STS answers.
+func TestRun_noSuchEntityButSTSAccepts(t *testing.T) {
+	a := &fakeAWS{trustErr: &smithyErr{"NoSuchEntity"}}
+	res := awsRun(t, a, roleARN)
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	if got := stepNames(res); got != wantSkippedThenSTS {
+		t.Errorf("steps:\n got %s\nwant %s", got, wantSkippedThenSTS)
+	}
+	if f := trustStep(t, res).Finding; !strings.Contains(f, "IAM has no role") || !strings.Contains(f, "STS decides") {
+		t.Errorf("finding = %q", f)
+	}
+}
+
+// When the trust policy was skipped and STS refuses, the failure does not
+// claim the policy was judged, and names the likely causes.
+func TestRun_skippedThenSTSDenies(t *testing.T) {
+	a := &fakeAWS{trustErr: &smithyErr{"NoSuchEntity"}, stsErr: &smithyErr{"AccessDenied"}}
+	res := awsRun(t, a, roleARN)
+	if res.Failure == nil || res.Failure.Step != StepAssumeRole {
+		t.Fatalf("failure = %+v", res.Failure)
+	}
+	d := res.Failure.Detail
+	if strings.Contains(d, "judged to allow") {
+		t.Errorf("detail claims the trust policy was judged:\n%s", d)
+	}
+	for _, want := range []string{"was not judged here", "the role does not exist in account 123456789012", "trust policy does not allow this token",
+		"accounts.google.com:aud = " + workerID, `accounts.google.com:oaud = "aud-1"`} {
+		if !strings.Contains(d, want) {
+			t.Errorf("detail lacks %q:\n%s", want, d)
+		}
+	}
+}
+
+// A policy with the Null operator (which the evaluator used to treat as
+// never matching) passes.
+func TestRun_nullOperatorPolicyPasses(t *testing.T) {
+	a := &fakeAWS{trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
+		"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:sub":"` + workerID + `",
+		"accounts.google.com:oaud":"aud-1"},"Null":{"accounts.google.com:aud":"false"}}}]}`}
+	res := awsRun(t, a, roleARN)
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	if s := trustStep(t, res); s.Status != StatusOK {
+		t.Errorf("trust step = %+v", s)
+	}
+}
+
+// An operator the evaluator does not know: the step is skipped with the
+// reason and STS decides.
+func TestRun_unknownOperatorSkips(t *testing.T) {
+	a := &fakeAWS{trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
+		"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEqualsSomeday":{"accounts.google.com:sub":"` + workerID + `"}}}]}`}
+	res := awsRun(t, a, roleARN)
+	if res.Failure != nil {
+		t.Fatalf("failure: %+v", res.Failure)
+	}
+	if got := stepNames(res); got != wantSkippedThenSTS {
+		t.Errorf("steps:\n got %s\nwant %s", got, wantSkippedThenSTS)
+	}
+	if f := trustStep(t, res).Finding; !strings.Contains(f, "cannot judge") || !strings.Contains(f, "StringEqualsSomeday") || !strings.Contains(f, "STS decides") {
+		t.Errorf("finding = %q", f)
+	}
+	if a.stsCalls != 1 {
+		t.Errorf("STS called %d times", a.stsCalls)
+	}
+}
+
+// A policy the evaluator judges to deny still fails the step, before STS.
+func TestRun_deniedPolicyFails(t *testing.T) {
+	a := &fakeAWS{trust: awsiam.GoogleTrustPolicy(workerID, worker, "other-audience").JSON()}
+	res := awsRun(t, a, roleARN)
+	if res.Failure == nil || res.Failure.Step != StepTrustPolicy || a.stsCalls != 0 {
+		t.Fatalf("failure = %+v, STS calls %d", res.Failure, a.stsCalls)
+	}
+}
+
+// smithyErr is an AWS API error with a code.
+type smithyErr struct{ code string }
+
+func (e *smithyErr) Error() string                 { return e.code + ": test" }
+func (e *smithyErr) ErrorCode() string             { return e.code }
+func (e *smithyErr) ErrorMessage() string          { return "test" }
+func (e *smithyErr) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }

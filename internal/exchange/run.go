@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
@@ -170,15 +172,8 @@ func (r *run) aws(ctx context.Context) bool {
 			"The role is known but not the audience of the ID token.\n\nFix: set audience, or airflow_connection_id to a "+
 				"connection whose extra has "+extraAudience+".")
 	}
-	type policyResult struct {
-		doc string
-		err error
-	}
-	policyCh := make(chan policyResult, 1)
-	go func() {
-		doc, err := r.c.AWS.TrustPolicy(ctx, r.in.RoleARN)
-		policyCh <- policyResult{doc, err}
-	}()
+	policyCh := make(chan trustRead, 1)
+	go func() { policyCh <- r.readTrustPolicy(ctx) }()
 
 	token, ok := r.idToken(ctx)
 	if !ok {
@@ -195,12 +190,20 @@ func (r *run) aws(ctx context.Context) bool {
 	r.ok(StepVerifyToken, "signed by Google; aud=%s azp=%s sub=%s email=%s", claims.Audience, claims.AZP, claims.Subject, orNone(claims.Email))
 
 	pr := <-policyCh
-	if !r.trustPolicy(pr.doc, pr.err, claims) {
+	cont, notJudged := r.trustPolicy(pr, claims)
+	if !cont {
 		return false
 	}
 
 	creds, err := r.c.AWS.AssumeRoleWithWebIdentity(ctx, r.in.RoleARN, r.in.SessionName, token)
 	if err != nil {
+		if notJudged != "" {
+			return r.fail(StepAssumeRole, fmt.Sprintf("AWS STS Denied the Token for %s", r.in.RoleARN),
+				fmt.Sprintf("AssumeRoleWithWebIdentity on %s with the ID token of %s (aud %q, azp %s, sub %s) failed: %s\n\n"+
+					"The trust policy was not judged here (%s), so STS's answer is the verdict.\n%s",
+					r.in.RoleARN, r.tokenIdentity(), claims.Audience, claims.AZP, claims.Subject, awsErrorText(err),
+					notJudged, stsLikelyCauses(r.in.RoleARN, claims)))
+		}
 		return r.fail(StepAssumeRole, fmt.Sprintf("AWS STS Denied the Token for %s", r.in.RoleARN),
 			fmt.Sprintf("AssumeRoleWithWebIdentity on %s with the ID token of %s (aud %q, azp %s) failed: %s\n\n"+
 				"Expected: STS accepts the token, as the trust policy was judged to allow it.\n"+
@@ -253,32 +256,48 @@ func (r *run) idToken(ctx context.Context) (string, bool) {
 	return token, true
 }
 
-// trustPolicy judges the claims against the role's trust policy.
-func (r *run) trustPolicy(doc string, err error, claims *gcpiam.IDClaims) bool {
-	switch code := awsiam.ErrorCode(err); {
-	case err == nil:
+// trustPolicy judges the claims against the role's trust policy. It
+// returns whether the check goes on and, when the policy was not judged
+// (skipped), why; STS's answer then stands.
+func (r *run) trustPolicy(pr trustRead, claims *gcpiam.IDClaims) (bool, string) {
+	skip := func(reason string) (bool, string) {
+		r.skip(StepTrustPolicy, "%s", reason)
+		return true, reason
+	}
+	switch code := awsiam.ErrorCode(pr.err); {
+	case pr.skip != "":
+		return skip(pr.skip)
+	case pr.err == nil:
+	case pr.invalidARN:
+		return r.fail(StepTrustPolicy, fmt.Sprintf("Invalid AWS Role ARN %s", r.in.RoleARN),
+			fmt.Sprintf("%s\n\nFix: set role_arn (or the connection's %s) to arn:aws:iam::ACCOUNT:role/NAME.", pr.err, extraRoleARN)), ""
 	case code == "AccessDenied":
-		r.skip(StepTrustPolicy, "not permitted to read the role (iam:GetRole), so the trust policy was not judged; STS will")
-		return true
+		return skip("not permitted to read the role (iam:GetRole), so the trust policy was not judged; STS decides")
 	case code == "NoSuchEntity":
-		return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Role %s Not Found", r.in.RoleARN),
-			fmt.Sprintf("IAM has no role %s in the account the provider's aws block reaches.\n\nFix: create it with "+
-				"airflowiam_web_identity_role, or fix role_arn (or the connection's %s).", r.in.RoleARN, extraRoleARN))
+		// AssumeRoleWithWebIdentity needs no AWS credentials, and the role
+		// may be reachable to STS even when IAM here says it is missing
+		// (https://docs.aws.amazon.com/STS/latest/APIReference/API_AssumeRoleWithWebIdentity.html).
+		return skip(fmt.Sprintf("IAM has no role %s in the account the provider's aws block reaches, so the trust policy "+
+			"was not judged; STS decides", r.in.RoleARN))
 	default:
-		return r.fail(StepTrustPolicy, fmt.Sprintf("Cannot Read the Trust Policy of %s", r.in.RoleARN), awsErrorText(err))
+		return skip(fmt.Sprintf("could not read the trust policy (%s), so it was not judged; STS decides", awsErrorText(pr.err)))
 	}
-	policy, err := awsiam.ParsePolicy(doc)
+	policy, err := awsiam.ParsePolicy(pr.doc)
 	if err != nil {
-		return r.fail(StepTrustPolicy, fmt.Sprintf("Trust Policy of %s Is Unreadable", r.in.RoleARN), err.Error())
+		return skip(fmt.Sprintf("cannot judge the trust policy, which the evaluator cannot parse (%s); STS decides", oneLine(err)))
 	}
-	d := awsiam.Evaluate(policy, awsiam.GoogleRequest(claims.Audience, claims.AZP, claims.Subject, claims.Email))
-	if !d.Allowed {
-		return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Trust Policy of %s Rejects the Token", r.in.RoleARN),
-			fmt.Sprintf("The token of %s has aud %q, azp %s, sub %s. AWS compares accounts.google.com:aud with azp, "+
-				"accounts.google.com:oaud with aud and accounts.google.com:sub with sub.\n\n%s",
-				r.tokenIdentity(), claims.Audience, claims.AZP, claims.Subject, d.Explain()))
+	req := awsiam.GoogleRequest(claims.Audience, claims.AZP, claims.Subject, claims.Email).WithTime(r.c.Now())
+	d := awsiam.Evaluate(policy, req)
+	switch d.Verdict {
+	case awsiam.VerdictUnknown:
+		return skip(d.Reason)
+	case awsiam.VerdictAllowed:
+		return r.ok(StepTrustPolicy, "the trust policy allows the token (%s)", d.Reason), ""
 	}
-	return r.ok(StepTrustPolicy, "the trust policy allows the token (%s)", d.Reason)
+	return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Trust Policy of %s Rejects the Token", r.in.RoleARN),
+		fmt.Sprintf("The token of %s has aud %q, azp %s, sub %s. AWS compares accounts.google.com:aud with azp, "+
+			"accounts.google.com:oaud with aud and accounts.google.com:sub with sub.\n\n%s",
+			r.tokenIdentity(), claims.Audience, claims.AZP, claims.Subject, d.Explain())), ""
 }
 
 // gcpChain mints an access token for the chain's target the way Airflow's
@@ -613,4 +632,53 @@ func awsErrorText(err error) string {
 		return code + ": " + oneLine(err)
 	}
 	return oneLine(err)
+}
+
+// trustRead is the outcome of reading the role's trust policy: the
+// document, the error, or why it was not read.
+type trustRead struct {
+	doc        string
+	err        error
+	invalidARN bool
+	skip       string // "...; STS decides" when the policy was not read
+}
+
+// readTrustPolicy reads the role's trust policy when the provider's AWS
+// identity is in the role's account. Across accounts GetRole cannot read it,
+// and STS, which needs no AWS credentials, is the judge.
+func (r *run) readTrustPolicy(ctx context.Context) trustRead {
+	if _, err := awsiam.RoleNameFromARN(r.in.RoleARN); err != nil {
+		return trustRead{err: err, invalidARN: true}
+	}
+	parsed, err := arn.Parse(r.in.RoleARN)
+	if err != nil {
+		return trustRead{err: err, invalidARN: true}
+	}
+	caller, err := r.c.AWS.CallerAccount(ctx)
+	if err != nil {
+		return trustRead{skip: fmt.Sprintf("cannot tell which AWS account the provider's credentials are in (%s), so the "+
+			"trust policy of %s was not read; STS decides", awsErrorText(err), r.in.RoleARN)}
+	}
+	if caller != parsed.AccountID {
+		return trustRead{skip: fmt.Sprintf("the role is in account %s and the provider's AWS credentials in account %s, so "+
+			"the trust policy cannot be read here; STS decides", parsed.AccountID, caller)}
+	}
+	doc, err := r.c.AWS.TrustPolicy(ctx, r.in.RoleARN)
+	return trustRead{doc: doc, err: err}
+}
+
+// stsLikelyCauses names what most likely makes STS refuse a token when the
+// trust policy could not be judged beforehand.
+func stsLikelyCauses(roleARN string, claims *gcpiam.IDClaims) string {
+	account := "the role's account"
+	if a, err := arn.Parse(roleARN); err == nil {
+		account = "account " + a.AccountID
+	}
+	return fmt.Sprintf("Likely causes: the role does not exist in %s (STS answers a missing role with AccessDenied too), "+
+		"or its trust policy does not allow this token: it must trust the Federated principal %s for %s, with "+
+		"accounts.google.com:aud = %s (the token's azp), accounts.google.com:oaud = %q (its aud) and "+
+		"accounts.google.com:sub = %s (its sub).\n"+
+		"Fix: create the role there with airflowiam_web_identity_role (applied with credentials of that account), or "+
+		"compare its trust policy with the one that resource writes; check also that role_arn names the right account.",
+		account, awsiam.GoogleFederatedPrincipal, awsiam.ActionAssumeRoleWithWebIdentity, claims.AZP, claims.Audience, claims.Subject)
 }

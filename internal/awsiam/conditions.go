@@ -1,0 +1,612 @@
+package awsiam
+
+import (
+	"encoding/base64"
+	"fmt"
+	"math/big"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// This file holds the condition operators of IAM policies, as AWS documents
+// them:
+//
+//   - operators: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html
+//   - set operators and multivalued keys: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html
+//   - policy variables: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+//
+// A condition is judged in three values: it holds, it does not, or the
+// evaluator cannot tell (an operator it does not know, a key whose value
+// only AWS knows at request time). Only STS can decide the last.
+
+// evalTri is a three-valued truth.
+type evalTri int8
+
+const (
+	triFalse evalTri = iota
+	triTrue
+	triUnknown
+)
+
+func triOf(b bool) evalTri {
+	if b {
+		return triTrue
+	}
+	return triFalse
+}
+
+// triAnd is Kleene conjunction: false wins, then unknown.
+func triAnd(a, b evalTri) evalTri {
+	switch {
+	case a == triFalse || b == triFalse:
+		return triFalse
+	case a == triUnknown || b == triUnknown:
+		return triUnknown
+	default:
+		return triTrue
+	}
+}
+
+// Operator families.
+const (
+	famString  = "String"
+	famNumeric = "Numeric"
+	famDate    = "Date"
+	famBool    = "Bool"
+	famBinary  = "Binary"
+	famIP      = "IpAddress"
+	famARN     = "Arn"
+	famNull    = "Null"
+)
+
+// evalOperatorInfo describes a base operator (without set qualifier or
+// IfExists).
+type evalOperatorInfo struct {
+	family  string
+	negated bool   // matches when the positive comparison does not
+	cmp     string // the comparison: "eq", "eqi", "like", "lt", "le", "gt", "ge"
+}
+
+// evalOperators lists every base operator of the condition operators page.
+// Operator names are matched exactly as written there.
+var evalOperators = map[string]evalOperatorInfo{
+	"StringEquals":              {famString, false, "eq"},
+	"StringNotEquals":           {famString, true, "eq"},
+	"StringEqualsIgnoreCase":    {famString, false, "eqi"},
+	"StringNotEqualsIgnoreCase": {famString, true, "eqi"},
+	"StringLike":                {famString, false, "like"},
+	"StringNotLike":             {famString, true, "like"},
+
+	"NumericEquals":            {famNumeric, false, "eq"},
+	"NumericNotEquals":         {famNumeric, true, "eq"},
+	"NumericLessThan":          {famNumeric, false, "lt"},
+	"NumericLessThanEquals":    {famNumeric, false, "le"},
+	"NumericGreaterThan":       {famNumeric, false, "gt"},
+	"NumericGreaterThanEquals": {famNumeric, false, "ge"},
+
+	"DateEquals":            {famDate, false, "eq"},
+	"DateNotEquals":         {famDate, true, "eq"},
+	"DateLessThan":          {famDate, false, "lt"},
+	"DateLessThanEquals":    {famDate, false, "le"},
+	"DateGreaterThan":       {famDate, false, "gt"},
+	"DateGreaterThanEquals": {famDate, false, "ge"},
+
+	"Bool":         {famBool, false, "eq"},
+	"BinaryEquals": {famBinary, false, "eq"},
+
+	"IpAddress":    {famIP, false, "eq"},
+	"NotIpAddress": {famIP, true, "eq"},
+
+	// ArnEquals and ArnLike behave alike: each of the six colon-separated
+	// parts is compared on its own and may hold * and ? wildcards.
+	"ArnEquals":    {famARN, false, "like"},
+	"ArnLike":      {famARN, false, "like"},
+	"ArnNotEquals": {famARN, true, "like"},
+	"ArnNotLike":   {famARN, true, "like"},
+
+	"Null": {famNull, false, "eq"},
+}
+
+// evalOp is a parsed operator such as "ForAnyValue:StringLikeIfExists".
+type evalOp struct {
+	name     string // as written
+	set      string // "", "ForAnyValue" or "ForAllValues"
+	base     string // e.g. "StringLike"
+	ifExists bool
+	known    bool
+	info     evalOperatorInfo
+}
+
+// evalParseOp splits an operator into its set qualifier, base operator and
+// IfExists suffix. Null has no IfExists form; an unknown name is reported
+// as not known.
+func evalParseOp(op string) evalOp {
+	o := evalOp{name: op, base: op}
+	for _, q := range []string{"ForAnyValue", "ForAllValues"} {
+		if rest, ok := strings.CutPrefix(o.base, q+":"); ok {
+			o.set, o.base = q, rest
+			break
+		}
+	}
+	if rest, ok := strings.CutSuffix(o.base, "IfExists"); ok && rest != "Null" {
+		o.ifExists, o.base = true, rest
+	}
+	o.info, o.known = evalOperators[o.base]
+	return o
+}
+
+// evalParseOperator is evalParseOp's parts.
+func evalParseOperator(op string) (set, base string, ifExists, supported bool) {
+	o := evalParseOp(op)
+	return o.set, o.base, o.ifExists, o.known
+}
+
+// evalNegated reports whether base is a negated operator (StringNotEquals,
+// NotIpAddress, ArnNotLike, ...).
+func evalNegated(base string) bool { return evalOperators[base].negated }
+
+// keyState says what the evaluator knows of a condition key.
+type keyState int8
+
+const (
+	keyAbsent keyState = iota
+	keyPresent
+	keyUnknown
+)
+
+// evalEnv is the request as conditions see it.
+type evalEnv struct {
+	ctx       map[string][]string // lower-cased keys
+	provider  string
+	complete  bool
+	variables bool // policy Version 2012-10-17: ${...} are variables
+}
+
+// lookup finds a key's values. A key the request does not hold is absent
+// when the evaluator knows AWS would not provide it, else unknown.
+func (e *evalEnv) lookup(key string) ([]string, keyState) {
+	lk := strings.ToLower(key)
+	if lk == evalKeyGoogleEmail && strings.EqualFold(e.provider, GoogleFederatedPrincipal) {
+		// AWS provides no accounts.google.com:email key; the request holds
+		// the email for explanations only.
+		return nil, keyAbsent
+	}
+	if vals := e.ctx[lk]; len(vals) > 0 {
+		return vals, keyPresent
+	}
+	if e.complete {
+		return nil, keyAbsent
+	}
+	ns, _, ok := strings.Cut(lk, ":")
+	switch {
+	case !ok:
+		return nil, keyUnknown
+	case ns == strings.ToLower(e.provider):
+		// AWS derives the provider's keys from the token, and the request
+		// holds every one it derives
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_iam-condition-keys.html#condition-keys-wif),
+		// except the Google organization number, which depends on claims
+		// a service account's token does not show here.
+		if lk == "accounts.google.com:google/organization_number" {
+			return nil, keyUnknown
+		}
+		return nil, keyAbsent
+	case strings.ContainsAny(ns, "./"):
+		// Another identity provider's keys: AWS sets only those of the
+		// provider that issued the token.
+		return nil, keyAbsent
+	default:
+		// aws:SourceIp, aws:CurrentTime, aws:PrincipalTag/..., aws:RequestTag/...,
+		// sts:RoleSessionName and the like: only AWS knows them at request time.
+		return nil, keyUnknown
+	}
+}
+
+// evalPattern is a policy value after variable substitution. lit marks
+// characters that came from ${*}, ${?} and ${$} (or a substituted value),
+// which are never wildcards.
+type evalPattern struct {
+	text []rune
+	lit  []bool
+	// unresolved: a policy variable in it could not be resolved, so the
+	// value matches nothing, not even for a negated operator.
+	unresolved bool
+}
+
+func (p evalPattern) String() string { return string(p.text) }
+
+func (p *evalPattern) add(s string, literal bool) {
+	for _, r := range s {
+		p.text = append(p.text, r)
+		p.lit = append(p.lit, literal)
+	}
+}
+
+// resolve substitutes policy variables in a policy value. It reports
+// ok=false when a variable cannot be resolved (its key absent, no default),
+// so that the value matches nothing, and a non-empty unknown naming the
+// key when its value is not known here.
+// https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
+func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unknown string) {
+	if !e.variables || (family != famString && family != famARN) || !strings.Contains(v, "${") {
+		p.add(v, false)
+		return p, true, ""
+	}
+	ok = true
+	rest := v
+	for {
+		i := strings.Index(rest, "${")
+		if i < 0 {
+			p.add(rest, false)
+			return p, ok, unknown
+		}
+		j := strings.Index(rest[i:], "}")
+		if j < 0 {
+			p.add(rest, false)
+			return p, ok, unknown
+		}
+		p.add(rest[:i], false)
+		body := rest[i+2 : i+j]
+		rest = rest[i+j+1:]
+		switch strings.TrimSpace(body) {
+		case "*", "?", "$":
+			p.add(strings.TrimSpace(body), true)
+			continue
+		}
+		key, def, hasDef := evalSplitVariable(body)
+		vals, st := e.lookup(key)
+		switch {
+		case st == keyUnknown:
+			unknown = key
+		case st == keyPresent && len(vals) == 1:
+			p.add(vals[0], true)
+		case hasDef:
+			// A missing key (or a multivalued one, which cannot be
+			// substituted) takes the default.
+			p.add(def, true)
+		default:
+			ok = false
+		}
+	}
+}
+
+// evalSplitVariable splits the inside of ${key, 'default'}; a quote in the
+// default is written twice.
+func evalSplitVariable(body string) (key, def string, hasDef bool) {
+	k, d, found := strings.Cut(body, ",")
+	key = strings.TrimSpace(k)
+	if !found {
+		return key, "", false
+	}
+	d = strings.TrimSpace(d)
+	if len(d) < 2 || d[0] != '\'' || d[len(d)-1] != '\'' {
+		return key, "", false
+	}
+	return key, strings.ReplaceAll(d[1:len(d)-1], "''", "'"), true
+}
+
+// judge evaluates one key of a condition block.
+func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, string) {
+	if !op.known {
+		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
+	}
+	actual, st := e.lookup(key)
+	if st == keyUnknown {
+		return triUnknown, fmt.Sprintf("cannot judge %s %s: the value of %s is known only to AWS at request time; STS decides", op.name, key, key)
+	}
+
+	if op.info.family == famNull {
+		// Null: "true" holds when the key is absent, "false" when present.
+		hit := false
+		for _, v := range expected {
+			if b, ok := evalParseBool(v); ok && b == (st == keyAbsent) {
+				hit = true
+			}
+		}
+		return triOf(hit), ""
+	}
+
+	var pats []evalPattern
+	for _, v := range expected {
+		p, ok, unknown := e.resolve(v, op.info.family)
+		if unknown != "" {
+			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
+		}
+		p.unresolved = !ok
+		pats = append(pats, p)
+	}
+	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && evalMultivaluedKeys[strings.ToLower(key)])) {
+		// AWS documents set operators for multivalued keys; how a plain
+		// operator treats one is not documented
+		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
+		return triUnknown, fmt.Sprintf("cannot judge %s %s without ForAnyValue or ForAllValues: %s is multivalued, and how AWS applies a plain operator to it is not documented; STS decides", op.name, key, key)
+	}
+	return triOf(evalSetMatch(op, pats, actual)), ""
+}
+
+// evalSetMatch applies the operator, its set qualifier and IfExists to the
+// request's values (nil when the key is absent).
+func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
+	negated := op.info.negated
+	if len(actual) == 0 {
+		switch op.set {
+		case "ForAllValues":
+			return true // vacuously true for a missing or empty key
+		case "ForAnyValue":
+			return op.ifExists
+		default:
+			return op.ifExists || negated
+		}
+	}
+	// ok reports whether one request value satisfies the operator. The
+	// policy values are alternatives; a value that does not parse for the
+	// operator (or has an unresolved variable) matches nothing: it never
+	// satisfies a positive operator, and a negated one fails on it too.
+	ok := func(v string) bool {
+		for _, p := range pats {
+			match, valid := false, false
+			if !p.unresolved {
+				match, valid = evalCompare(op.info, v, p)
+			}
+			switch {
+			case !negated && valid && match:
+				return true
+			case negated && (!valid || match):
+				return false
+			}
+		}
+		return negated
+	}
+	if op.set == "ForAllValues" || (op.set == "" && negated) {
+		for _, v := range actual {
+			if !ok(v) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, v := range actual {
+		if ok(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// evalCompare applies the positive comparison of an operator to a request
+// value and a policy value. valid is false when either does not parse for
+// the operator's family.
+func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid bool) {
+	switch info.family {
+	case famString:
+		switch info.cmp {
+		case "eq":
+			return v == p.String(), true
+		case "eqi":
+			return strings.EqualFold(v, p.String()), true
+		default:
+			return evalGlobPattern(p, v), true
+		}
+	case famARN:
+		return evalARNMatch(p, v)
+	case famNumeric:
+		a, ok1 := evalParseNumber(v)
+		b, ok2 := evalParseNumber(p.String())
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return evalOrder(info.cmp, a.Cmp(b)), true
+	case famDate:
+		a, ok1 := evalParseDate(v)
+		b, ok2 := evalParseDate(p.String())
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return evalOrder(info.cmp, a.Compare(b)), true
+	case famBool:
+		a, ok1 := evalParseBool(v)
+		b, ok2 := evalParseBool(p.String())
+		if !ok1 || !ok2 {
+			return false, false
+		}
+		return a == b, true
+	case famBinary:
+		// Both sides are base64 text: equal texts, or texts that decode to
+		// the same bytes, match.
+		if v == p.String() {
+			return true, true
+		}
+		a, err1 := base64.StdEncoding.DecodeString(v)
+		b, err2 := base64.StdEncoding.DecodeString(p.String())
+		return err1 == nil && err2 == nil && string(a) == string(b), true
+	case famIP:
+		return evalIPMatch(p.String(), v)
+	}
+	return false, false
+}
+
+// evalMultivaluedKeys are context keys AWS documents as multivalued
+// (ArrayOf... types) that a trust policy may meet.
+var evalMultivaluedKeys = map[string]bool{
+	"aws:tagkeys":                        true,
+	"aws:calledvia":                      true,
+	"aws:principalservicenameslist":      true,
+	"sts:transitivetagkeys":              true,
+	"cognito-identity.amazonaws.com:amr": true,
+}
+
+func evalOrder(cmp string, c int) bool {
+	switch cmp {
+	case "eq":
+		return c == 0
+	case "lt":
+		return c < 0
+	case "le":
+		return c <= 0
+	case "gt":
+		return c > 0
+	case "ge":
+		return c >= 0
+	}
+	return false
+}
+
+func evalParseNumber(s string) (*big.Rat, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, false
+	}
+	if _, err := strconv.ParseFloat(s, 64); err != nil {
+		return nil, false
+	}
+	r, ok := new(big.Rat).SetString(s)
+	return r, ok
+}
+
+// evalDateLayouts are the ISO 8601 forms accepted for Date operators.
+var evalDateLayouts = []string{
+	time.RFC3339Nano,
+	"2006-01-02T15:04:05Z0700",
+	"2006-01-02T15:04Z07:00",
+	"2006-01-02T15:04:05",
+	"2006-01-02T15:04",
+	"2006-01-02",
+}
+
+// evalParseDate reads an ISO 8601 date or an epoch time in seconds.
+func evalParseDate(s string) (time.Time, bool) {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return time.Time{}, false
+	}
+	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return time.Unix(n, 0).UTC(), true
+	}
+	for _, l := range evalDateLayouts {
+		if t, err := time.Parse(l, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func evalParseBool(s string) (bool, bool) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// evalIPMatch reports whether the address ip lies in the policy's CIDR
+// block or equals its address.
+func evalIPMatch(policy, ip string) (match, valid bool) {
+	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
+	if err != nil {
+		return false, false
+	}
+	policy = strings.TrimSpace(policy)
+	if pfx, err := netip.ParsePrefix(policy); err == nil {
+		return pfx.Contains(addr.Unmap()), true
+	}
+	if a, err := netip.ParseAddr(policy); err == nil {
+		return a.Unmap() == addr.Unmap(), true
+	}
+	return false, false
+}
+
+// evalARNMatch compares the six colon-separated parts of an ARN, each with
+// * and ? wildcards; the last part takes any further colons. A request
+// value or pattern with fewer parts is not an ARN.
+func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
+	vparts := strings.SplitN(arn, ":", 6)
+	if len(vparts) != 6 {
+		return false, false
+	}
+	var pparts []evalPattern
+	cur := evalPattern{}
+	for i, r := range p.text {
+		if r == ':' && !p.lit[i] && len(pparts) < 5 {
+			pparts = append(pparts, cur)
+			cur = evalPattern{}
+			continue
+		}
+		cur.text = append(cur.text, r)
+		cur.lit = append(cur.lit, p.lit[i])
+	}
+	pparts = append(pparts, cur)
+	if len(pparts) != 6 {
+		return false, false
+	}
+	for i := range pparts {
+		if !evalGlobPattern(pparts[i], vparts[i]) {
+			return false, true
+		}
+	}
+	return true, true
+}
+
+// evalGlobPattern matches s against a pattern whose unmarked * matches any
+// run of characters and unmarked ? any one character.
+func evalGlobPattern(p evalPattern, s string) bool {
+	r := []rune(s)
+	pi, si := 0, 0
+	star, mark := -1, 0
+	wild := func(i int, c rune) bool { return p.text[i] == c && !p.lit[i] }
+	for si < len(r) {
+		switch {
+		case pi < len(p.text) && wild(pi, '*'):
+			star, mark = pi, si
+			pi++
+		case pi < len(p.text) && (wild(pi, '?') || p.text[pi] == r[si]):
+			pi++
+			si++
+		case star >= 0:
+			pi = star + 1
+			mark++
+			si = mark
+		default:
+			return false
+		}
+	}
+	for pi < len(p.text) && wild(pi, '*') {
+		pi++
+	}
+	return pi == len(p.text)
+}
+
+// evalGlob matches s against pattern, where * matches any run of
+// characters and ? any single character.
+func evalGlob(pattern, s string) bool {
+	var p evalPattern
+	p.add(pattern, false)
+	return evalGlobPattern(p, s)
+}
+
+// evalCondition evaluates one condition key against request values (nil
+// when the request lacks the key), without policy variables.
+func evalCondition(set, base string, ifExists bool, expected, actual []string) bool {
+	info, ok := evalOperators[base]
+	if !ok {
+		return false
+	}
+	op := evalOp{set: set, base: base, ifExists: ifExists, known: true, info: info}
+	if info.family == famNull {
+		hit := false
+		for _, v := range expected {
+			if b, ok := evalParseBool(v); ok && b == (len(actual) == 0) {
+				hit = true
+			}
+		}
+		return hit
+	}
+	pats := make([]evalPattern, len(expected))
+	for i, v := range expected {
+		pats[i].add(v, false)
+	}
+	return evalSetMatch(op, pats, actual)
+}
