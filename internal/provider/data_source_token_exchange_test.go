@@ -655,3 +655,48 @@ func TestAccTokenExchange_rejectedCredentials(t *testing.T) {
 		}},
 	})
 }
+
+// Correct wirings the evaluator cannot or need not judge pass, with the
+// trust step skipped and STS deciding: a role in another AWS account than
+// the provider's (GetRole there is not possible, and
+// AssumeRoleWithWebIdentity needs no AWS credentials), and a trust policy
+// whose condition needs a key only AWS knows. A policy with Null, which
+// the evaluator judges, passes with the step ok.
+func TestAccTokenExchange_trustPolicyJudgement(t *testing.T) {
+	e := newExchangeEnv(t)
+	policy := func(extra string) string {
+		return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},`+
+			`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":%q,`+
+			`"accounts.google.com:oaud":"aud-1","accounts.google.com:sub":%q}%s}}]}`, e.worker.UniqueID, e.worker.UniqueID, extra)
+	}
+	otherAccount := "arn:aws:iam::210987654321:role/" + tfacctest.RandomWithPrefix("tfacc-xacct")
+	cases := map[string]struct {
+		arn     string
+		status  string
+		finding *regexp.Regexp
+	}{
+		"a role in another account": {arn: otherAccount, status: "skipped",
+			finding: regexp.MustCompile(`210987654321`)},
+		"Null": {arn: createRawRole(t, e.m, tfacctest.RandomWithPrefix("tfacc-null"), policy(`,"Null":{"accounts.google.com:sub":"false"}`)),
+			status: "ok", finding: regexp.MustCompile(`allows`)},
+		"a key only AWS knows": {arn: createRawRole(t, e.m, tfacctest.RandomWithPrefix("tfacc-ip"), policy(`,"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}`)),
+			status: "skipped", finding: regexp.MustCompile(`(?i)aws:SourceIp.*STS decides`)},
+	}
+	for label, tc := range cases {
+		t.Run(label, func(t *testing.T) {
+			resource.ParallelTest(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: e.provider() + exchangeData(fmt.Sprintf("  role_arn = %q\n  audience = \"aud-1\"\n  service_account = %q", tc.arn, e.g.Worker)),
+					ConfigStateChecks: []statecheck.StateCheck{
+						statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("steps").AtSliceIndex(3), knownvalue.ObjectPartial(map[string]knownvalue.Check{
+							"name": knownvalue.StringExact(exchange.StepTrustPolicy), "status": knownvalue.StringExact(tc.status),
+							"finding": knownvalue.StringRegexp(tc.finding),
+						})),
+						statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("assumed_role_arn"), knownvalue.NotNull()),
+					},
+				}},
+			})
+		})
+	}
+}
