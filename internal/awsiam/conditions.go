@@ -272,19 +272,20 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 	}
 }
 
-// evalSplitVariable splits the inside of ${key, 'default'}; a quote in the
-// default is written twice.
+// evalSplitVariable splits the inside of ${key, 'default'}: the default
+// follows a comma and a space, in single quotes
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-default-values).
+// Anything else names a key.
 func evalSplitVariable(body string) (key, def string, hasDef bool) {
-	k, d, found := strings.Cut(body, ",")
-	key = strings.TrimSpace(k)
+	k, d, found := strings.Cut(body, ", ")
 	if !found {
-		return key, "", false
+		return strings.TrimSpace(body), "", false
 	}
 	d = strings.TrimSpace(d)
-	if len(d) < 2 || d[0] != '\'' || d[len(d)-1] != '\'' {
-		return key, "", false
+	if len(d) < 2 || d[0] != '\'' || d[len(d)-1] != '\'' || strings.Contains(d[1:len(d)-1], "'") {
+		return strings.TrimSpace(body), "", false
 	}
-	return key, strings.ReplaceAll(d[1:len(d)-1], "''", "'"), true
+	return strings.TrimSpace(k), d[1 : len(d)-1], true
 }
 
 // judge evaluates one key of a condition block.
@@ -310,6 +311,13 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 
 	var pats []evalPattern
 	for _, v := range expected {
+		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
+			// The operators page allows policy variables with Bool, the
+			// variables page allows them only with String and ARN operators.
+			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
+				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
+				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
+		}
 		p, ok, unknown := e.resolve(v, op.info.family)
 		if unknown != "" {
 			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)

@@ -414,7 +414,8 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 		pool = []string{diffUID, diffEmail, diffAudience, diffOtherUID, "AIRFLOW-PROD-AWS", "airflow-*", "*-aws",
 			"1048765432109876543??", "*@*", "*", "?", "data", "Data", "airflow-prod-aw?",
 			"${accounts.google.com:sub}", "${accounts.google.com:aud}", "${accounts.google.com:hd, '" + diffUID + "'}",
-			"${aws:RequestTag/team}", "airflow${*}", "${aws:TagKeys}", "${ accounts.google.com:oaud }", "x${$}y"}
+			"${aws:RequestTag/team}", "airflow${*}", "${aws:TagKeys}", "${ accounts.google.com:oaud }", "x${$}y",
+			"${accounts.google.com:hd,'" + diffUID + "'}", "1048${?}*", "${unclosed"}
 	case famNumeric:
 		key = g.pick("aws:MultiFactorAuthAge", "aws:MultiFactorAuthAge", "accounts.google.com:google/organization_number")
 		pool = []string{"5", "3600", "10", "4.5", "123456789", "abc", "-1", "10.0", "42"}
@@ -427,7 +428,7 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 		}
 	case famBool:
 		key = g.pick("aws:SecureTransport", "aws:SecureTransport", "aws:ViaAWSService")
-		pool = []string{"true", "false", "True", "FALSE", "yes"}
+		pool = []string{"true", "false", "True", "FALSE", "yes", "${aws:RequestTag/team}"}
 	case famBinary:
 		key = "aws:RequestTag/team"
 		pool = []string{"ZGF0YQ==", "data", "RGF0YQ==", "Data"}
