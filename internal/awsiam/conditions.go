@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -293,6 +294,12 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 	if !op.known {
 		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
 	}
+	if len(expected) == 0 {
+		return triUnknown, fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
+	}
+	if op.info.family == famNull && op.set != "" {
+		return triUnknown, fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
+	}
 	actual, st := e.lookup(key)
 	if st == keyUnknown {
 		return triUnknown, fmt.Sprintf("cannot judge %s %s: the value of %s is known only to AWS at request time; STS decides", op.name, key, key)
@@ -461,19 +468,22 @@ func evalOrder(cmp string, c int) bool {
 	return false
 }
 
+// evalNumberRE is an integer or decimal value, the forms the Numeric
+// operators compare.
+var evalNumberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+
 func evalParseNumber(s string) (*big.Rat, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, false
-	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
+	if !evalNumberRE.MatchString(s) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	return r, ok
 }
 
-// evalDateLayouts are the ISO 8601 forms accepted for Date operators.
+// evalDateLayouts are the ISO 8601 forms accepted for Date operators (the
+// W3C profile the operators page names, from a year alone to fractions of
+// a second).
 var evalDateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -481,6 +491,8 @@ var evalDateLayouts = []string{
 	"2006-01-02T15:04:05",
 	"2006-01-02T15:04",
 	"2006-01-02",
+	"2006-01",
+	"2006",
 }
 
 // evalParseDate reads an ISO 8601 date or an epoch time in seconds.

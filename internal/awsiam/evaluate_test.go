@@ -757,6 +757,10 @@ func TestEvalCondition(t *testing.T) {
 		{"Null", []string{"true"}, []string{"x"}, false},
 		{"Null", []string{"false"}, []string{"x"}, true},
 		{"ForAnyValue:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, true},
+		{"NumericEquals", []string{"1e3"}, []string{"1000"}, false},
+		{"NumericEquals", []string{"10.50"}, []string{"10.5"}, true},
+		{"DateLessThan", []string{"2027"}, []string{"2026-12-01T00:00:00Z"}, true},
+		{"DateEquals", []string{"2026-12-01T01:00:00+01:00"}, []string{"2026-12-01T00:00:00Z"}, true},
 		{"ForAllValues:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, false},
 	}
 	for _, tc := range more {
@@ -835,6 +839,8 @@ func TestEvaluateKnownAndUnknownKeys(t *testing.T) {
 		{`"StringEquals":{"aws:FederatedProvider":"accounts.google.com"}`, false, VerdictUnknown},
 		{`"Null":{"aws:SourceIp":"true"}`, true, VerdictAllowed},
 		{`"StringEqualsIfExists":{"sts:RoleSessionName":"x"}`, true, VerdictAllowed},
+		{`"StringEquals":{"accounts.google.com:sub":[]}`, true, VerdictUnknown},
+		{`"ForAnyValue:Null":{"accounts.google.com:hd":"true"}`, true, VerdictUnknown},
 	}
 	for _, tc := range tests {
 		p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
