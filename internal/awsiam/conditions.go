@@ -482,8 +482,8 @@ func evalParseNumber(s string) (*big.Rat, bool) {
 }
 
 // evalDateLayouts are the ISO 8601 forms accepted for Date operators (the
-// W3C profile the operators page names, from a year alone to fractions of
-// a second).
+// W3C profile the operators page names, from year and month to fractions
+// of a second).
 var evalDateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -492,7 +492,7 @@ var evalDateLayouts = []string{
 	"2006-01-02T15:04",
 	"2006-01-02",
 	"2006-01",
-	"2006",
+	// A year alone ("2027") is not accepted: digits alone are epoch time.
 }
 
 // evalParseDate reads an ISO 8601 date or an epoch time in seconds.

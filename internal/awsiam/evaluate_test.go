@@ -759,7 +759,8 @@ func TestEvalCondition(t *testing.T) {
 		{"ForAnyValue:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, true},
 		{"NumericEquals", []string{"1e3"}, []string{"1000"}, false},
 		{"NumericEquals", []string{"10.50"}, []string{"10.5"}, true},
-		{"DateLessThan", []string{"2027"}, []string{"2026-12-01T00:00:00Z"}, true},
+		{"DateLessThan", []string{"2027-01"}, []string{"2026-12-01T00:00:00Z"}, true},
+		{"DateLessThan", []string{"2027"}, []string{"2026-12-01T00:00:00Z"}, false}, // digits alone are epoch seconds: 1970
 		{"DateEquals", []string{"2026-12-01T01:00:00+01:00"}, []string{"2026-12-01T00:00:00Z"}, true},
 		{"ForAllValues:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, false},
 	}
