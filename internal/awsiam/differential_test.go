@@ -342,7 +342,7 @@ func (g *diffGen) statement(i int) string {
 			var kv []string
 			kv = append(kv, fmt.Sprintf("%q:%s", key, diffJSONList(vals)))
 			if g.chance(0.25) { // a second key under the same operator
-				_, key2, vals2 := g.conditionFor(op)
+				key2, vals2 := g.conditionFor(op)
 				if key2 != "" && !strings.EqualFold(key2, key) {
 					kv = append(kv, fmt.Sprintf("%q:%s", key2, diffJSONList(vals2)))
 				}
@@ -386,15 +386,15 @@ func (g *diffGen) condition() (op, key string, vals []string) {
 	if ifExists {
 		op += "IfExists"
 	}
-	_, key, vals = g.conditionFor(op)
+	key, vals = g.conditionFor(op)
 	return op, key, vals
 }
 
 // conditionFor picks a key and values fitting the operator.
-func (g *diffGen) conditionFor(op string) (string, string, []string) {
+func (g *diffGen) conditionFor(op string) (string, []string) {
 	o := evalParseOp(op)
 	if !o.known {
-		return op, KeyGoogleSub, []string{diffUID}
+		return KeyGoogleSub, []string{diffUID}
 	}
 	n := 1 + g.r.IntN(3)
 	var key string
@@ -453,7 +453,7 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 			vals = append(vals, v)
 		}
 	}
-	return op, key, vals
+	return key, vals
 }
 
 func diffJSONList(vals []string) string {
