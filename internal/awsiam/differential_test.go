@@ -137,6 +137,7 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	t.Logf("simulator judged %d cases in %s", len(cases), time.Since(start).Round(time.Millisecond))
 
 	var compared, agreed, unknown, denyUnjudged int
+	covered := map[string]int{} // operator forms in compared cases
 	known := map[string]int{}
 	verdicts := map[string]int{}
 	for i, c := range cases {
@@ -156,6 +157,9 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 			continue
 		}
 		compared++
+		for op := range diffOperatorsIn(p) {
+			covered[op]++
+		}
 		ours := diffVerdict(d)
 		verdicts[ours]++
 		if ours == sim.Result {
@@ -195,6 +199,17 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	for _, tag := range slices.Sorted(maps.Keys(diffKnown)) {
 		t.Logf("  %s: %s (%s)", tag, diffKnown[tag].why, diffKnown[tag].url)
 	}
+	for base := range evalOperators {
+		if covered[base] == 0 {
+			t.Errorf("no compared case uses %s", base)
+		}
+	}
+	for _, form := range []string{"IfExists", "ForAnyValue:", "ForAllValues:"} {
+		if covered[form] == 0 {
+			t.Errorf("no compared case uses %s", form)
+		}
+	}
+	t.Logf("compared cases per operator form: %v", covered)
 	if compared < 2000 {
 		t.Errorf("only %d pairs compared, want at least 2000", compared)
 	}
@@ -465,4 +480,22 @@ func diffJSONList(vals []string) string {
 		q[i] = polQuote(v)
 	}
 	return "[" + strings.Join(q, ",") + "]"
+}
+
+// diffOperatorsIn names the base operators and qualifiers a policy uses.
+func diffOperatorsIn(p *PolicyDocument) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range p.Statements {
+		for name := range st.Condition {
+			o := evalParseOp(name)
+			out[o.base] = true
+			if o.ifExists {
+				out["IfExists"] = true
+			}
+			if o.set != "" {
+				out[o.set+":"] = true
+			}
+		}
+	}
+	return out
 }
