@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -272,25 +273,32 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 	}
 }
 
-// evalSplitVariable splits the inside of ${key, 'default'}; a quote in the
-// default is written twice.
+// evalSplitVariable splits the inside of ${key, 'default'}: the default
+// follows a comma and a space, in single quotes
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-default-values).
+// Anything else names a key.
 func evalSplitVariable(body string) (key, def string, hasDef bool) {
-	k, d, found := strings.Cut(body, ",")
-	key = strings.TrimSpace(k)
+	k, d, found := strings.Cut(body, ", ")
 	if !found {
-		return key, "", false
+		return strings.TrimSpace(body), "", false
 	}
 	d = strings.TrimSpace(d)
-	if len(d) < 2 || d[0] != '\'' || d[len(d)-1] != '\'' {
-		return key, "", false
+	if len(d) < 2 || d[0] != '\'' || d[len(d)-1] != '\'' || strings.Contains(d[1:len(d)-1], "'") {
+		return strings.TrimSpace(body), "", false
 	}
-	return key, strings.ReplaceAll(d[1:len(d)-1], "''", "'"), true
+	return strings.TrimSpace(k), d[1 : len(d)-1], true
 }
 
 // judge evaluates one key of a condition block.
 func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, string) {
 	if !op.known {
 		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
+	}
+	if len(expected) == 0 {
+		return triUnknown, fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
+	}
+	if op.info.family == famNull && op.set != "" {
+		return triUnknown, fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
 	}
 	actual, st := e.lookup(key)
 	if st == keyUnknown {
@@ -310,6 +318,13 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 
 	var pats []evalPattern
 	for _, v := range expected {
+		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
+			// The operators page allows policy variables with Bool, the
+			// variables page allows them only with String and ARN operators.
+			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
+				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
+				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
+		}
 		p, ok, unknown := e.resolve(v, op.info.family)
 		if unknown != "" {
 			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
@@ -453,19 +468,22 @@ func evalOrder(cmp string, c int) bool {
 	return false
 }
 
+// evalNumberRE is an integer or decimal value, the forms the Numeric
+// operators compare.
+var evalNumberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+
 func evalParseNumber(s string) (*big.Rat, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" {
-		return nil, false
-	}
-	if _, err := strconv.ParseFloat(s, 64); err != nil {
+	if !evalNumberRE.MatchString(s) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	return r, ok
 }
 
-// evalDateLayouts are the ISO 8601 forms accepted for Date operators.
+// evalDateLayouts are the ISO 8601 forms accepted for Date operators (the
+// W3C profile the operators page names, from year and month to fractions
+// of a second).
 var evalDateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
@@ -473,6 +491,8 @@ var evalDateLayouts = []string{
 	"2006-01-02T15:04:05",
 	"2006-01-02T15:04",
 	"2006-01-02",
+	"2006-01",
+	// A year alone ("2027") is not accepted: digits alone are epoch time.
 }
 
 // evalParseDate reads an ISO 8601 date or an epoch time in seconds.

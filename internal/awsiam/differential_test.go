@@ -137,6 +137,7 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	t.Logf("simulator judged %d cases in %s", len(cases), time.Since(start).Round(time.Millisecond))
 
 	var compared, agreed, unknown, denyUnjudged int
+	covered := map[string]int{} // operator forms in compared cases
 	known := map[string]int{}
 	verdicts := map[string]int{}
 	for i, c := range cases {
@@ -156,6 +157,9 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 			continue
 		}
 		compared++
+		for op := range diffOperatorsIn(p) {
+			covered[op]++
+		}
 		ours := diffVerdict(d)
 		verdicts[ours]++
 		if ours == sim.Result {
@@ -195,6 +199,17 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	for _, tag := range slices.Sorted(maps.Keys(diffKnown)) {
 		t.Logf("  %s: %s (%s)", tag, diffKnown[tag].why, diffKnown[tag].url)
 	}
+	for base := range evalOperators {
+		if covered[base] == 0 {
+			t.Errorf("no compared case uses %s", base)
+		}
+	}
+	for _, form := range []string{"IfExists", "ForAnyValue:", "ForAllValues:"} {
+		if covered[form] == 0 {
+			t.Errorf("no compared case uses %s", form)
+		}
+	}
+	t.Logf("compared cases per operator form: %v", covered)
 	if compared < 2000 {
 		t.Errorf("only %d pairs compared, want at least 2000", compared)
 	}
@@ -342,7 +357,7 @@ func (g *diffGen) statement(i int) string {
 			var kv []string
 			kv = append(kv, fmt.Sprintf("%q:%s", key, diffJSONList(vals)))
 			if g.chance(0.25) { // a second key under the same operator
-				_, key2, vals2 := g.conditionFor(op)
+				key2, vals2 := g.conditionFor(op)
 				if key2 != "" && !strings.EqualFold(key2, key) {
 					kv = append(kv, fmt.Sprintf("%q:%s", key2, diffJSONList(vals2)))
 				}
@@ -386,15 +401,15 @@ func (g *diffGen) condition() (op, key string, vals []string) {
 	if ifExists {
 		op += "IfExists"
 	}
-	_, key, vals = g.conditionFor(op)
+	key, vals = g.conditionFor(op)
 	return op, key, vals
 }
 
 // conditionFor picks a key and values fitting the operator.
-func (g *diffGen) conditionFor(op string) (string, string, []string) {
+func (g *diffGen) conditionFor(op string) (string, []string) {
 	o := evalParseOp(op)
 	if !o.known {
-		return op, KeyGoogleSub, []string{diffUID}
+		return KeyGoogleSub, []string{diffUID}
 	}
 	n := 1 + g.r.IntN(3)
 	var key string
@@ -414,7 +429,8 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 		pool = []string{diffUID, diffEmail, diffAudience, diffOtherUID, "AIRFLOW-PROD-AWS", "airflow-*", "*-aws",
 			"1048765432109876543??", "*@*", "*", "?", "data", "Data", "airflow-prod-aw?",
 			"${accounts.google.com:sub}", "${accounts.google.com:aud}", "${accounts.google.com:hd, '" + diffUID + "'}",
-			"${aws:RequestTag/team}", "airflow${*}", "${aws:TagKeys}", "${ accounts.google.com:oaud }", "x${$}y"}
+			"${aws:RequestTag/team}", "airflow${*}", "${aws:TagKeys}", "${ accounts.google.com:oaud }", "x${$}y",
+			"${accounts.google.com:hd,'" + diffUID + "'}", "1048${?}*", "${unclosed"}
 	case famNumeric:
 		key = g.pick("aws:MultiFactorAuthAge", "aws:MultiFactorAuthAge", "accounts.google.com:google/organization_number")
 		pool = []string{"5", "3600", "10", "4.5", "123456789", "abc", "-1", "10.0", "42"}
@@ -427,7 +443,7 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 		}
 	case famBool:
 		key = g.pick("aws:SecureTransport", "aws:SecureTransport", "aws:ViaAWSService")
-		pool = []string{"true", "false", "True", "FALSE", "yes"}
+		pool = []string{"true", "false", "True", "FALSE", "yes", "${aws:RequestTag/team}"}
 	case famBinary:
 		key = "aws:RequestTag/team"
 		pool = []string{"ZGF0YQ==", "data", "RGF0YQ==", "Data"}
@@ -452,7 +468,7 @@ func (g *diffGen) conditionFor(op string) (string, string, []string) {
 			vals = append(vals, v)
 		}
 	}
-	return op, key, vals
+	return key, vals
 }
 
 func diffJSONList(vals []string) string {
@@ -464,4 +480,22 @@ func diffJSONList(vals []string) string {
 		q[i] = polQuote(v)
 	}
 	return "[" + strings.Join(q, ",") + "]"
+}
+
+// diffOperatorsIn names the base operators and qualifiers a policy uses.
+func diffOperatorsIn(p *PolicyDocument) map[string]bool {
+	out := map[string]bool{}
+	for _, st := range p.Statements {
+		for name := range st.Condition {
+			o := evalParseOp(name)
+			out[o.base] = true
+			if o.ifExists {
+				out["IfExists"] = true
+			}
+			if o.set != "" {
+				out[o.set+":"] = true
+			}
+		}
+	}
+	return out
 }

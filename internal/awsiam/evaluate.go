@@ -148,8 +148,8 @@ func (r evalResult) matches() bool { return r.match() == triTrue }
 // request is implicitly denied. A statement matches when its principal, its
 // action and all its conditions match; conditions of one operator and
 // several keys, and of several operators, must all hold, while the values
-// of one key are alternatives
-// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition.html).
+// of one key are alternatives (none may match for a negated operator)
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-logic-multiple-context-keys-or-values.html).
 //
 // When a condition cannot be judged (an unknown operator, a key only AWS
 // knows at request time) and the outcome depends on it, the verdict is

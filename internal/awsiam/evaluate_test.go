@@ -757,6 +757,11 @@ func TestEvalCondition(t *testing.T) {
 		{"Null", []string{"true"}, []string{"x"}, false},
 		{"Null", []string{"false"}, []string{"x"}, true},
 		{"ForAnyValue:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, true},
+		{"NumericEquals", []string{"1e3"}, []string{"1000"}, false},
+		{"NumericEquals", []string{"10.50"}, []string{"10.5"}, true},
+		{"DateLessThan", []string{"2027-01"}, []string{"2026-12-01T00:00:00Z"}, true},
+		{"DateLessThan", []string{"2027"}, []string{"2026-12-01T00:00:00Z"}, false}, // digits alone are epoch seconds: 1970
+		{"DateEquals", []string{"2026-12-01T01:00:00+01:00"}, []string{"2026-12-01T00:00:00Z"}, true},
 		{"ForAllValues:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, false},
 	}
 	for _, tc := range more {
@@ -767,5 +772,103 @@ func TestEvalCondition(t *testing.T) {
 		if got := evalCondition(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
 			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
 		}
+	}
+}
+
+// TestEvaluatePolicyVariables covers the variables page: substitution in
+// String and ARN values, ${*} ${?} ${$}, defaults, keys that are absent or
+// multivalued, Version 2008-10-17, and keys only AWS knows.
+func TestEvaluatePolicyVariables(t *testing.T) {
+	req := WebIdentityRequest{Provider: GoogleFederatedPrincipal, Context: map[string][]string{
+		KeyGoogleAud:  {evalTestUID},
+		KeyGoogleSub:  {evalTestUID},
+		KeyGoogleOaud: {"aud*?$"},
+		"aws:TagKeys": {"a", "b"},
+	}}
+	tests := []struct {
+		name, version, cond string
+		want                Verdict
+	}{
+		{"key substituted", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}`, VerdictAllowed},
+		{"key names in variables are case-insensitive", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${ACCOUNTS.GOOGLE.COM:AUD}"}`, VerdictAllowed},
+		{"substituted into a pattern", "2012-10-17", `"StringLike":{"accounts.google.com:sub":"1048${accounts.google.com:hd, '7654'}*"}`, VerdictAllowed},
+		{"literal specials", "2012-10-17", `"StringEquals":{"accounts.google.com:oaud":"aud${*}${?}${$}"}`, VerdictAllowed},
+		{"${*} is no wildcard in StringLike", "2012-10-17", `"StringLike":{"accounts.google.com:sub":"10487${*}"}`, VerdictDenied},
+		{"${?} is no wildcard in StringLike", "2012-10-17", `"StringLike":{"accounts.google.com:oaud":"aud${?}?$"}`, VerdictDenied},
+		{"? is, ${?} is literal", "2012-10-17", `"StringLike":{"accounts.google.com:oaud":"aud?${?}$"}`, VerdictAllowed},
+		{"default for an absent key", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd, '` + evalTestUID + `'}"}`, VerdictAllowed},
+		{"a default needs a comma and a space", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd,'` + evalTestUID + `'}"}`, VerdictDenied},
+		{"absent key without default matches nothing", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":["${accounts.google.com:hd}","other"]}`, VerdictDenied},
+		{"absent key without default, other value matches", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":["${accounts.google.com:hd}","` + evalTestUID + `"]}`, VerdictAllowed},
+		{"absent key fails a negated operator too", "2012-10-17", `"StringNotEquals":{"accounts.google.com:sub":"${accounts.google.com:hd}"}`, VerdictDenied},
+		{"a multivalued key is not substituted", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${aws:TagKeys}"}`, VerdictDenied},
+		{"no variables in Version 2008-10-17", "2008-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}`, VerdictDenied},
+		{"no variables in Numeric values", "2012-10-17", `"NumericEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}`, VerdictDenied},
+		{"a key only AWS knows", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${aws:PrincipalTag/team}"}`, VerdictUnknown},
+		{"AWS's pages disagree on variables in Bool", "2012-10-17", `"Bool":{"aws:SecureTransport":"${aws:RequestTag/tls}"}`, VerdictUnknown},
+		{"ARN values take variables", "2012-10-17", `"ArnLike":{"accounts.google.com:sub":"arn:aws:iam::${accounts.google.com:aud}:role/*"}`, VerdictDenied},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := ParsePolicy(`{"Version":"` + tc.version + `","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
+				`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{` + tc.cond + `}}]}`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := Evaluate(p, req); d.Verdict != tc.want {
+				t.Errorf("Verdict = %s, want %s\n%s", d.Verdict, tc.want, d.Explain())
+			}
+		})
+	}
+}
+
+// TestEvaluateKnownAndUnknownKeys: keys of the token's provider that the
+// request lacks are absent; aws:, sts: and other service keys are unknown
+// unless supplied; ContextComplete makes every missing key absent.
+func TestEvaluateKnownAndUnknownKeys(t *testing.T) {
+	tests := []struct {
+		cond     string
+		complete bool
+		want     Verdict
+	}{
+		{`"Null":{"accounts.google.com:hd":"true"}`, false, VerdictAllowed},
+		{`"Null":{"cognito-identity.amazonaws.com:amr":"true"}`, false, VerdictAllowed},
+		{`"Null":{"aws:SourceIp":"true"}`, false, VerdictUnknown},
+		{`"StringEqualsIfExists":{"sts:RoleSessionName":"x"}`, false, VerdictUnknown},
+		{`"StringEquals":{"aws:RequestTag/team":"x"}`, false, VerdictUnknown},
+		{`"NumericGreaterThan":{"accounts.google.com:google/organization_number":"1"}`, false, VerdictUnknown},
+		{`"StringEquals":{"aws:FederatedProvider":"accounts.google.com"}`, false, VerdictUnknown},
+		{`"Null":{"aws:SourceIp":"true"}`, true, VerdictAllowed},
+		{`"StringEqualsIfExists":{"sts:RoleSessionName":"x"}`, true, VerdictAllowed},
+		{`"StringEquals":{"accounts.google.com:sub":[]}`, true, VerdictUnknown},
+		{`"ForAnyValue:Null":{"accounts.google.com:hd":"true"}`, true, VerdictUnknown},
+	}
+	for _, tc := range tests {
+		p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
+			`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{` + tc.cond + `}}]}`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := evalNumericReq
+		req.ContextComplete = tc.complete
+		if d := Evaluate(p, req); d.Verdict != tc.want {
+			t.Errorf("%s (complete %v): Verdict = %s, want %s\n%s", tc.cond, tc.complete, d.Verdict, tc.want, d.Explain())
+		}
+	}
+}
+
+// A plain operator on a multivalued key is not judged: AWS documents set
+// operators for them.
+func TestEvaluatePlainOperatorOnMultivaluedKey(t *testing.T) {
+	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},` +
+		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:amr":"authenticated"}}}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Evaluate(p, WebIdentityRequest{Provider: "cognito-identity.amazonaws.com", Context: map[string][]string{
+		"cognito-identity.amazonaws.com:amr": {"authenticated", "graph.facebook.com"},
+	}})
+	if d.Verdict != VerdictUnknown || !strings.Contains(d.Reason, "multivalued") {
+		t.Errorf("decision:\n%s", d.Explain())
 	}
 }

@@ -253,12 +253,12 @@ func TestTitleCase(t *testing.T) {
 }
 
 // awsRun checks roleARN for worker with the given fake AWS.
-func awsRun(t *testing.T, a *fakeAWS, role string) *Result {
+func awsRun(t *testing.T, a *fakeAWS) *Result {
 	t.Helper()
 	var slept []time.Duration
 	c := checker(&fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1}, &slept)
 	c.AWS = a
-	return c.Run(t.Context(), Input{ServiceAccount: worker, RoleARN: role, Audience: "aud-1"})
+	return c.Run(t.Context(), Input{ServiceAccount: worker, RoleARN: roleARN, Audience: "aud-1"})
 }
 
 func trustStep(t *testing.T, r *Result) Step {
@@ -279,7 +279,7 @@ const wantSkippedThenSTS = "google_caller=ok google_id_token=ok verify_id_token=
 // trust policy is not read, and STS's success passes the check.
 func TestRun_roleInAnotherAccount(t *testing.T) {
 	a := &fakeAWS{account: "210987654321", trustErr: &smithyErr{"AccessDenied"}}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure != nil {
 		t.Fatalf("failure: %+v", res.Failure)
 	}
@@ -298,7 +298,7 @@ func TestRun_roleInAnotherAccount(t *testing.T) {
 // The provider's caller identity is unknown: skip, and STS decides.
 func TestRun_callerAccountUnknown(t *testing.T) {
 	a := &fakeAWS{accountErr: &smithyErr{"InvalidClientTokenId"}}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure != nil || stepNames(res) != wantSkippedThenSTS {
 		t.Fatalf("steps %s, failure %+v", stepNames(res), res.Failure)
 	}
@@ -310,7 +310,7 @@ func TestRun_callerAccountUnknown(t *testing.T) {
 // NoSuchEntity in the provider's own account is not fatal: STS answers.
 func TestRun_noSuchEntityButSTSAccepts(t *testing.T) {
 	a := &fakeAWS{trustErr: &smithyErr{"NoSuchEntity"}}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure != nil {
 		t.Fatalf("failure: %+v", res.Failure)
 	}
@@ -326,7 +326,7 @@ func TestRun_noSuchEntityButSTSAccepts(t *testing.T) {
 // claim the policy was judged, and names the likely causes.
 func TestRun_skippedThenSTSDenies(t *testing.T) {
 	a := &fakeAWS{trustErr: &smithyErr{"NoSuchEntity"}, stsErr: &smithyErr{"AccessDenied"}}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure == nil || res.Failure.Step != StepAssumeRole {
 		t.Fatalf("failure = %+v", res.Failure)
 	}
@@ -348,7 +348,7 @@ func TestRun_nullOperatorPolicyPasses(t *testing.T) {
 	a := &fakeAWS{trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
 		"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:sub":"` + workerID + `",
 		"accounts.google.com:oaud":"aud-1"},"Null":{"accounts.google.com:aud":"false"}}}]}`}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure != nil {
 		t.Fatalf("failure: %+v", res.Failure)
 	}
@@ -362,7 +362,7 @@ func TestRun_nullOperatorPolicyPasses(t *testing.T) {
 func TestRun_unknownOperatorSkips(t *testing.T) {
 	a := &fakeAWS{trust: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
 		"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEqualsSomeday":{"accounts.google.com:sub":"` + workerID + `"}}}]}`}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure != nil {
 		t.Fatalf("failure: %+v", res.Failure)
 	}
@@ -380,7 +380,7 @@ func TestRun_unknownOperatorSkips(t *testing.T) {
 // A policy the evaluator judges to deny still fails the step, before STS.
 func TestRun_deniedPolicyFails(t *testing.T) {
 	a := &fakeAWS{trust: awsiam.GoogleTrustPolicy(workerID, worker, "other-audience").JSON()}
-	res := awsRun(t, a, roleARN)
+	res := awsRun(t, a)
 	if res.Failure == nil || res.Failure.Step != StepTrustPolicy || a.stsCalls != 0 {
 		t.Fatalf("failure = %+v, STS calls %d", res.Failure, a.stsCalls)
 	}
