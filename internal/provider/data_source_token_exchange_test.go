@@ -564,19 +564,20 @@ func TestAccTokenExchange_openIDChain(t *testing.T) {
 	}
 	d1 := e.g.ServiceAccounts(t, "ci-delegate")[0]
 	name := tfacctest.RandomWithPrefix("tfacc-xchg")
-	config := e.provider() + e.roleAndConnection(name, "airflow-"+name) + fmt.Sprintf(`
+	resources := e.provider() + e.roleAndConnection(name, "airflow-"+name) + fmt.Sprintf(`
 resource "airflowiam_impersonation_chain" "ci" {
   source = %q
   chain  = [%q, %q]
   role   = %q
 }
-`, e.g.Admin, d1, e.g.Worker, gcpiam.RoleOpenIDTokenCreator) + exchangeData(fmt.Sprintf(`
+`, e.g.Admin, d1, e.g.Worker, gcpiam.RoleOpenIDTokenCreator)
+	check := fmt.Sprintf(`
   service_account       = %q
   delegates             = [%q]
   airflow_connection_id = airflowiam_connection.aws.connection_id
   propagation_timeout   = "0s"
-  depends_on            = [airflowiam_impersonation_chain.ci]
-`, e.g.Worker, d1))
+`, e.g.Worker, d1)
+	config := resources + exchangeData(check+"  depends_on = [airflowiam_impersonation_chain.ci]\n")
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -595,7 +596,9 @@ resource "airflowiam_impersonation_chain" "ci" {
 						t.Fatal(err)
 					}
 				},
-				Config: config,
+				// Without depends_on the check reads during plan, before
+				// apply could restore the grant.
+				Config: resources + exchangeData(check),
 				ExpectError: regexp.MustCompile(`(?s)Impersonation Hop 1 of 2 Is Broken: admin@example.com Cannot Mint ID Tokens.*` +
 					`implicitDelegation.*roles/iam.serviceAccountOpenIdTokenCreator:\s+too\s+narrow.*--role=roles/iam.serviceAccountTokenCreator`),
 			},
