@@ -76,7 +76,10 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"`generateIdToken`), with the audience under test.\n" +
 			"4. `" + exchange.StepVerifyToken + "`: its signature against Google's keys, and its `aud`, `azp`, `sub`, `email`.\n" +
 			"5. `" + exchange.StepTrustPolicy + "`: the role's trust policy judged against those claims, as AWS would " +
-			"(skipped when `iam:GetRole` is not allowed).\n" +
+			"(every condition operator AWS documents, `...IfExists`, `ForAllValues:` / `ForAnyValue:` and policy variables). " +
+			"The policy is read only when the provider's AWS identity is in the role's account. The step is skipped, " +
+			"with the reason, and STS decides, when the role is in another account, `iam:GetRole` is not allowed, IAM " +
+			"does not find the role, or the verdict depends on something only AWS knows (such as `aws:SourceIp`).\n" +
 			"6. `" + exchange.StepAssumeRole + "` and `" + exchange.StepCallerIdentity + "`: STS exchanges the token and the " +
 			"temporary credentials prove themselves.\n" +
 			"7. `" + exchange.StepGCPImpersonated + "` (with `gcp_impersonation_chain`): an access token for the chain's " +
