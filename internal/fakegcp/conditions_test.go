@@ -9,11 +9,11 @@ import (
 )
 
 // setConditional replaces the policy of email with one conditional Token
-// Creator binding.
-func setConditional(t *testing.T, s *Server, email, member, expression string) {
+// Creator binding for alice.
+func setConditional(t *testing.T, s *Server, email, expression string) {
 	t.Helper()
 	if err := s.SetPolicy(email, Policy{Version: 3, Bindings: []Binding{
-		{Role: tokenCreator, Members: []string{member}, Condition: &Expr{Expression: expression, Title: "t"}},
+		{Role: tokenCreator, Members: []string{alice}, Condition: &Expr{Expression: expression, Title: "t"}},
 	}}); err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +33,7 @@ func TestConditionalGrantFollowsTheClock(t *testing.T) {
 	}
 
 	// A window that has not opened yet.
-	setConditional(t, s, target, alice,
-		`request.time >= timestamp("2030-01-02T04:00:00Z") && request.time < timestamp("2030-01-02T05:00:00Z")`)
+	setConditional(t, s, target, `request.time >= timestamp("2030-01-02T04:00:00Z") && request.time < timestamp("2030-01-02T05:00:00Z")`)
 	wantAPIError(t, gen(), 403, "PERMISSION_DENIED")
 	clock.Advance(time.Hour)
 	if err := gen(); err != nil {
@@ -64,12 +63,11 @@ func TestConditionalGrantResourceAttributes(t *testing.T) {
 		return err
 	}
 
-	setConditional(t, s, target, alice,
-		`resource.name == "projects/`+testProject+`/serviceAccounts/`+target+`" && resource.type == "iam.googleapis.com/ServiceAccount" && resource.service == "iam.googleapis.com"`)
+	setConditional(t, s, target, `resource.name == "projects/`+testProject+`/serviceAccounts/`+target+`" && resource.type == "iam.googleapis.com/ServiceAccount" && resource.service == "iam.googleapis.com"`)
 	if err := gen(target); err != nil {
 		t.Errorf("matching resource attributes: %v", err)
 	}
-	setConditional(t, s, target, alice, `resource.name.endsWith("/serviceAccounts/`+other+`")`)
+	setConditional(t, s, target, `resource.name.endsWith("/serviceAccounts/`+other+`")`)
 	wantAPIError(t, gen(target), 403, "PERMISSION_DENIED")
 
 	// A project binding limited to some accounts by name: the attributes
@@ -118,7 +116,7 @@ func TestConditionalGrantUnknownDenies(t *testing.T) {
 		`request.host == "example.com"`,
 		`request.time <`,
 	} {
-		setConditional(t, s, target, alice, expr)
+		setConditional(t, s, target, expr)
 		if p, _ := s.Policy(target); len(p.Bindings) != 1 || p.Bindings[0].Condition.Expression != expr {
 			t.Errorf("%s: stored %+v", expr, p.Bindings)
 		}
@@ -142,7 +140,7 @@ func TestConditionalGrantPropagationAndChains(t *testing.T) {
 		return err
 	}
 	always := `request.time > timestamp("2000-01-01T00:00:00Z")`
-	setConditional(t, s, d1, alice, always)
+	setConditional(t, s, d1, always)
 	if err := s.AddMember(target, openIDTokenCreator, "serviceAccount:"+d1); err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +179,7 @@ func TestConditionalGrantPropagationAndChains(t *testing.T) {
 	}
 
 	// A false condition on the delegate hop breaks the chain.
-	setConditional(t, s, d1, alice, `request.time < timestamp("2000-01-01T00:00:00Z")`)
+	setConditional(t, s, d1, `request.time < timestamp("2000-01-01T00:00:00Z")`)
 	clock.Advance(time.Minute)
 	wantAPIError(t, gen(), 403, "PERMISSION_DENIED")
 }
