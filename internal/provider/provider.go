@@ -416,6 +416,7 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 		NewAWSSecretConnectionResource,
 		NewGCPSecretConnectionResource,
 		NewWebIdentityRoleResource,
+		NewAccountRoleResource,
 		NewImpersonationChainResource,
 		NewTaskIdentityResource,
 	}
