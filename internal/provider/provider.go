@@ -416,7 +416,6 @@ func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Reso
 		NewAWSSecretConnectionResource,
 		NewGCPSecretConnectionResource,
 		NewWebIdentityRoleResource,
-		NewAccountRoleResource,
 		NewImpersonationChainResource,
 		NewTaskIdentityResource,
 	}
