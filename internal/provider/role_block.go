@@ -61,14 +61,14 @@ type roleModel struct {
 	TrustPolicy         policyDocument `tfsdk:"trust_policy"`
 }
 
-// role gives the role block the common part of a model that embeds
+// roleFields gives the role block the common part of a model that embeds
 // roleModel.
-func (m *roleModel) role() *roleModel { return m }
+func (m *roleModel) roleFields() *roleModel { return m }
 
 // roleModelPointer is *M for a model M that embeds roleModel.
 type roleModelPointer[M any] interface {
 	*M
-	role() *roleModel
+	roleFields() *roleModel
 }
 
 // roleHooks is what a role-shaped resource with model M adds to the block.
@@ -264,9 +264,9 @@ func (b *roleBlock[M, P]) ModifyPlan(ctx context.Context, req resource.ModifyPla
 	}
 	planned := policyDocumentUnknown()
 	if doc, known := b.hooks.trustPolicy(&plan); known {
-		planned = policyDocumentValue(doc).orEqualPrior(ctx, P(&state).role().TrustPolicy)
+		planned = policyDocumentValue(doc).orEqualPrior(ctx, P(&state).roleFields().TrustPolicy)
 	}
-	P(&plan).role().TrustPolicy = planned
+	P(&plan).roleFields().TrustPolicy = planned
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
 
@@ -306,7 +306,7 @@ func (b *roleBlock[M, P]) Read(ctx context.Context, req resource.ReadRequest, re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name := P(&state).role().ID.ValueString()
+	name := P(&state).roleFields().ID.ValueString()
 	role, err := client.GetRole(ctx, name)
 	if awsiam.IsNotFound(err) {
 		tflog.Warn(ctx, "IAM role no longer exists; removing it from state", map[string]any{"name": name})
@@ -354,7 +354,7 @@ func (b *roleBlock[M, P]) Delete(ctx context.Context, req resource.DeleteRequest
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	name := P(&state).role().ID.ValueString()
+	name := P(&state).roleFields().ID.ValueString()
 	if err := client.DeleteRole(ctx, name); err != nil {
 		resp.Diagnostics.AddError("Error Deleting IAM Role", fmt.Sprintf("Could not delete IAM role %q: %s", name, awsErrorDetail(err)))
 	}
@@ -374,7 +374,7 @@ func (b *roleBlock[M, P]) ImportState(ctx context.Context, req resource.ImportSt
 // spec is what the role in m should be.
 func (b *roleBlock[M, P]) spec(ctx context.Context, m *M, diags *diag.Diagnostics) awsiam.RoleSpec {
 	trustPolicy, _ := b.hooks.trustPolicy(m) // every argument is known at apply
-	spec, d := P(m).role().spec(ctx, trustPolicy)
+	spec, d := P(m).roleFields().spec(ctx, trustPolicy)
 	diags.Append(d...)
 	return spec
 }
@@ -382,7 +382,7 @@ func (b *roleBlock[M, P]) spec(ctx context.Context, m *M, diags *diag.Diagnostic
 // setState reads role into m, which holds the plan or the prior state, and
 // stores m.
 func (b *roleBlock[M, P]) setState(ctx context.Context, m *M, role *awsiam.Role, region string, state *tfsdk.State, diags *diag.Diagnostics) {
-	diags.Append(P(m).role().readRole(ctx, role)...)
+	diags.Append(P(m).roleFields().readRole(ctx, role)...)
 	b.hooks.readArguments(m, role, region)
 	diags.Append(state.Set(ctx, m)...)
 }
