@@ -5,10 +5,10 @@ import (
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
-
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 )
 
 // semanticJSONPlan plans an optional, computed JSON attribute from its
@@ -47,41 +47,54 @@ func (semanticJSONPlan) PlanModifyString(ctx context.Context, req planmodifier.S
 	}
 }
 
-// semanticPolicyMapPlan plans, for each entry of a map of IAM policy
-// documents, the prior state's document when the configured one means the
-// same (other key order, list forms or white space), so it shows no change.
-type semanticPolicyMapPlan struct{}
+// semanticEqualityMapPlan plans, for each entry of a map whose element type
+// has semantic equality (policyDocumentType), the prior state's element when
+// the planned one means the same, so a document that only differs in form
+// shows no change. The framework applies a type's semantic equality after
+// Create, Read and Update, but not to the plan.
+type semanticEqualityMapPlan struct{}
 
-var _ planmodifier.Map = semanticPolicyMapPlan{}
+var _ planmodifier.Map = semanticEqualityMapPlan{}
 
-func (semanticPolicyMapPlan) Description(context.Context) string {
-	return "A policy document that differs from the prior state only in form plans no change."
+func (semanticEqualityMapPlan) Description(context.Context) string {
+	return "An element that differs from the prior state only in form plans no change."
 }
 
-func (m semanticPolicyMapPlan) MarkdownDescription(ctx context.Context) string {
+func (m semanticEqualityMapPlan) MarkdownDescription(ctx context.Context) string {
 	return m.Description(ctx)
 }
 
-func (semanticPolicyMapPlan) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
+func (semanticEqualityMapPlan) PlanModifyMap(ctx context.Context, req planmodifier.MapRequest, resp *planmodifier.MapResponse) {
+	if req.PlanValue.IsNull() || req.PlanValue.IsUnknown() || req.StateValue.IsNull() || req.StateValue.IsUnknown() {
 		return
 	}
-	var configured, prior map[string]types.String
-	resp.Diagnostics.Append(req.ConfigValue.ElementsAs(ctx, &configured, false)...)
-	resp.Diagnostics.Append(req.StateValue.ElementsAs(ctx, &prior, false)...)
-	if resp.Diagnostics.HasError() {
-		return
+	prior := req.StateValue.Elements()
+	planned := make(map[string]attr.Value, len(req.PlanValue.Elements()))
+	for name, next := range req.PlanValue.Elements() {
+		planned[name] = priorWhenSemanticallyEqual(ctx, next, prior[name], &resp.Diagnostics)
 	}
-	planned := make(map[string]attr.Value, len(configured))
-	for name, doc := range configured {
-		planned[name] = doc
-		if have, ok := prior[name]; ok && !doc.IsUnknown() && !have.IsNull() {
-			if equal, err := awsiam.PoliciesEqual(doc.ValueString(), have.ValueString()); err == nil && equal {
-				planned[name] = have
-			}
-		}
-	}
-	value, diags := types.MapValue(types.StringType, planned)
+	value, diags := types.MapValue(req.PlanValue.ElementType(ctx), planned)
 	resp.Diagnostics.Append(diags...)
-	resp.PlanValue = value
+	if !resp.Diagnostics.HasError() {
+		resp.PlanValue = value
+	}
+}
+
+// priorWhenSemanticallyEqual is prior when next is known and its type says
+// the two mean the same, else next.
+func priorWhenSemanticallyEqual(ctx context.Context, next, prior attr.Value, diags *diag.Diagnostics) attr.Value {
+	n, ok := next.(basetypes.StringValuableWithSemanticEquals)
+	if !ok || prior == nil || next.IsNull() || next.IsUnknown() || prior.IsNull() || prior.IsUnknown() {
+		return next
+	}
+	p, ok := prior.(basetypes.StringValuableWithSemanticEquals)
+	if !ok {
+		return next
+	}
+	equal, d := n.StringSemanticEquals(ctx, p)
+	diags.Append(d...)
+	if equal {
+		return prior
+	}
+	return next
 }

@@ -592,3 +592,58 @@ resource "airflowiam_web_identity_role" "test" {
 		},
 	})
 }
+
+// Policy documents are compared by meaning: an inline policy rewritten in
+// the configuration in other words, and a trust policy rewritten out of
+// band in other words, plan no change.
+func TestAccWebIdentityRole_semanticPolicies(t *testing.T) {
+	m := acctest.MotoServer(t)
+	a := roleArgs{name: tfacctest.RandomWithPrefix("tfacc-semantic"), audience: "airflow-semantic",
+		inline: map[string]string{"read_bucket": s3ReadPolicy("semantic")}}
+	// The same document as s3ReadPolicy("semantic"): other key order, a
+	// list of one for a string, a single statement for a list, white space.
+	reworded := a
+	reworded.inline = map[string]string{"read_bucket": `<<-EOT
+      {
+        "Statement": {
+          "Resource": ["arn:aws:s3:::semantic/*"],
+          "Action":   "s3:GetObject",
+          "Effect":   "Allow"
+        },
+        "Version": "2012-10-17"
+      }
+    EOT`}
+	client := testAWSClient(t, m)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkRoleDestroyed(t, m, a.name),
+		Steps: []resource.TestStep{
+			{Config: awsProviderBlock(m) + a.config(), Check: a.matchesIAM(t, m)},
+			{
+				Config: awsProviderBlock(m) + reworded.config(),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// Out of band: the same trust policy, written differently.
+				PreConfig: func() {
+					uid, email := testSAUniqueID, testSAEmail
+					reordered := fmt.Sprintf(`{"Statement":[{"Condition":{"StringEquals":{"accounts.google.com:oaud":[%q],`+
+						`"ACCOUNTS.GOOGLE.COM:SUB":%q,"accounts.google.com:aud":[%q,%q]}},"Action":["sts:AssumeRoleWithWebIdentity"],`+
+						`"Principal":{"Federated":["accounts.google.com"]},"Effect":"Allow"}],"Version":"2012-10-17"}`,
+						a.audience, uid, email, uid)
+					if _, err := client.IAM.UpdateAssumeRolePolicy(context.Background(), &iam.UpdateAssumeRolePolicyInput{
+						RoleName: aws.String(a.name), PolicyDocument: aws.String(reordered)}); err != nil {
+						t.Fatalf("rewriting the trust policy out of band: %v", err)
+					}
+				},
+				Config: awsProviderBlock(m) + reworded.config(),
+				Check:  a.matchesIAM(t, m),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
