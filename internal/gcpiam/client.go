@@ -5,6 +5,7 @@ package gcpiam
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -87,7 +89,10 @@ type Client struct {
 
 	mu       sync.Mutex
 	accounts map[string]*ServiceAccount // by lower-cased email and by unique ID
-	locks    map[string]*sync.Mutex     // by lower-cased email
+	// keys are Google's ID-token signing keys by kid, fetched at keysFetched.
+	keys        map[string]*rsa.PublicKey
+	keysFetched time.Time
+	locks       map[string]*sync.Mutex // by lower-cased email
 }
 
 // NewClient checks the configuration and builds the service clients. It
