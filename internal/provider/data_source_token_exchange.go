@@ -229,39 +229,11 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in := exchange.Input{
-		RoleARN:            cfg.RoleARN.ValueString(),
-		Audience:           cfg.Audience.ValueString(),
-		ServiceAccount:     cfg.ServiceAccount.ValueString(),
-		ConnectionID:       cfg.AirflowConnectionID.ValueString(),
-		SessionName:        cfg.SessionName.ValueString(),
-		PropagationTimeout: defaultPropagationTimeout,
-	}
-	if !cfg.PropagationTimeout.IsNull() {
-		var diags diag.Diagnostics
-		in.PropagationTimeout, diags = cfg.PropagationTimeout.ValueGoDuration()
-		resp.Diagnostics.Append(diags...)
-	}
-	resp.Diagnostics.Append(cfg.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
-	resp.Diagnostics.Append(cfg.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
+	in := cfg.input(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-
-	checker := &exchange.Checker{}
-	if g := googleClientFrom(d.data, resp.Diagnostics.AddError); g != nil {
-		checker.Google = g
-	}
-	if in.RoleARN != "" || in.ConnectionID != "" {
-		if a := awsClientFrom(d.data, resp.Diagnostics.AddError); a != nil {
-			checker.AWS = a
-		}
-	}
-	if in.ConnectionID != "" {
-		if af := airflowClientFrom(d.data, resp.Diagnostics.AddError); af != nil {
-			checker.Airflow = af
-		}
-	}
+	checker := d.checker(in, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -296,6 +268,46 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 		state.Steps[i] = stepModel{Name: types.StringValue(s.Name), Status: types.StringValue(string(s.Status)), Finding: types.StringValue(s.Finding)}
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// input is what the configuration asks to check.
+func (m *tokenExchangeModel) input(ctx context.Context, diags *diag.Diagnostics) exchange.Input {
+	in := exchange.Input{
+		RoleARN:            m.RoleARN.ValueString(),
+		Audience:           m.Audience.ValueString(),
+		ServiceAccount:     m.ServiceAccount.ValueString(),
+		ConnectionID:       m.AirflowConnectionID.ValueString(),
+		SessionName:        m.SessionName.ValueString(),
+		PropagationTimeout: defaultPropagationTimeout,
+	}
+	if !m.PropagationTimeout.IsNull() {
+		var d diag.Diagnostics
+		in.PropagationTimeout, d = m.PropagationTimeout.ValueGoDuration()
+		diags.Append(d...)
+	}
+	diags.Append(m.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
+	diags.Append(m.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
+	return in
+}
+
+// checker holds the clients the input needs; a missing block is an error
+// naming it.
+func (d *tokenExchangeDataSource) checker(in exchange.Input, diags *diag.Diagnostics) *exchange.Checker {
+	checker := &exchange.Checker{}
+	if g := googleClientFrom(d.data, diags.AddError); g != nil {
+		checker.Google = g
+	}
+	if in.RoleARN != "" || in.ConnectionID != "" {
+		if a := awsClientFrom(d.data, diags.AddError); a != nil {
+			checker.AWS = a
+		}
+	}
+	if in.ConnectionID != "" {
+		if af := airflowClientFrom(d.data, diags.AddError); af != nil {
+			checker.Airflow = af
+		}
+	}
+	return checker
 }
 
 // stepsText lists the verdicts, one per line.
