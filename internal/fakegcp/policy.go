@@ -249,28 +249,40 @@ func (s *Server) validateMemberLocked(m, role string) (string, *APIError) {
 		return m, nil
 	}
 	kind, rest, ok := strings.Cut(m, ":")
-	var norm string
-	switch {
-	case !ok || rest == "":
-	case kind == "user" || kind == "group":
-		norm = emailMember(kind, rest)
-	case kind == "domain":
-		if !strings.ContainsAny(rest, "@/ ") && strings.Contains(rest, ".") {
-			norm = kind + ":" + strings.ToLower(rest)
-		}
-	case kind == "serviceAccount":
+	if ok && kind == "serviceAccount" {
 		return s.serviceAccountMemberLocked(m, rest, role)
-	case kind == "principal" || kind == "principalSet":
-		if strings.HasPrefix(rest, "//") && len(rest) >= 3 {
-			norm = m
-		}
-	case kind == "deleted":
-		norm = deletedMember(rest)
+	}
+	var norm string
+	if normalise := memberKinds[kind]; ok && rest != "" && normalise != nil {
+		norm = normalise(kind, rest)
 	}
 	if norm == "" {
 		return "", invalidMember(m, role)
 	}
 	return norm, nil
+}
+
+// memberKinds normalise the rest of a KIND:REST member other than
+// serviceAccount:, or give "" when it is malformed.
+var memberKinds = map[string]func(kind, rest string) string{
+	"user":  emailMember,
+	"group": emailMember,
+	"domain": func(kind, rest string) string {
+		if strings.ContainsAny(rest, "@/ ") || !strings.Contains(rest, ".") {
+			return ""
+		}
+		return kind + ":" + strings.ToLower(rest)
+	},
+	"principal":    principalMember,
+	"principalSet": principalMember,
+	"deleted":      func(_, rest string) string { return deletedMember(rest) },
+}
+
+func principalMember(kind, rest string) string {
+	if !strings.HasPrefix(rest, "//") || len(rest) < 3 {
+		return ""
+	}
+	return kind + ":" + rest
 }
 
 func invalidMember(m, role string) *APIError {
