@@ -65,7 +65,7 @@ var() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))[sys.argv
 tf() { terraform -chdir="$DEMO/work" "$@" -no-color 2> >(grep -v -e 'Provider development overrides' -e 'dev_overrides' >&2); }
 
 say "terraform apply (the check runs at the end of it)"
-tf apply -auto-approve -input=false | grep -v '^\s*$' | grep -E 'Creat|Read|Apply complete|Plan:|Error' || true
+tf apply -auto-approve -input=false | grep -v '^\s*$' | grep -E '^[^ ]+: (Creat|Read)|^Apply complete|^Plan:|Error' || true
 tf output check
 
 say "The AWS connection, as Airflow's REST API returns it"

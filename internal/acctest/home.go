@@ -207,34 +207,40 @@ func (r *runner) ensureTemplate(c *homeConfig) (string, error) {
 	}
 	r.logf("%s: creating template database in %s", c.spec.name, dir)
 	began := time.Now()
+	if err := r.buildTemplate(c, base, dir, stamp); err != nil {
+		return "", err
+	}
+	r.logf("%s: template database ready in %.1fs", c.spec.name, time.Since(began).Seconds())
+	return dir, nil
+}
+
+// buildTemplate migrates a database in a temporary directory under base,
+// stamps it and moves it to dir.
+func (r *runner) buildTemplate(c *homeConfig, base, dir, stamp string) error {
 	tmp, err := os.MkdirTemp(base, ".tmp-airflow-"+c.spec.version+"-")
 	if err != nil {
-		return "", err
+		return err
 	}
 	defer os.RemoveAll(tmp)
 	// The template's own secrets are throw-away: nothing in the database
 	// depends on them (checked by the finish-template helper).
 	tc, err := newHomeConfig(c.spec, c.venv, tmp)
 	if err != nil {
-		return "", err
+		return err
 	}
 	if err := r.initDB(tc, tmp); err != nil {
-		return "", err
+		return err
 	}
 	if err := r.runAirflow(tc, tmp, nil, tc.pythonBin(), "-c", dbHelper, "finish-template", filepath.Join(tmp, "airflow.db")); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.WriteFile(filepath.Join(tmp, ".stamp"), []byte(stamp), 0o644); err != nil {
-		return "", err
+		return err
 	}
 	if err := os.RemoveAll(dir); err != nil {
-		return "", err
+		return err
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		return "", err
-	}
-	r.logf("%s: template database ready in %.1fs", c.spec.name, time.Since(began).Seconds())
-	return dir, nil
+	return os.Rename(tmp, dir)
 }
 
 // lockFile takes an exclusive flock on path, giving up when the runner stops.

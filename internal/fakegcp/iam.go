@@ -294,18 +294,9 @@ func (s *Server) setIamPolicy(c *call) (any, *APIError) {
 	if req.Policy == nil {
 		return nil, errInvalid("Field policy is required.")
 	}
-	setBindings := true
-	if req.UpdateMask != "" {
-		setBindings = false
-		for _, path := range strings.Split(req.UpdateMask, ",") {
-			switch strings.TrimSpace(path) {
-			case "bindings":
-				setBindings = true
-			case "etag", "version", "auditConfigs", "audit_configs":
-			default:
-				return nil, errInvalid("Invalid updateMask path %q: allowed paths are bindings, etag, version and auditConfigs.", path)
-			}
-		}
+	setBindings, e := updatesBindings(req.UpdateMask)
+	if e != nil {
+		return nil, e
 	}
 	etag := req.Policy.Etag
 	if etag != "" && !validBase64(etag) {
@@ -340,6 +331,25 @@ func (s *Server) setIamPolicy(c *call) (any, *APIError) {
 	}
 	s.writeLocked(&a.policy, normalised, s.now())
 	return a.policy.render(3), nil
+}
+
+// updatesBindings reads setIamPolicy's updateMask: whether the bindings are
+// written (they are when there is no mask).
+func updatesBindings(mask string) (bool, *APIError) {
+	if mask == "" {
+		return true, nil
+	}
+	set := false
+	for _, path := range strings.Split(mask, ",") {
+		switch strings.TrimSpace(path) {
+		case "bindings":
+			set = true
+		case "etag", "version", "auditConfigs", "audit_configs":
+		default:
+			return false, errInvalid("Invalid updateMask path %q: allowed paths are bindings, etag, version and auditConfigs.", path)
+		}
+	}
+	return set, nil
 }
 
 func validBase64(s string) bool {

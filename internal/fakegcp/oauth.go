@@ -48,6 +48,53 @@ type tokenResponse struct {
 	IDToken     string `json:"id_token,omitempty"`
 }
 
+// tokenError is a token endpoint's error answer.
+type tokenError struct {
+	status            int
+	code, description string
+}
+
+func invalidGrant(description string) *tokenError {
+	return &tokenError{http.StatusBadRequest, "invalid_grant", description}
+}
+
+// checkAssertionLocked verifies a JWT-bearer assertion as Google's token
+// endpoint does: signed by a key of its issuer's enabled account, for this
+// token URI, short-lived and current, and without domain-wide delegation.
+func (s *Server) checkAssertionLocked(assertion, tokenURI string) (*account, *jwtClaims, *tokenError) {
+	p, err := parseJWT(assertion)
+	if err != nil {
+		return nil, nil, invalidGrant("Invalid JWT: " + err.Error())
+	}
+	c, err := parseClaims(p.payload)
+	if err != nil {
+		return nil, nil, invalidGrant("Invalid JWT: claims: " + err.Error())
+	}
+	k := s.assertionKeyLocked(p, c.Iss)
+	if k == nil {
+		return nil, nil, invalidGrant("Invalid JWT Signature.")
+	}
+	a := k.owner
+	if c.Iss != a.email || a.disabled {
+		return nil, nil, invalidGrant("Invalid grant: account not found")
+	}
+	auds := c.audiences()
+	if !slices.Contains(auds, tokenURI) && !slices.ContainsFunc(auds, func(u string) bool { return slices.Contains(googleTokenURIs, u) }) {
+		return nil, nil, invalidGrant("Invalid JWT: Failed audience check. The right audience is " + tokenURI)
+	}
+	iat, okIat := unixClaim(c.Iat)
+	exp, okExp := unixClaim(c.Exp)
+	now := s.now()
+	if !okIat || !okExp || exp-iat > int64(time.Hour/time.Second) || !time.Unix(exp, 0).After(now) || time.Unix(iat, 0).After(now.Add(jwtSkew)) {
+		return nil, nil, invalidGrant("Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
+	}
+	if c.Sub != "" && c.Sub != c.Iss {
+		// Domain-wide delegation: the fake knows no Workspace domain.
+		return nil, nil, &tokenError{http.StatusUnauthorized, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested."}
+	}
+	return a, c, nil
+}
+
 // serveToken is the OAuth 2.0 token endpoint for the JWT-bearer grant
 // (RFC 7523) with assertions signed by a service-account key: the flow of
 // golang.org/x/oauth2/jwt and of every Google client library with a key
@@ -70,43 +117,12 @@ func (s *Server) serveToken(w http.ResponseWriter, r *http.Request, _ []string) 
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	p, err := parseJWT(assertion)
-	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid JWT: "+err.Error())
+	a, c, oerr := s.checkAssertionLocked(assertion, tokenURI)
+	if oerr != nil {
+		writeOAuthError(w, oerr.status, oerr.code, oerr.description)
 		return
 	}
-	c, err := parseClaims(p.payload)
-	if err != nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid JWT: claims: "+err.Error())
-		return
-	}
-	k := s.assertionKeyLocked(p, c.Iss)
-	if k == nil {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid JWT Signature.")
-		return
-	}
-	a := k.owner
-	if c.Iss != a.email || a.disabled {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid grant: account not found")
-		return
-	}
-	auds := c.audiences()
-	if !slices.Contains(auds, tokenURI) && !slices.ContainsFunc(auds, func(u string) bool { return slices.Contains(googleTokenURIs, u) }) {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid JWT: Failed audience check. The right audience is "+tokenURI)
-		return
-	}
-	iat, okIat := unixClaim(c.Iat)
-	exp, okExp := unixClaim(c.Exp)
 	now := s.now()
-	if !okIat || !okExp || exp-iat > int64(time.Hour/time.Second) || !time.Unix(exp, 0).After(now) || time.Unix(iat, 0).After(now.Add(jwtSkew)) {
-		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "Invalid JWT: Token must be a short-lived token (60 minutes) and in a reasonable timeframe. Check your iat and exp values in the JWT claim.")
-		return
-	}
-	if c.Sub != "" && c.Sub != c.Iss {
-		// Domain-wide delegation: the fake knows no Workspace domain.
-		writeOAuthError(w, http.StatusUnauthorized, "unauthorized_client", "Client is unauthorized to retrieve access tokens using this method, or client not authorized for any of the scopes requested.")
-		return
-	}
 	if c.TargetAudience != "" {
 		tok, err := s.idTokenLocked(a, c.TargetAudience, a.email, true)
 		if err != nil {

@@ -245,56 +245,86 @@ func condKey(c *Expr) string {
 // Google-managed service agents (@gcp-sa-*.iam.gserviceaccount.com) are
 // taken as they are.
 func (s *Server) validateMemberLocked(m, role string) (string, *APIError) {
-	bad := func() (string, *APIError) {
-		return "", errInvalid("Invalid principal %q in the binding for %s: a principal is allUsers, allAuthenticatedUsers, or starts with user:, group:, serviceAccount:, domain:, principal://, principalSet:// or deleted:.", m, role)
-	}
 	if m == "allUsers" || m == "allAuthenticatedUsers" {
 		return m, nil
 	}
 	kind, rest, ok := strings.Cut(m, ":")
-	if !ok || rest == "" {
-		return bad()
+	if ok && kind == "serviceAccount" {
+		return s.serviceAccountMemberLocked(m, rest, role)
 	}
-	switch kind {
-	case "user", "group":
-		if !isEmail(rest) {
-			return bad()
-		}
-		return kind + ":" + strings.ToLower(rest), nil
-	case "domain":
+	var norm string
+	if normalise := memberKinds[kind]; ok && rest != "" && normalise != nil {
+		norm = normalise(kind, rest)
+	}
+	if norm == "" {
+		return "", invalidMember(m, role)
+	}
+	return norm, nil
+}
+
+// memberKinds normalise the rest of a KIND:REST member other than
+// serviceAccount:, or give "" when it is malformed.
+var memberKinds = map[string]func(kind, rest string) string{
+	"user":  emailMember,
+	"group": emailMember,
+	"domain": func(kind, rest string) string {
 		if strings.ContainsAny(rest, "@/ ") || !strings.Contains(rest, ".") {
-			return bad()
+			return ""
 		}
-		return kind + ":" + strings.ToLower(rest), nil
-	case "serviceAccount":
-		rest = strings.ToLower(rest)
-		if isWorkloadIdentityMember(rest) {
-			return kind + ":" + rest, nil
-		}
-		if !isEmail(rest) {
-			return bad()
-		}
-		if local, ok := strings.CutSuffix(rest, emailDomain); ok {
-			_, projectID, _ := strings.Cut(local, "@")
-			if !strings.HasPrefix(projectID, "gcp-sa-") && s.accounts[rest] == nil {
-				return "", errInvalid("Service account %s does not exist.", rest)
-			}
-		}
-		return kind + ":" + rest, nil
-	case "principal", "principalSet":
-		if !strings.HasPrefix(rest, "//") || len(rest) < 3 {
-			return bad()
-		}
-		return m, nil
-	case "deleted":
-		inner, uid, ok := strings.Cut(rest, "?uid=")
-		innerKind, email, _ := strings.Cut(inner, ":")
-		if !ok || !digits.MatchString(uid) || !isEmail(email) || (innerKind != "user" && innerKind != "group" && innerKind != "serviceAccount") {
-			return bad()
-		}
-		return "deleted:" + innerKind + ":" + strings.ToLower(email) + "?uid=" + uid, nil
+		return kind + ":" + strings.ToLower(rest)
+	},
+	"principal":    principalMember,
+	"principalSet": principalMember,
+	"deleted":      func(_, rest string) string { return deletedMember(rest) },
+}
+
+func principalMember(kind, rest string) string {
+	if !strings.HasPrefix(rest, "//") || len(rest) < 3 {
+		return ""
 	}
-	return bad()
+	return kind + ":" + rest
+}
+
+func invalidMember(m, role string) *APIError {
+	return errInvalid("Invalid principal %q in the binding for %s: a principal is allUsers, allAuthenticatedUsers, or starts with user:, group:, serviceAccount:, domain:, principal://, principalSet:// or deleted:.", m, role)
+}
+
+// emailMember is KIND:EMAIL lower-cased, or "" when email is not one.
+func emailMember(kind, email string) string {
+	if !isEmail(email) {
+		return ""
+	}
+	return kind + ":" + strings.ToLower(email)
+}
+
+// serviceAccountMemberLocked checks a serviceAccount: member: a Workload
+// Identity member as it is, or an email, which must exist when it is a
+// user-managed account of a project (not a Google-managed service agent).
+func (s *Server) serviceAccountMemberLocked(m, rest, role string) (string, *APIError) {
+	rest = strings.ToLower(rest)
+	if isWorkloadIdentityMember(rest) {
+		return "serviceAccount:" + rest, nil
+	}
+	if !isEmail(rest) {
+		return "", invalidMember(m, role)
+	}
+	if local, ok := strings.CutSuffix(rest, emailDomain); ok {
+		_, projectID, _ := strings.Cut(local, "@")
+		if !strings.HasPrefix(projectID, "gcp-sa-") && s.accounts[rest] == nil {
+			return "", errInvalid("Service account %s does not exist.", rest)
+		}
+	}
+	return "serviceAccount:" + rest, nil
+}
+
+// deletedMember normalises deleted:KIND:EMAIL?uid=ID, or is "".
+func deletedMember(rest string) string {
+	inner, uid, ok := strings.Cut(rest, "?uid=")
+	innerKind, email, _ := strings.Cut(inner, ":")
+	if !ok || !digits.MatchString(uid) || !isEmail(email) || (innerKind != "user" && innerKind != "group" && innerKind != "serviceAccount") {
+		return ""
+	}
+	return "deleted:" + innerKind + ":" + strings.ToLower(email) + "?uid=" + uid
 }
 
 func isEmail(s string) bool {

@@ -5,6 +5,7 @@ package gcpiam
 
 import (
 	"context"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"golang.org/x/oauth2"
 	"golang.org/x/oauth2/google"
@@ -87,7 +89,10 @@ type Client struct {
 
 	mu       sync.Mutex
 	accounts map[string]*ServiceAccount // by lower-cased email and by unique ID
-	locks    map[string]*sync.Mutex     // by lower-cased email
+	// keys are Google's ID-token signing keys by kid, fetched at keysFetched.
+	keys        map[string]*rsa.PublicKey
+	keysFetched time.Time
+	locks       map[string]*sync.Mutex // by lower-cased email
 }
 
 // NewClient checks the configuration and builds the service clients. It
@@ -117,56 +122,35 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}
-	newServices := func(ts oauth2.TokenSource) (*iam.Service, *iamcredentials.Service, error) {
-		hc := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport}}
-		opts := []option.ClientOption{option.WithHTTPClient(hc)}
-		if cfg.UserAgent != "" {
-			opts = append(opts, option.WithUserAgent(cfg.UserAgent))
-		}
-		iamSvc, err := iam.NewService(ctx, withEndpoint(opts, cfg.IAMEndpoint)...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("building the IAM client: %w", err)
-		}
-		credSvc, err := iamcredentials.NewService(ctx, withEndpoint(opts, cfg.IAMCredentialsEndpoint)...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("building the IAM Credentials client: %w", err)
-		}
-		return iamSvc, credSvc, nil
-	}
-
 	var ts oauth2.TokenSource = base
 	var baseCreds *iamcredentials.Service
 	if cfg.ImpersonateServiceAccount != "" {
 		// The provider's own impersonation goes through the configured IAM
 		// Credentials endpoint; google.golang.org/api/impersonate would
 		// ignore an endpoint override.
-		var err error
-		if _, baseCreds, err = newServices(base); err != nil {
+		baseSvc, err := newServices(ctx, cfg, transport, base)
+		if err != nil {
 			return nil, err
 		}
+		baseCreds = baseSvc.creds
 		ts = oauth2.ReuseTokenSource(nil, &chainTokenSource{
 			ctx: ctx, creds: baseCreds, target: cfg.ImpersonateServiceAccount,
 			delegates: cfg.Delegates, scopes: []string{CloudPlatformScope},
 		})
 	}
-	iamSvc, credSvc, err := newServices(ts)
+	svc, err := newServices(ctx, cfg, transport, ts)
 	if err != nil {
 		return nil, err
-	}
-	crmOpts := []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport}})}
-	crm, err := cloudresourcemanager.NewService(ctx, withEndpoint(crmOpts, cfg.ResourceManagerEndpoint)...)
-	if err != nil {
-		return nil, fmt.Errorf("building the Cloud Resource Manager client: %w", err)
 	}
 	oauth2URL := cfg.OAuth2Endpoint
 	if oauth2URL == "" {
 		oauth2URL = DefaultOAuth2Endpoint
 	}
 	return &Client{
-		iam:         iamSvc,
-		creds:       credSvc,
+		iam:         svc.iam,
+		creds:       svc.creds,
 		baseCreds:   baseCreds,
-		crm:         crm,
+		crm:         svc.crm,
 		tokens:      ts,
 		impersonate: cfg.ImpersonateServiceAccount,
 		delegates:   cfg.Delegates,
@@ -177,6 +161,35 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		accounts:    map[string]*ServiceAccount{},
 		locks:       map[string]*sync.Mutex{},
 	}, nil
+}
+
+// services are the API clients of one identity.
+type services struct {
+	iam   *iam.Service
+	creds *iamcredentials.Service
+	crm   *cloudresourcemanager.Service
+}
+
+// newServices builds the API clients that authenticate with ts, at the
+// configured endpoints.
+func newServices(ctx context.Context, cfg Config, transport http.RoundTripper, ts oauth2.TokenSource) (*services, error) {
+	hc := &http.Client{Transport: &oauth2.Transport{Source: ts, Base: transport}}
+	opts := []option.ClientOption{option.WithHTTPClient(hc)}
+	if cfg.UserAgent != "" {
+		opts = append(opts, option.WithUserAgent(cfg.UserAgent))
+	}
+	var svc services
+	var err error
+	if svc.iam, err = iam.NewService(ctx, withEndpoint(opts, cfg.IAMEndpoint)...); err != nil {
+		return nil, fmt.Errorf("building the IAM client: %w", err)
+	}
+	if svc.creds, err = iamcredentials.NewService(ctx, withEndpoint(opts, cfg.IAMCredentialsEndpoint)...); err != nil {
+		return nil, fmt.Errorf("building the IAM Credentials client: %w", err)
+	}
+	if svc.crm, err = cloudresourcemanager.NewService(ctx, withEndpoint(opts, cfg.ResourceManagerEndpoint)...); err != nil {
+		return nil, fmt.Errorf("building the Cloud Resource Manager client: %w", err)
+	}
+	return &svc, nil
 }
 
 // AuthorizedHTTPClient is an HTTP client that authenticates as the

@@ -192,6 +192,10 @@ func TestIDTokens_mintAndVerify(t *testing.T) {
 	if _, err := c.VerifyIDToken(t.Context(), tampered); err == nil || !strings.Contains(err.Error(), "does not verify") {
 		t.Errorf("tampered token: err = %v", err)
 	}
+	// The key set was fetched once for both verifications.
+	if n := s.RequestCounts()["oidc.jwks"]; n != 1 {
+		t.Errorf("the signing keys were fetched %d times, want 1", n)
+	}
 	if email, err := c.CallerEmail(t.Context()); err != nil || email != "admin@example.com" {
 		t.Errorf("CallerEmail = %q, %v", email, err)
 	}

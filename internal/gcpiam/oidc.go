@@ -77,6 +77,10 @@ func CallerMember(email string) string {
 // one used; an account is never asked to mint on itself), or from a
 // service-account key at the key's token URI. Other credentials cannot,
 // and give ErrNoOwnIDToken. The token is a secret.
+//
+// Written here rather than with google.golang.org/api/idtoken: its token
+// sources build their own clients, so the impersonated flow would ignore
+// iamcredentials_endpoint, as google.golang.org/api/impersonate does.
 func (c *Client) OwnIDToken(ctx context.Context, audience string) (string, error) {
 	if c.impersonate != "" {
 		return generateIDToken(ctx, c.baseCreds, c.impersonate, c.delegates, audience, true)
@@ -168,9 +172,41 @@ func (c *Client) VerifyIDToken(ctx context.Context, token string) (*IDClaims, er
 	return &claims, nil
 }
 
-// signingKey fetches Google's ID-token signing keys and returns the one
-// with kid.
+// keyCacheTTL bounds how long fetched signing keys are trusted without a
+// refetch. Google rotates its ID-token keys every few days and publishes the
+// next key ahead of use, so an hour is safe; a kid not in the cache refetches
+// at once.
+const keyCacheTTL = time.Hour
+
+// signingKey returns Google's ID-token signing key with kid, from the keys
+// fetched earlier when they are fresh and hold kid, else from a new fetch.
+//
+// Written here rather than with google.golang.org/api/idtoken: its
+// Validate fetches the certificates from a fixed Google URL, with no
+// endpoint option, so it could not be pointed at oauth2_endpoint (a
+// sandbox's or a test's fake).
 func (c *Client) signingKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	c.mu.Lock()
+	key, fresh := c.keys[kid], time.Since(c.keysFetched) < keyCacheTTL
+	c.mu.Unlock()
+	if key != nil && fresh {
+		return key, nil
+	}
+	keys, err := c.fetchSigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.keys, c.keysFetched = keys, time.Now()
+	c.mu.Unlock()
+	if key = keys[kid]; key == nil {
+		return nil, fmt.Errorf("no Google signing key has the token's kid %q", kid)
+	}
+	return key, nil
+}
+
+// fetchSigningKeys reads Google's JWKS of RSA keys by kid.
+func (c *Client) fetchSigningKeys(ctx context.Context) (map[string]*rsa.PublicKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.oauth2+"oauth2/v3/certs", nil)
 	if err != nil {
 		return nil, err
@@ -186,18 +222,19 @@ func (c *Client) signingKey(ctx context.Context, kid string) (*rsa.PublicKey, er
 	if err := c.getJSON(req, &set); err != nil {
 		return nil, fmt.Errorf("fetching Google's signing keys: %w", err)
 	}
+	keys := map[string]*rsa.PublicKey{}
 	for _, k := range set.Keys {
-		if k.Kid != kid || k.Kty != "RSA" {
+		if k.Kty != "RSA" {
 			continue
 		}
 		n, errN := base64.RawURLEncoding.DecodeString(k.N)
 		e, errE := base64.RawURLEncoding.DecodeString(k.E)
 		if errN != nil || errE != nil {
-			return nil, fmt.Errorf("the signing key %s of Google is malformed", kid)
+			return nil, fmt.Errorf("the signing key %s of Google is malformed", k.Kid)
 		}
-		return &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}, nil
+		keys[k.Kid] = &rsa.PublicKey{N: new(big.Int).SetBytes(n), E: int(new(big.Int).SetBytes(e).Int64())}
 	}
-	return nil, fmt.Errorf("no Google signing key has the token's kid %q", kid)
+	return keys, nil
 }
 
 // getJSON sends req without OAuth and decodes a 200 response.

@@ -5,12 +5,13 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework-timetypes/timetypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/datasourcevalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
-	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -37,28 +38,35 @@ type tokenExchangeDataSource struct {
 }
 
 type tokenExchangeModel struct {
-	ID                    types.String `tfsdk:"id"`
-	RoleARN               types.String `tfsdk:"role_arn"`
-	Audience              types.String `tfsdk:"audience"`
-	ServiceAccount        types.String `tfsdk:"service_account"`
-	Delegates             types.List   `tfsdk:"delegates"`
-	AirflowConnectionID   types.String `tfsdk:"airflow_connection_id"`
-	GCPImpersonationChain types.List   `tfsdk:"gcp_impersonation_chain"`
-	SessionName           types.String `tfsdk:"session_name"`
-	PropagationTimeout    types.String `tfsdk:"propagation_timeout"`
-	AssumedRoleARN        types.String `tfsdk:"assumed_role_arn"`
-	AWSAccountID          types.String `tfsdk:"aws_account_id"`
-	Expiration            types.String `tfsdk:"expiration"`
-	Claims                types.Object `tfsdk:"claims"`
-	Steps                 types.List   `tfsdk:"steps"`
+	ID                    types.String         `tfsdk:"id"`
+	RoleARN               types.String         `tfsdk:"role_arn"`
+	Audience              types.String         `tfsdk:"audience"`
+	ServiceAccount        types.String         `tfsdk:"service_account"`
+	Delegates             types.List           `tfsdk:"delegates"`
+	AirflowConnectionID   types.String         `tfsdk:"airflow_connection_id"`
+	GCPImpersonationChain types.List           `tfsdk:"gcp_impersonation_chain"`
+	SessionName           types.String         `tfsdk:"session_name"`
+	PropagationTimeout    timetypes.GoDuration `tfsdk:"propagation_timeout"`
+	AssumedRoleARN        types.String         `tfsdk:"assumed_role_arn"`
+	AWSAccountID          types.String         `tfsdk:"aws_account_id"`
+	Expiration            timetypes.RFC3339    `tfsdk:"expiration"`
+	Claims                *claimsModel         `tfsdk:"claims"`
+	Steps                 []stepModel          `tfsdk:"steps"`
 }
 
-var claimsAttrTypes = map[string]attr.Type{
-	"aud": types.StringType, "azp": types.StringType, "sub": types.StringType, "email": types.StringType,
+// claimsModel is the verified ID token's claims; nil when no token was
+// minted.
+type claimsModel struct {
+	Aud   types.String `tfsdk:"aud"`
+	Azp   types.String `tfsdk:"azp"`
+	Sub   types.String `tfsdk:"sub"`
+	Email types.String `tfsdk:"email"`
 }
 
-var stepAttrTypes = map[string]attr.Type{
-	"name": types.StringType, "status": types.StringType, "finding": types.StringType,
+type stepModel struct {
+	Name    types.String `tfsdk:"name"`
+	Status  types.String `tfsdk:"status"`
+	Finding types.String `tfsdk:"finding"`
 }
 
 func (d *tokenExchangeDataSource) Metadata(_ context.Context, req datasource.MetadataRequest, resp *datasource.MetadataResponse) {
@@ -159,7 +167,8 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				},
 			},
 			"propagation_timeout": schema.StringAttribute{
-				Optional: true,
+				CustomType: timetypes.GoDurationType{},
+				Optional:   true,
 				MarkdownDescription: "How long to keep retrying when every IAM grant is in place but Google still denies, as " +
 					"a new grant can take minutes to take effect: a Go duration such as `2m` or `45s`. Default `2m`; `0s` never waits.",
 				Validators: []validator.String{durationValidator{}},
@@ -173,6 +182,7 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				MarkdownDescription: "The AWS account of the assumed role.",
 			},
 			"expiration": schema.StringAttribute{
+				CustomType:          timetypes.RFC3339Type{},
 				Computed:            true,
 				MarkdownDescription: "When the temporary credentials expire (RFC 3339). The credentials themselves are discarded.",
 			},
@@ -219,37 +229,11 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	in := exchange.Input{
-		RoleARN:            cfg.RoleARN.ValueString(),
-		Audience:           cfg.Audience.ValueString(),
-		ServiceAccount:     cfg.ServiceAccount.ValueString(),
-		ConnectionID:       cfg.AirflowConnectionID.ValueString(),
-		SessionName:        cfg.SessionName.ValueString(),
-		PropagationTimeout: defaultPropagationTimeout,
-	}
-	if !cfg.PropagationTimeout.IsNull() {
-		in.PropagationTimeout, _ = time.ParseDuration(cfg.PropagationTimeout.ValueString()) // validated
-	}
-	resp.Diagnostics.Append(cfg.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
-	resp.Diagnostics.Append(cfg.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
+	in := cfg.input(ctx, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
-
-	checker := &exchange.Checker{}
-	if g := googleClientFrom(d.data, resp.Diagnostics.AddError); g != nil {
-		checker.Google = g
-	}
-	if in.RoleARN != "" || in.ConnectionID != "" {
-		if a := awsClientFrom(d.data, resp.Diagnostics.AddError); a != nil {
-			checker.AWS = a
-		}
-	}
-	if in.ConnectionID != "" {
-		if af := airflowClientFrom(d.data, resp.Diagnostics.AddError); af != nil {
-			checker.Airflow = af
-		}
-	}
+	checker := d.checker(in, &resp.Diagnostics)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -270,25 +254,60 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 	}
 	state.AssumedRoleARN = stringOrNull(res.AssumedRoleARN)
 	state.AWSAccountID = stringOrNull(res.AccountID)
-	state.Expiration = types.StringNull()
+	state.Expiration = timetypes.NewRFC3339Null()
 	if !res.Expiration.IsZero() {
-		state.Expiration = types.StringValue(res.Expiration.UTC().Format(time.RFC3339))
+		state.Expiration = timetypes.NewRFC3339TimeValue(res.Expiration.UTC())
 	}
-	state.Claims = types.ObjectNull(claimsAttrTypes)
+	state.Claims = nil
 	if c := res.Claims; c != nil {
-		state.Claims = types.ObjectValueMust(claimsAttrTypes, map[string]attr.Value{
-			"aud": types.StringValue(c.Audience), "azp": types.StringValue(c.AZP),
-			"sub": types.StringValue(c.Subject), "email": stringOrNull(c.Email),
-		})
+		state.Claims = &claimsModel{Aud: types.StringValue(c.Audience), Azp: types.StringValue(c.AZP),
+			Sub: types.StringValue(c.Subject), Email: stringOrNull(c.Email)}
 	}
-	steps := make([]attr.Value, len(res.Steps))
+	state.Steps = make([]stepModel, len(res.Steps))
 	for i, s := range res.Steps {
-		steps[i] = types.ObjectValueMust(stepAttrTypes, map[string]attr.Value{
-			"name": types.StringValue(s.Name), "status": types.StringValue(string(s.Status)), "finding": types.StringValue(s.Finding),
-		})
+		state.Steps[i] = stepModel{Name: types.StringValue(s.Name), Status: types.StringValue(string(s.Status)), Finding: types.StringValue(s.Finding)}
 	}
-	state.Steps = types.ListValueMust(types.ObjectType{AttrTypes: stepAttrTypes}, steps)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+// input is what the configuration asks to check.
+func (m *tokenExchangeModel) input(ctx context.Context, diags *diag.Diagnostics) exchange.Input {
+	in := exchange.Input{
+		RoleARN:            m.RoleARN.ValueString(),
+		Audience:           m.Audience.ValueString(),
+		ServiceAccount:     m.ServiceAccount.ValueString(),
+		ConnectionID:       m.AirflowConnectionID.ValueString(),
+		SessionName:        m.SessionName.ValueString(),
+		PropagationTimeout: defaultPropagationTimeout,
+	}
+	if !m.PropagationTimeout.IsNull() {
+		var d diag.Diagnostics
+		in.PropagationTimeout, d = m.PropagationTimeout.ValueGoDuration()
+		diags.Append(d...)
+	}
+	diags.Append(m.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
+	diags.Append(m.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
+	return in
+}
+
+// checker holds the clients the input needs; a missing block is an error
+// naming it.
+func (d *tokenExchangeDataSource) checker(in exchange.Input, diags *diag.Diagnostics) *exchange.Checker {
+	checker := &exchange.Checker{}
+	if g := googleClientFrom(d.data, diags.AddError); g != nil {
+		checker.Google = g
+	}
+	if in.RoleARN != "" || in.ConnectionID != "" {
+		if a := awsClientFrom(d.data, diags.AddError); a != nil {
+			checker.AWS = a
+		}
+	}
+	if in.ConnectionID != "" {
+		if af := airflowClientFrom(d.data, diags.AddError); af != nil {
+			checker.Airflow = af
+		}
+	}
+	return checker
 }
 
 // stepsText lists the verdicts, one per line.
@@ -300,7 +319,9 @@ func stepsText(steps []exchange.Step) string {
 	return out
 }
 
-// durationValidator accepts a non-negative Go duration.
+// durationValidator accepts a non-negative Go duration. timetypes.GoDuration
+// checks the form already; this adds the sign, which it does not check,
+// and says the expected form in the attribute's own words.
 type durationValidator struct{}
 
 func (durationValidator) Description(context.Context) string {

@@ -73,6 +73,41 @@ func connectionParameter() function.Parameter {
 	}
 }
 
+// setConnectionField sets one field of conn from an argument's value, or
+// says what is wrong with it.
+func setConnectionField(ctx context.Context, conn *airflow.Connection, name string, value attr.Value) string {
+	if !slices.Contains(connectionFieldNames, name) {
+		return fmt.Sprintf("connection has an unknown field %q; expected some of %s", name, strings.Join(connectionFieldNames, ", "))
+	}
+	if name == "port" {
+		port, ok := portValue(value)
+		if !ok {
+			return fmt.Sprintf("connection.port must be a whole number from 0 to 65535, got %s", value)
+		}
+		conn.Port = &port
+		return ""
+	}
+	s, ok := value.(basetypes.StringValuable)
+	if !ok {
+		return fmt.Sprintf("connection.%s must be a string, got %s", name, value.Type(ctx))
+	}
+	str, diags := s.ToStringValue(ctx)
+	if diags.HasError() {
+		return fmt.Sprintf("connection.%s must be a string", name)
+	}
+	text := str.ValueString()
+	targets := map[string]**string{
+		"description": &conn.Description, "host": &conn.Host, "login": &conn.Login,
+		"schema": &conn.Schema, "password": &conn.Password, "extra": &conn.Extra,
+	}
+	if name == "conn_type" {
+		conn.ConnType = text
+	} else {
+		*targets[name] = &text
+	}
+	return ""
+}
+
 // connectionArgument decodes the connection argument (position 0).
 func connectionArgument(ctx context.Context, req function.RunRequest) (*airflow.Connection, *function.FuncError) {
 	var arg types.Dynamic
@@ -98,41 +133,8 @@ func connectionArgument(ctx context.Context, req function.RunRequest) (*airflow.
 		if slices.Contains(connectionIgnoredKeys, name) || value.IsNull() {
 			continue
 		}
-		if !slices.Contains(connectionFieldNames, name) {
-			return fail("connection has an unknown field %q; expected some of %s", name, strings.Join(connectionFieldNames, ", "))
-		}
-		if name == "port" {
-			port, ok := portValue(value)
-			if !ok {
-				return fail("connection.port must be a whole number from 0 to 65535, got %s", value)
-			}
-			conn.Port = &port
-			continue
-		}
-		s, ok := value.(basetypes.StringValuable)
-		if !ok {
-			return fail("connection.%s must be a string, got %s", name, value.Type(ctx))
-		}
-		str, diags := s.ToStringValue(ctx)
-		if diags.HasError() {
-			return fail("connection.%s must be a string", name)
-		}
-		text := str.ValueString()
-		switch name {
-		case "conn_type":
-			conn.ConnType = text
-		case "description":
-			conn.Description = &text
-		case "host":
-			conn.Host = &text
-		case "login":
-			conn.Login = &text
-		case "schema":
-			conn.Schema = &text
-		case "password":
-			conn.Password = &text
-		case "extra":
-			conn.Extra = &text
+		if msg := setConnectionField(ctx, conn, name, value); msg != "" {
+			return fail("%s", msg)
 		}
 	}
 	if conn.ConnType == "" {
