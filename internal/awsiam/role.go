@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 // RoleSpec is what a role should look like.
@@ -208,7 +210,7 @@ func (c *Client) UpdateRole(ctx context.Context, current *Role, spec RoleSpec) (
 			return nil, fmt.Errorf("updating IAM role %s: %w", name, err)
 		}
 	}
-	if equal, err := PoliciesEqual(current.TrustPolicy, spec.TrustPolicy); err != nil || !equal {
+	if equal, err := awspolicy.Equal(current.TrustPolicy, spec.TrustPolicy); err != nil || !equal {
 		if _, err := c.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
 			RoleName: aws.String(name), PolicyDocument: aws.String(spec.TrustPolicy),
 		}); err != nil {
@@ -278,7 +280,7 @@ func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, want
 	for _, policyName := range slices.Sorted(maps.Keys(wantInline)) {
 		doc := wantInline[policyName]
 		if have, ok := haveInline[policyName]; ok {
-			if equal, err := PoliciesEqual(have, doc); err == nil && equal {
+			if equal, err := awspolicy.Equal(have, doc); err == nil && equal {
 				continue
 			}
 		}

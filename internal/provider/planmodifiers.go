@@ -8,7 +8,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 // semanticJSONPlan plans an optional, computed JSON attribute from its
@@ -76,7 +76,7 @@ func (semanticPolicyMapPlan) PlanModifyMap(ctx context.Context, req planmodifier
 	for name, doc := range configured {
 		planned[name] = doc
 		if have, ok := prior[name]; ok && !doc.IsUnknown() && !have.IsNull() {
-			if equal, err := awsiam.PoliciesEqual(doc.ValueString(), have.ValueString()); err == nil && equal {
+			if equal, err := awspolicy.Equal(doc.ValueString(), have.ValueString()); err == nil && equal {
 				planned[name] = have
 			}
 		}

@@ -28,6 +28,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
@@ -244,7 +245,7 @@ func (r *webIdentityRoleResource) ModifyPlan(ctx context.Context, req resource.M
 		plan.TrustPolicy = types.StringUnknown()
 	} else {
 		desired := desiredTrustPolicy(&plan)
-		if equal, err := awsiam.PoliciesEqual(state.TrustPolicy.ValueString(), desired); err == nil && equal {
+		if equal, err := awspolicy.Equal(state.TrustPolicy.ValueString(), desired); err == nil && equal {
 			plan.TrustPolicy = state.TrustPolicy
 		} else {
 			plan.TrustPolicy = types.StringValue(desired)
@@ -435,8 +436,8 @@ func (m *webIdentityRoleModel) applyRole(ctx context.Context, role *awsiam.Role,
 	m.ARN = types.StringValue(role.ARN)
 	m.UniqueID = types.StringValue(role.RoleID)
 
-	if equal, err := awsiam.PoliciesEqual(m.TrustPolicy.ValueString(), role.TrustPolicy); err != nil || !equal {
-		canonical, err := awsiam.CanonicalPolicy(role.TrustPolicy)
+	if equal, err := awspolicy.Equal(m.TrustPolicy.ValueString(), role.TrustPolicy); err != nil || !equal {
+		canonical, err := awspolicy.Canonical(role.TrustPolicy)
 		if err != nil {
 			canonical = role.TrustPolicy
 		}
@@ -469,12 +470,12 @@ func (m *webIdentityRoleModel) applyRole(ctx context.Context, role *awsiam.Role,
 	inline := map[string]attr.Value{}
 	for name, doc := range role.InlinePolicies {
 		if have, ok := prior[name]; ok {
-			if equal, err := awsiam.PoliciesEqual(have, doc); err == nil && equal {
+			if equal, err := awspolicy.Equal(have, doc); err == nil && equal {
 				inline[name] = types.StringValue(have)
 				continue
 			}
 		}
-		if canonical, err := awsiam.CanonicalPolicy(doc); err == nil {
+		if canonical, err := awspolicy.Canonical(doc); err == nil {
 			doc = canonical
 		}
 		inline[name] = types.StringValue(doc)
@@ -493,32 +494,32 @@ func (m *webIdentityRoleModel) applyRole(ctx context.Context, role *awsiam.Role,
 
 // desiredTrustPolicy is the trust policy the arguments ask for.
 func desiredTrustPolicy(m *webIdentityRoleModel) string {
-	return awsiam.GoogleTrustPolicy(m.GoogleServiceAccountUniqueID.ValueString(), m.GoogleServiceAccount.ValueString(), m.Audience.ValueString()).JSON()
+	return awspolicy.GoogleTrust(m.GoogleServiceAccountUniqueID.ValueString(), m.GoogleServiceAccount.ValueString(), m.Audience.ValueString()).JSON()
 }
 
 // googleTrustArguments reads the email, unique ID and audience back from a
 // trust policy shaped like the one this resource writes.
 func googleTrustArguments(doc string) (email, uniqueID, audience string) {
-	p, err := awsiam.ParsePolicy(doc)
+	p, err := awspolicy.Parse(doc)
 	if err != nil {
 		return "", "", ""
 	}
 	for _, st := range p.Statements {
-		if !slices.Contains(st.Principal["Federated"], awsiam.GoogleFederatedPrincipal) {
+		if !slices.Contains(st.Principal["Federated"], awspolicy.GoogleFederatedPrincipal) {
 			continue
 		}
 		for _, keys := range st.Condition {
 			for key, values := range keys {
 				switch strings.ToLower(key) {
-				case awsiam.KeyGoogleSub:
+				case awspolicy.KeyGoogleSub:
 					if len(values) == 1 {
 						uniqueID = values[0]
 					}
-				case awsiam.KeyGoogleOaud:
+				case awspolicy.KeyGoogleOaud:
 					if len(values) == 1 {
 						audience = values[0]
 					}
-				case awsiam.KeyGoogleAud:
+				case awspolicy.KeyGoogleAud:
 					for _, v := range values {
 						if strings.Contains(v, "@") {
 							email = v
@@ -562,7 +563,7 @@ func (policyDocumentValidator) ValidateString(_ context.Context, req validator.S
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if _, err := awsiam.ParsePolicy(req.ConfigValue.ValueString()); err != nil {
+	if _, err := awspolicy.Parse(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
 			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
 	}

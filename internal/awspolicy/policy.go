@@ -1,4 +1,11 @@
-package awsiam
+// Package awspolicy holds the IAM policy document model and what the
+// provider does with trust policies: parsing documents as IAM accepts them
+// (plain or URL-encoded JSON), building the trust policy for a Google
+// service account, rendering documents canonically and comparing them, and
+// evaluating a web-identity request against a trust policy with an
+// explanation of the verdict. It calls no AWS API and knows nothing of
+// Terraform.
+package awspolicy
 
 import (
 	"bytes"
@@ -34,14 +41,14 @@ const (
 
 // Policy language versions IAM accepts.
 const (
-	polVersionCurrent = "2012-10-17"
-	polVersionLegacy  = "2008-10-17"
+	versionCurrent = "2012-10-17"
+	versionLegacy  = "2008-10-17"
 )
 
-// PolicyDocument is a parsed IAM policy (trust or permissions).
+// Document is a parsed IAM policy (trust or permissions).
 //
-// A top-level Id element is accepted by ParsePolicy but not kept.
-type PolicyDocument struct {
+// A top-level Id element is accepted by Parse but not kept.
+type Document struct {
 	Version    string
 	Statements []Statement
 }
@@ -60,11 +67,11 @@ type Statement struct {
 	Condition    map[string]map[string][]string // operator -> key -> values
 }
 
-// ParsePolicy parses a JSON policy document. A document that does not start
+// Parse parses a JSON policy document. A document that does not start
 // with '{' is URL-decoded first, as IAM's GetRole and GetRolePolicy return
 // documents percent-encoded. Errors name the element that is wrong, e.g.
 // `Statement[1].Effect must be Allow or Deny, got "Permit"`.
-func ParsePolicy(doc string) (*PolicyDocument, error) {
+func Parse(doc string) (*Document, error) {
 	s := strings.TrimSpace(doc)
 	if s == "" {
 		return nil, errors.New("policy document is empty")
@@ -76,7 +83,7 @@ func ParsePolicy(doc string) (*PolicyDocument, error) {
 		}
 		s = strings.TrimSpace(decoded)
 		if !strings.HasPrefix(s, "{") {
-			return nil, fmt.Errorf("policy document must be a JSON object, but it starts with %s", polStartOf(s))
+			return nil, fmt.Errorf("policy document must be a JSON object, but it starts with %s", quotedStart(s))
 		}
 	}
 
@@ -98,33 +105,33 @@ func ParsePolicy(doc string) (*PolicyDocument, error) {
 		switch k {
 		case "Version", "Id", "Statement":
 		default:
-			return nil, polUnknownElement("policy document", k, []string{"Version", "Id", "Statement"})
+			return nil, unknownElementError("policy document", k, []string{"Version", "Id", "Statement"})
 		}
 	}
 
-	p := &PolicyDocument{}
-	if raw, ok := top["Version"]; ok && !polIsNull(raw) {
-		v, err := polString("Version", raw)
+	p := &Document{}
+	if raw, ok := top["Version"]; ok && !isNull(raw) {
+		v, err := parseString("Version", raw)
 		if err != nil {
 			return nil, err
 		}
-		if v != polVersionCurrent && v != polVersionLegacy {
-			return nil, fmt.Errorf("policy Version must be %q or %q, got %q", polVersionCurrent, polVersionLegacy, v)
+		if v != versionCurrent && v != versionLegacy {
+			return nil, fmt.Errorf("policy Version must be %q or %q, got %q", versionCurrent, versionLegacy, v)
 		}
 		p.Version = v
 	}
-	if raw, ok := top["Id"]; ok && !polIsNull(raw) {
-		if _, err := polString("Id", raw); err != nil {
+	if raw, ok := top["Id"]; ok && !isNull(raw) {
+		if _, err := parseString("Id", raw); err != nil {
 			return nil, err
 		}
 	}
 
 	raw, ok := top["Statement"]
-	if !ok || polIsNull(raw) {
+	if !ok || isNull(raw) {
 		return nil, errors.New("Statement is missing: a policy needs at least one statement")
 	}
 	var rawStatements []json.RawMessage
-	switch polTypeOf(raw) {
+	switch jsonType(raw) {
 	case "object":
 		rawStatements = []json.RawMessage{raw}
 	case "array":
@@ -135,10 +142,10 @@ func ParsePolicy(doc string) (*PolicyDocument, error) {
 			return nil, errors.New("Statement must not be an empty list: a policy needs at least one statement")
 		}
 	default:
-		return nil, fmt.Errorf("Statement must be an object or a list of objects, got %s", polTypeOf(raw))
+		return nil, fmt.Errorf("Statement must be an object or a list of objects, got %s", jsonType(raw))
 	}
 	for i, rs := range rawStatements {
-		st, err := polParseStatement(fmt.Sprintf("Statement[%d]", i), rs)
+		st, err := parseStatement(fmt.Sprintf("Statement[%d]", i), rs)
 		if err != nil {
 			return nil, err
 		}
@@ -147,11 +154,11 @@ func ParsePolicy(doc string) (*PolicyDocument, error) {
 	return p, nil
 }
 
-var polStatementElements = []string{"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+var statementElements = []string{"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
 
-func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
+func parseStatement(path string, raw json.RawMessage) (Statement, error) {
 	var st Statement
-	if t := polTypeOf(raw); t != "object" {
+	if t := jsonType(raw); t != "object" {
 		return st, fmt.Errorf("%s must be an object, got %s", path, t)
 	}
 	var m map[string]json.RawMessage
@@ -160,23 +167,23 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(m)) {
 		known := false
-		for _, e := range polStatementElements {
+		for _, e := range statementElements {
 			if k == e {
 				known = true
 				break
 			}
 		}
 		if !known {
-			return st, polUnknownElement(path, k, polStatementElements)
+			return st, unknownElementError(path, k, statementElements)
 		}
 	}
 	present := func(k string) bool {
 		r, ok := m[k]
-		return ok && !polIsNull(r)
+		return ok && !isNull(r)
 	}
 
 	if present("Sid") {
-		sid, err := polString(path+".Sid", m["Sid"])
+		sid, err := parseString(path+".Sid", m["Sid"])
 		if err != nil {
 			return st, err
 		}
@@ -186,7 +193,7 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 	if !present("Effect") {
 		return st, fmt.Errorf("%s.Effect is missing: it must be Allow or Deny", path)
 	}
-	effect, err := polString(path+".Effect", m["Effect"])
+	effect, err := parseString(path+".Effect", m["Effect"])
 	if err != nil {
 		return st, err
 	}
@@ -199,12 +206,12 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 		return st, fmt.Errorf("%s has both Principal and NotPrincipal; use one", path)
 	}
 	if present("Principal") {
-		if st.Principal, err = polPrincipal(path+".Principal", m["Principal"]); err != nil {
+		if st.Principal, err = parsePrincipal(path+".Principal", m["Principal"]); err != nil {
 			return st, err
 		}
 	}
 	if present("NotPrincipal") {
-		if st.NotPrincipal, err = polPrincipal(path+".NotPrincipal", m["NotPrincipal"]); err != nil {
+		if st.NotPrincipal, err = parsePrincipal(path+".NotPrincipal", m["NotPrincipal"]); err != nil {
 			return st, err
 		}
 	}
@@ -216,12 +223,12 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 		return st, fmt.Errorf("%s.Action is missing: a statement needs Action or NotAction", path)
 	}
 	if present("Action") {
-		if st.Action, err = polStringList(path+".Action", m["Action"], false); err != nil {
+		if st.Action, err = parseStringList(path+".Action", m["Action"], false); err != nil {
 			return st, err
 		}
 	}
 	if present("NotAction") {
-		if st.NotAction, err = polStringList(path+".NotAction", m["NotAction"], false); err != nil {
+		if st.NotAction, err = parseStringList(path+".NotAction", m["NotAction"], false); err != nil {
 			return st, err
 		}
 	}
@@ -230,35 +237,35 @@ func polParseStatement(path string, raw json.RawMessage) (Statement, error) {
 		return st, fmt.Errorf("%s has both Resource and NotResource; use one", path)
 	}
 	if present("Resource") {
-		if st.Resource, err = polStringList(path+".Resource", m["Resource"], false); err != nil {
+		if st.Resource, err = parseStringList(path+".Resource", m["Resource"], false); err != nil {
 			return st, err
 		}
 	}
 	if present("NotResource") {
-		if st.NotResource, err = polStringList(path+".NotResource", m["NotResource"], false); err != nil {
+		if st.NotResource, err = parseStringList(path+".NotResource", m["NotResource"], false); err != nil {
 			return st, err
 		}
 	}
 
 	if present("Condition") {
-		if st.Condition, err = polCondition(path+".Condition", m["Condition"]); err != nil {
+		if st.Condition, err = parseCondition(path+".Condition", m["Condition"]); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
 }
 
-func polPrincipal(path string, raw json.RawMessage) (map[string][]string, error) {
-	switch polTypeOf(raw) {
+func parsePrincipal(path string, raw json.RawMessage) (map[string][]string, error) {
+	switch jsonType(raw) {
 	case "string":
-		s, _ := polString(path, raw)
+		s, _ := parseString(path, raw)
 		if s != "*" {
 			return nil, fmt.Errorf("%s must be \"*\" or an object such as {\"Federated\": %q}, got the string %q", path, GoogleFederatedPrincipal, s)
 		}
 		return map[string][]string{"*": {"*"}}, nil
 	case "object":
 	default:
-		return nil, fmt.Errorf("%s must be \"*\" or an object, got %s", path, polTypeOf(raw))
+		return nil, fmt.Errorf("%s must be \"*\" or an object, got %s", path, jsonType(raw))
 	}
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &m); err != nil {
@@ -269,7 +276,7 @@ func polPrincipal(path string, raw json.RawMessage) (map[string][]string, error)
 	}
 	out := make(map[string][]string, len(m))
 	for _, k := range slices.Sorted(maps.Keys(m)) {
-		vals, err := polStringList(path+"."+k, m[k], false)
+		vals, err := parseStringList(path+"."+k, m[k], false)
 		if err != nil {
 			return nil, err
 		}
@@ -278,8 +285,8 @@ func polPrincipal(path string, raw json.RawMessage) (map[string][]string, error)
 	return out, nil
 }
 
-func polCondition(path string, raw json.RawMessage) (map[string]map[string][]string, error) {
-	if t := polTypeOf(raw); t != "object" {
+func parseCondition(path string, raw json.RawMessage) (map[string]map[string][]string, error) {
+	if t := jsonType(raw); t != "object" {
 		return nil, fmt.Errorf("%s must be an object of operators, got %s", path, t)
 	}
 	var ops map[string]json.RawMessage
@@ -289,7 +296,7 @@ func polCondition(path string, raw json.RawMessage) (map[string]map[string][]str
 	out := make(map[string]map[string][]string, len(ops))
 	for _, op := range slices.Sorted(maps.Keys(ops)) {
 		opPath := path + "." + op
-		if t := polTypeOf(ops[op]); t != "object" {
+		if t := jsonType(ops[op]); t != "object" {
 			return nil, fmt.Errorf("%s must be an object of condition keys, got %s", opPath, t)
 		}
 		var keys map[string]json.RawMessage
@@ -303,7 +310,7 @@ func polCondition(path string, raw json.RawMessage) (map[string]map[string][]str
 				return nil, fmt.Errorf("%s has the keys %q and %q, which differ only in case (condition keys are case-insensitive): merge them", opPath, other, k)
 			}
 			seen[strings.ToLower(k)] = k
-			vals, err := polStringList(opPath+"."+k, keys[k], true)
+			vals, err := parseStringList(opPath+"."+k, keys[k], true)
 			if err != nil {
 				return nil, err
 			}
@@ -314,15 +321,15 @@ func polCondition(path string, raw json.RawMessage) (map[string]map[string][]str
 	return out, nil
 }
 
-// polStringList reads a string or a list of strings. For condition values
+// parseStringList reads a string or a list of strings. For condition values
 // (scalars), numbers and booleans stand for their text and the list may be
 // empty.
-func polStringList(path string, raw json.RawMessage, scalars bool) ([]string, error) {
+func parseStringList(path string, raw json.RawMessage, scalars bool) ([]string, error) {
 	what := "a string or a list of strings"
 	if scalars {
 		what = "a string, number, boolean or a list of them"
 	}
-	switch polTypeOf(raw) {
+	switch jsonType(raw) {
 	case "array":
 		var items []json.RawMessage
 		if err := json.Unmarshal(raw, &items); err != nil {
@@ -333,7 +340,7 @@ func polStringList(path string, raw json.RawMessage, scalars bool) ([]string, er
 		}
 		out := make([]string, 0, len(items))
 		for i, it := range items {
-			s, err := polScalar(fmt.Sprintf("%s[%d]", path, i), it, scalars)
+			s, err := parseScalar(fmt.Sprintf("%s[%d]", path, i), it, scalars)
 			if err != nil {
 				return nil, err
 			}
@@ -341,23 +348,23 @@ func polStringList(path string, raw json.RawMessage, scalars bool) ([]string, er
 		}
 		return out, nil
 	case "string", "number", "boolean":
-		if polTypeOf(raw) != "string" && !scalars {
-			return nil, fmt.Errorf("%s must be %s, got %s", path, what, polTypeOf(raw))
+		if jsonType(raw) != "string" && !scalars {
+			return nil, fmt.Errorf("%s must be %s, got %s", path, what, jsonType(raw))
 		}
-		s, err := polScalar(path, raw, scalars)
+		s, err := parseScalar(path, raw, scalars)
 		if err != nil {
 			return nil, err
 		}
 		return []string{s}, nil
 	default:
-		return nil, fmt.Errorf("%s must be %s, got %s", path, what, polTypeOf(raw))
+		return nil, fmt.Errorf("%s must be %s, got %s", path, what, jsonType(raw))
 	}
 }
 
-func polScalar(path string, raw json.RawMessage, scalars bool) (string, error) {
-	switch t := polTypeOf(raw); t {
+func parseScalar(path string, raw json.RawMessage, scalars bool) (string, error) {
+	switch t := jsonType(raw); t {
 	case "string":
-		return polString(path, raw)
+		return parseString(path, raw)
 	case "number", "boolean":
 		if scalars {
 			return string(bytes.TrimSpace(raw)), nil
@@ -371,8 +378,8 @@ func polScalar(path string, raw json.RawMessage, scalars bool) (string, error) {
 	}
 }
 
-func polString(path string, raw json.RawMessage) (string, error) {
-	if t := polTypeOf(raw); t != "string" {
+func parseString(path string, raw json.RawMessage) (string, error) {
+	if t := jsonType(raw); t != "string" {
 		return "", fmt.Errorf("%s must be a string, got %s", path, t)
 	}
 	var s string
@@ -382,8 +389,8 @@ func polString(path string, raw json.RawMessage) (string, error) {
 	return s, nil
 }
 
-// polTypeOf names the JSON type of a raw value.
-func polTypeOf(raw json.RawMessage) string {
+// jsonType names the JSON type of a raw value.
+func jsonType(raw json.RawMessage) string {
 	b := bytes.TrimSpace(raw)
 	if len(b) == 0 {
 		return "nothing"
@@ -404,9 +411,9 @@ func polTypeOf(raw json.RawMessage) string {
 	}
 }
 
-func polIsNull(raw json.RawMessage) bool { return polTypeOf(raw) == "null" }
+func isNull(raw json.RawMessage) bool { return jsonType(raw) == "null" }
 
-func polUnknownElement(where, k string, known []string) error {
+func unknownElementError(where, k string, known []string) error {
 	for _, e := range known {
 		if strings.EqualFold(e, k) {
 			return fmt.Errorf("%s has the element %q: element names are case-sensitive, did you mean %q?", where, k, e)
@@ -415,7 +422,7 @@ func polUnknownElement(where, k string, known []string) error {
 	return fmt.Errorf("%s has the unknown element %q (known: %s)", where, k, strings.Join(known, ", "))
 }
 
-func polStartOf(s string) string {
+func quotedStart(s string) string {
 	r := []rune(s)
 	if len(r) > 20 {
 		return fmt.Sprintf("%q...", string(r[:20]))
@@ -423,20 +430,20 @@ func polStartOf(s string) string {
 	return fmt.Sprintf("%q", s)
 }
 
-// GoogleTrustPolicy builds the trust policy for a Google service account:
+// GoogleTrust builds the trust policy for a Google service account:
 // one Allow statement for the Federated principal accounts.google.com and
 // sts:AssumeRoleWithWebIdentity, with StringEquals conditions on
 // accounts.google.com:aud (both the unique ID and the email, so tokens from
 // the metadata server or IAM Credentials API and tokens minted from a key
 // file both work), accounts.google.com:sub (the unique ID) and
 // accounts.google.com:oaud (the audience).
-func GoogleTrustPolicy(uniqueID, email, audience string) *PolicyDocument {
+func GoogleTrust(uniqueID, email, audience string) *Document {
 	aud := []string{uniqueID}
 	if email != "" && email != uniqueID {
 		aud = append(aud, email)
 	}
-	return &PolicyDocument{
-		Version: polVersionCurrent,
+	return &Document{
+		Version: versionCurrent,
 		Statements: []Statement{{
 			Effect:    "Allow",
 			Principal: map[string][]string{"Federated": {GoogleFederatedPrincipal}},
@@ -459,7 +466,7 @@ func GoogleTrustPolicy(uniqueID, email, audience string) *PolicyDocument {
 // sorted, and lists are deduplicated and sorted, a list of one rendered as a
 // plain string. Documents that differ only in those respects render to the
 // same bytes.
-func (p *PolicyDocument) JSON() string {
+func (p *Document) JSON() string {
 	if p == nil {
 		return "null"
 	}
@@ -467,7 +474,7 @@ func (p *PolicyDocument) JSON() string {
 	b.WriteByte('{')
 	if p.Version != "" {
 		b.WriteString(`"Version":`)
-		b.WriteString(polQuote(p.Version))
+		b.WriteString(quoteJSON(p.Version))
 		b.WriteByte(',')
 	}
 	b.WriteString(`"Statement":[`)
@@ -475,13 +482,13 @@ func (p *PolicyDocument) JSON() string {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(polStatementJSON(st))
+		b.WriteString(statementJSON(st))
 	}
 	b.WriteString("]}")
 	return b.String()
 }
 
-func polStatementJSON(st Statement) string {
+func statementJSON(st Statement) string {
 	var b strings.Builder
 	b.WriteByte('{')
 	n := 0
@@ -490,24 +497,24 @@ func polStatementJSON(st Statement) string {
 			b.WriteByte(',')
 		}
 		n++
-		b.WriteString(polQuote(name))
+		b.WriteString(quoteJSON(name))
 		b.WriteByte(':')
 	}
 	if st.Sid != "" {
 		field("Sid")
-		b.WriteString(polQuote(st.Sid))
+		b.WriteString(quoteJSON(st.Sid))
 	}
 	if st.Effect != "" {
 		field("Effect")
-		b.WriteString(polQuote(st.Effect))
+		b.WriteString(quoteJSON(st.Effect))
 	}
 	if len(st.Principal) > 0 {
 		field("Principal")
-		polWritePrincipal(&b, st.Principal)
+		writePrincipal(&b, st.Principal)
 	}
 	if len(st.NotPrincipal) > 0 {
 		field("NotPrincipal")
-		polWritePrincipal(&b, st.NotPrincipal)
+		writePrincipal(&b, st.NotPrincipal)
 	}
 	for _, l := range []struct {
 		name string
@@ -515,7 +522,7 @@ func polStatementJSON(st Statement) string {
 	}{{"Action", st.Action}, {"NotAction", st.NotAction}, {"Resource", st.Resource}, {"NotResource", st.NotResource}} {
 		if len(l.vals) > 0 {
 			field(l.name)
-			polWriteList(&b, l.vals)
+			writeList(&b, l.vals)
 		}
 	}
 	ops := make([]string, 0, len(st.Condition))
@@ -532,15 +539,15 @@ func polStatementJSON(st Statement) string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			b.WriteString(polQuote(op))
+			b.WriteString(quoteJSON(op))
 			b.WriteString(":{")
-			for j, k := range polConditionKeys(st.Condition[op]) {
+			for j, k := range sortedConditionKeys(st.Condition[op]) {
 				if j > 0 {
 					b.WriteByte(',')
 				}
-				b.WriteString(polQuote(k))
+				b.WriteString(quoteJSON(k))
 				b.WriteByte(':')
-				polWriteList(&b, st.Condition[op][k])
+				writeList(&b, st.Condition[op][k])
 			}
 			b.WriteByte('}')
 		}
@@ -550,9 +557,9 @@ func polStatementJSON(st Statement) string {
 	return b.String()
 }
 
-// polConditionKeys sorts condition keys case-insensitively, ties broken by
+// sortedConditionKeys sorts condition keys case-insensitively, ties broken by
 // the exact text, so the order does not depend on how keys are cased.
-func polConditionKeys(m map[string][]string) []string {
+func sortedConditionKeys(m map[string][]string) []string {
 	keys := slices.Sorted(maps.Keys(m))
 	sort.SliceStable(keys, func(i, j int) bool {
 		return strings.ToLower(keys[i]) < strings.ToLower(keys[j])
@@ -560,9 +567,9 @@ func polConditionKeys(m map[string][]string) []string {
 	return keys
 }
 
-func polWritePrincipal(b *strings.Builder, m map[string][]string) {
+func writePrincipal(b *strings.Builder, m map[string][]string) {
 	if len(m) == 1 {
-		if v, ok := m["*"]; ok && len(polUniqueSorted(v)) == 1 && v[0] == "*" {
+		if v, ok := m["*"]; ok && len(uniqueSorted(v)) == 1 && v[0] == "*" {
 			b.WriteString(`"*"`)
 			return
 		}
@@ -572,17 +579,17 @@ func polWritePrincipal(b *strings.Builder, m map[string][]string) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(polQuote(k))
+		b.WriteString(quoteJSON(k))
 		b.WriteByte(':')
-		polWriteList(b, m[k])
+		writeList(b, m[k])
 	}
 	b.WriteByte('}')
 }
 
-func polWriteList(b *strings.Builder, vals []string) {
-	u := polUniqueSorted(vals)
+func writeList(b *strings.Builder, vals []string) {
+	u := uniqueSorted(vals)
 	if len(u) == 1 {
-		b.WriteString(polQuote(u[0]))
+		b.WriteString(quoteJSON(u[0]))
 		return
 	}
 	b.WriteByte('[')
@@ -590,12 +597,12 @@ func polWriteList(b *strings.Builder, vals []string) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.WriteString(polQuote(v))
+		b.WriteString(quoteJSON(v))
 	}
 	b.WriteByte(']')
 }
 
-func polUniqueSorted(vals []string) []string {
+func uniqueSorted(vals []string) []string {
 	u := append([]string(nil), vals...)
 	sort.Strings(u)
 	out := u[:0]
@@ -607,8 +614,8 @@ func polUniqueSorted(vals []string) []string {
 	return out
 }
 
-// polQuote renders s as a JSON string without HTML escaping.
-func polQuote(s string) string {
+// quoteJSON renders s as a JSON string without HTML escaping.
+func quoteJSON(s string) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
@@ -616,20 +623,20 @@ func polQuote(s string) string {
 	return strings.TrimSuffix(b.String(), "\n")
 }
 
-// CanonicalPolicy parses doc and renders it as JSON does, with the
+// Canonical parses doc and renders it as JSON does, with the
 // statements sorted by their rendering, so the result does not depend on
 // statement order either.
-func CanonicalPolicy(doc string) (string, error) {
-	p, err := ParsePolicy(doc)
+func Canonical(doc string) (string, error) {
+	p, err := Parse(doc)
 	if err != nil {
 		return "", err
 	}
-	return polCanonical(p, false), nil
+	return canonical(p, false), nil
 }
 
-// polCanonical renders p with sorted statements; foldKeys lower-cases
+// canonical renders p with sorted statements; foldKeys lower-cases
 // condition keys, for comparisons.
-func polCanonical(p *PolicyDocument, foldKeys bool) string {
+func canonical(p *Document, foldKeys bool) string {
 	rendered := make([]string, len(p.Statements))
 	for i, st := range p.Statements {
 		if foldKeys && len(st.Condition) > 0 {
@@ -644,14 +651,14 @@ func polCanonical(p *PolicyDocument, foldKeys bool) string {
 			}
 			st.Condition = folded
 		}
-		rendered[i] = polStatementJSON(st)
+		rendered[i] = statementJSON(st)
 	}
 	sort.Strings(rendered)
 	var b strings.Builder
 	b.WriteByte('{')
 	if p.Version != "" {
 		b.WriteString(`"Version":`)
-		b.WriteString(polQuote(p.Version))
+		b.WriteString(quoteJSON(p.Version))
 		b.WriteByte(',')
 	}
 	b.WriteString(`"Statement":[`)
@@ -660,18 +667,18 @@ func polCanonical(p *PolicyDocument, foldKeys bool) string {
 	return b.String()
 }
 
-// PoliciesEqual reports whether two policy documents mean the same: the
+// Equal reports whether two policy documents mean the same: the
 // order of statements, keys and list members, a single value against a list
 // of one, whitespace, URL encoding and the case of condition keys make no
 // difference, and an empty Sid equals a missing one.
-func PoliciesEqual(a, b string) (bool, error) {
-	pa, err := ParsePolicy(a)
+func Equal(a, b string) (bool, error) {
+	pa, err := Parse(a)
 	if err != nil {
 		return false, fmt.Errorf("first policy: %w", err)
 	}
-	pb, err := ParsePolicy(b)
+	pb, err := Parse(b)
 	if err != nil {
 		return false, fmt.Errorf("second policy: %w", err)
 	}
-	return polCanonical(pa, true) == polCanonical(pb, true), nil
+	return canonical(pa, true) == canonical(pb, true), nil
 }

@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"fmt"
@@ -9,13 +9,13 @@ import (
 	"time"
 )
 
-// evalKeyGoogleEmail carries the token's email claim. AWS provides no such
+// keyGoogleEmail carries the token's email claim. AWS provides no such
 // condition key; GoogleRequest sets it for information.
-const evalKeyGoogleEmail = "accounts.google.com:email"
+const keyGoogleEmail = "accounts.google.com:email"
 
-// evalResourceName is the resource of this provider that writes Google trust
+// roleResourceName is the resource of this provider that writes Google trust
 // policies, named in suggestions.
-const evalResourceName = "airflowiam_web_identity_role"
+const roleResourceName = "airflowiam_web_identity_role"
 
 // WebIdentityRequest is a web-identity AssumeRole request, as a trust policy
 // sees it.
@@ -72,7 +72,7 @@ func GoogleRequest(aud, azp, sub, email string) WebIdentityRequest {
 		ctx[KeyGoogleSub] = []string{sub}
 	}
 	if email != "" {
-		ctx[evalKeyGoogleEmail] = []string{email}
+		ctx[keyGoogleEmail] = []string{email}
 	}
 	return WebIdentityRequest{Provider: GoogleFederatedPrincipal, Action: ActionAssumeRoleWithWebIdentity, Context: ctx}
 }
@@ -122,26 +122,26 @@ type Mismatch struct {
 	Note      string
 }
 
-// evalResult is how one statement fared.
-type evalResult struct {
+// statementResult is how one statement fared.
+type statementResult struct {
 	principal  bool
 	action     bool
-	cond       evalTri // all conditions together
-	conditions int     // number of condition keys
+	cond       tri // all conditions together
+	conditions int // number of condition keys
 	failures   []Mismatch
 	fixes      []string
 	unjudged   []string // why cond is unknown
 }
 
 // match is the statement's match in three values.
-func (r evalResult) match() evalTri {
+func (r statementResult) match() tri {
 	if !r.principal || !r.action {
 		return triFalse
 	}
 	return r.cond
 }
 
-func (r evalResult) matches() bool { return r.match() == triTrue }
+func (r statementResult) matches() bool { return r.match() == triTrue }
 
 // Evaluate decides whether the trust policy p lets req assume the role: a
 // matching Deny wins, otherwise a matching Allow allows, otherwise the
@@ -154,7 +154,7 @@ func (r evalResult) matches() bool { return r.match() == triTrue }
 // When a condition cannot be judged (an unknown operator, a key only AWS
 // knows at request time) and the outcome depends on it, the verdict is
 // VerdictUnknown; when the outcome is the same either way, it is decided.
-func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
+func Evaluate(p *Document, req WebIdentityRequest) Decision {
 	if req.Action == "" {
 		req.Action = ActionAssumeRoleWithWebIdentity
 	}
@@ -167,36 +167,36 @@ func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 				Statement: -1, Key: "Statement",
 				Note: "the policy has no statements, so nothing is allowed",
 			}},
-			Fix: evalTrustFix(req),
+			Fix: trustFix(req),
 		}
 	}
 
-	env := &evalEnv{
+	env := &requestEnv{
 		ctx:      make(map[string][]string, len(req.Context)),
 		provider: req.Provider,
 		complete: req.ContextComplete,
 		// Policy variables exist only in Version 2012-10-17; in older
 		// documents ${...} is plain text.
-		variables: p.Version == polVersionCurrent,
+		variables: p.Version == versionCurrent,
 	}
 	for k, v := range req.Context {
 		lk := strings.ToLower(k)
 		env.ctx[lk] = append(env.ctx[lk], v...)
 	}
 
-	results := make([]evalResult, len(p.Statements))
+	results := make([]statementResult, len(p.Statements))
 	for i, st := range p.Statements {
-		results[i] = evalStatement(i, st, req, env)
+		results[i] = judgeStatement(i, st, req, env)
 	}
 
 	for i, st := range p.Statements {
 		if st.Effect == "Deny" && results[i].matches() {
-			label := evalLabel(i, st.Sid)
+			label := statementLabel(i, st.Sid)
 			return Decision{
 				Verdict:   VerdictDenied,
 				Statement: i,
 				Sid:       st.Sid,
-				Reason:    fmt.Sprintf("%s denies: it is an explicit Deny and its %s", label, evalSummary(results[i])),
+				Reason:    fmt.Sprintf("%s denies: it is an explicit Deny and its %s", label, matchSummary(results[i])),
 				Fix:       fmt.Sprintf("remove or narrow Deny %s: an explicit Deny overrides every Allow", label),
 			}
 		}
@@ -219,35 +219,35 @@ func Evaluate(p *PolicyDocument, req WebIdentityRequest) Decision {
 	case allow >= 0 && len(maybeDeny) == 0:
 		st := p.Statements[allow]
 		return Decision{Verdict: VerdictAllowed, Allowed: true, Statement: allow, Sid: st.Sid,
-			Reason: fmt.Sprintf("%s allows: %s", evalLabel(allow, st.Sid), evalSummary(results[allow]))}
+			Reason: fmt.Sprintf("%s allows: %s", statementLabel(allow, st.Sid), matchSummary(results[allow]))}
 	case allow >= 0:
-		d := evalUnknown(p, results, maybeDeny)
+		d := unknownDecision(p, results, maybeDeny)
 		d.Reason = fmt.Sprintf("cannot judge whether %s applies: %s allows, but the Deny may override it; STS decides",
-			evalLabels(p, maybeDeny, "Deny "), evalLabel(allow, p.Statements[allow].Sid))
+			statementLabels(p, maybeDeny, "Deny "), statementLabel(allow, p.Statements[allow].Sid))
 		return d
 	case len(maybeAllow) > 0:
-		d := evalUnknown(p, results, append(maybeAllow, maybeDeny...))
+		d := unknownDecision(p, results, append(maybeAllow, maybeDeny...))
 		first := results[maybeAllow[0]].unjudged[0]
 		d.Reason = fmt.Sprintf("cannot judge whether %s allows: %s",
-			evalLabels(p, maybeAllow, ""), strings.TrimPrefix(first, "cannot judge "))
+			statementLabels(p, maybeAllow, ""), strings.TrimPrefix(first, "cannot judge "))
 		return d
 	}
 	// No Allow can match: the request is denied whatever the Deny
 	// statements that could not be judged would do.
-	d := evalImplicitDeny(p, req, results)
+	d := implicitDeny(p, req, results)
 	if len(maybeDeny) > 0 {
-		d.Unjudged = evalUnknown(p, results, maybeDeny).Unjudged
+		d.Unjudged = unknownDecision(p, results, maybeDeny).Unjudged
 	}
 	return d
 }
 
-// evalUnknown is the decision when statements could not be judged.
-func evalUnknown(p *PolicyDocument, results []evalResult, stmts []int) Decision {
+// unknownDecision is the decision when statements could not be judged.
+func unknownDecision(p *Document, results []statementResult, stmts []int) Decision {
 	d := Decision{Verdict: VerdictUnknown, Statement: -1}
 	for _, i := range stmts {
 		for _, u := range results[i].unjudged {
-			u = evalLabel(i, p.Statements[i].Sid) + ": " + u
-			if !evalContains(d.Unjudged, u) {
+			u = statementLabel(i, p.Statements[i].Sid) + ": " + u
+			if !slices.Contains(d.Unjudged, u) {
 				d.Unjudged = append(d.Unjudged, u)
 			}
 		}
@@ -255,16 +255,16 @@ func evalUnknown(p *PolicyDocument, results []evalResult, stmts []int) Decision 
 	return d
 }
 
-// evalLabels names statements, e.g. "Deny statement 1 or statement 2".
-func evalLabels(p *PolicyDocument, stmts []int, prefix string) string {
+// statementLabels names statements, e.g. "Deny statement 1 or statement 2".
+func statementLabels(p *Document, stmts []int, prefix string) string {
 	labels := make([]string, len(stmts))
 	for k, i := range stmts {
-		labels[k] = evalLabel(i, p.Statements[i].Sid)
+		labels[k] = statementLabel(i, p.Statements[i].Sid)
 	}
 	return prefix + strings.Join(labels, " or ")
 }
 
-func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalResult) Decision {
+func implicitDeny(p *Document, req WebIdentityRequest, results []statementResult) Decision {
 	d := Decision{Verdict: VerdictDenied, Statement: -1}
 	var allows, trusting, candidates []int
 	for i, st := range p.Statements {
@@ -290,7 +290,7 @@ func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalR
 		for _, i := range candidates {
 			d.Mismatches = append(d.Mismatches, results[i].failures...)
 			for _, f := range results[i].fixes {
-				if !evalContains(fixes, f) {
+				if !slices.Contains(fixes, f) {
 					fixes = append(fixes, f)
 				}
 			}
@@ -301,10 +301,10 @@ func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalR
 			r := results[i]
 			failing := "its condition fails"
 			if r.conditions != 1 {
-				failing = fmt.Sprintf("%d of its %d conditions %s", len(r.failures), r.conditions, evalVerb(len(r.failures), "fails", "fail"))
+				failing = fmt.Sprintf("%d of its %d conditions %s", len(r.failures), r.conditions, verbFor(len(r.failures), "fails", "fail"))
 			}
 			d.Reason = fmt.Sprintf("implicit deny: %s trusts %s for %s, but %s",
-				evalLabel(i, p.Statements[i].Sid), req.Provider, req.Action, failing)
+				statementLabel(i, p.Statements[i].Sid), req.Provider, req.Action, failing)
 		} else {
 			d.Reason = fmt.Sprintf("implicit deny: %d Allow statements trust %s for %s, but each has a failing condition",
 				len(candidates), req.Provider, req.Action)
@@ -316,7 +316,7 @@ func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalR
 			Statement: -1, Key: "Effect", Expected: []string{"Allow"},
 			Note: "the policy has only Deny statements, so nothing is allowed",
 		}}
-		d.Fix = evalTrustFix(req)
+		d.Fix = trustFix(req)
 
 	case len(trusting) > 0:
 		var expected []string
@@ -333,7 +333,7 @@ func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalR
 		}
 		d.Reason = fmt.Sprintf("implicit deny: no Allow statement allows %s for %s", req.Action, req.Provider)
 		d.Mismatches = []Mismatch{{
-			Statement: st, Key: "Action", Expected: polUniqueSorted(expected), Actual: []string{req.Action},
+			Statement: st, Key: "Action", Expected: uniqueSorted(expected), Actual: []string{req.Action},
 			Note: fmt.Sprintf("the statements that trust %s do not allow %s", req.Provider, req.Action),
 		}}
 		d.Fix = fmt.Sprintf("add %s to the Action of the statement that trusts %s", req.Action, req.Provider)
@@ -341,30 +341,30 @@ func evalImplicitDeny(p *PolicyDocument, req WebIdentityRequest, results []evalR
 	default:
 		var expected []string
 		for _, i := range allows {
-			expected = append(expected, evalPrincipalNames(p.Statements[i])...)
+			expected = append(expected, principalNames(p.Statements[i])...)
 		}
-		expected = polUniqueSorted(expected)
+		expected = uniqueSorted(expected)
 		d.Reason = fmt.Sprintf("implicit deny: the role does not trust %s", req.Provider)
 		d.Mismatches = []Mismatch{{
 			Statement: only, Key: "Principal", Expected: expected, Actual: []string{"Federated:" + req.Provider},
-			Note: fmt.Sprintf("the role does not trust %s: its Allow statements trust %s", req.Provider, evalList(expected)),
+			Note: fmt.Sprintf("the role does not trust %s: its Allow statements trust %s", req.Provider, quotedList(expected)),
 		}}
-		d.Fix = evalTrustFix(req)
+		d.Fix = trustFix(req)
 	}
 	return d
 }
 
-// evalTrustFix suggests trusting the request's provider.
-func evalTrustFix(req WebIdentityRequest) string {
+// trustFix suggests trusting the request's provider.
+func trustFix(req WebIdentityRequest) string {
 	fix := fmt.Sprintf("the trust policy needs an Allow statement with Principal {\"Federated\": %q} and Action %s", req.Provider, req.Action)
 	if req.Provider == GoogleFederatedPrincipal {
-		fix += fmt.Sprintf(" (the %s resource writes one for a Google service account)", evalResourceName)
+		fix += fmt.Sprintf(" (the %s resource writes one for a Google service account)", roleResourceName)
 	}
 	return fix + ", or the token must come from the identity provider the role trusts"
 }
 
-// evalPrincipalNames lists a statement's principals as "Type:value".
-func evalPrincipalNames(st Statement) []string {
+// principalNames lists a statement's principals as "Type:value".
+func principalNames(st Statement) []string {
 	var out []string
 	for _, k := range slices.Sorted(maps.Keys(st.Principal)) {
 		for _, v := range st.Principal[k] {
@@ -386,29 +386,29 @@ func evalPrincipalNames(st Statement) []string {
 	return out
 }
 
-func evalStatement(idx int, st Statement, req WebIdentityRequest, env *evalEnv) evalResult {
-	r := evalResult{cond: triTrue}
+func judgeStatement(idx int, st Statement, req WebIdentityRequest, env *requestEnv) statementResult {
+	r := statementResult{cond: triTrue}
 	switch {
 	case len(st.Principal) > 0:
-		r.principal = evalPrincipalListed(st.Principal, req.Provider)
+		r.principal = principalListed(st.Principal, req.Provider)
 	case len(st.NotPrincipal) > 0:
-		r.principal = !evalPrincipalListed(st.NotPrincipal, req.Provider)
+		r.principal = !principalListed(st.NotPrincipal, req.Provider)
 	}
 	switch {
 	case len(st.Action) > 0:
-		r.action = evalActionListed(st.Action, req.Action)
+		r.action = actionListed(st.Action, req.Action)
 	case len(st.NotAction) > 0:
-		r.action = !evalActionListed(st.NotAction, req.Action)
+		r.action = !actionListed(st.NotAction, req.Action)
 	}
 
 	for _, opName := range slices.Sorted(maps.Keys(st.Condition)) {
-		op := evalParseOp(opName)
+		op := parseOperator(opName)
 		block := st.Condition[opName]
 		if !op.known && len(block) == 0 {
 			r.cond = triAnd(r.cond, triUnknown)
 			r.unjudged = append(r.unjudged, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", opName))
 		}
-		for _, key := range polConditionKeys(block) {
+		for _, key := range sortedConditionKeys(block) {
 			r.conditions++
 			expected := block[key]
 			res, why := env.judge(op, key, expected)
@@ -417,17 +417,17 @@ func evalStatement(idx int, st Statement, req WebIdentityRequest, env *evalEnv) 
 			case triTrue:
 				continue
 			case triUnknown:
-				if !evalContains(r.unjudged, why) {
+				if !slices.Contains(r.unjudged, why) {
 					r.unjudged = append(r.unjudged, why)
 				}
 				continue
 			}
 			actual, _ := env.lookup(key)
-			note, fix := evalExplainFailure(op.set, op.base, key, expected, actual)
+			note, fix := explainFailure(op.set, op.base, key, expected, actual)
 			r.failures = append(r.failures, Mismatch{
 				Statement: idx, Operator: opName, Key: key, Expected: expected, Actual: actual, Note: note,
 			})
-			if fix != "" && !evalContains(r.fixes, fix) {
+			if fix != "" && !slices.Contains(r.fixes, fix) {
 				r.fixes = append(r.fixes, fix)
 			}
 		}
@@ -435,40 +435,40 @@ func evalStatement(idx int, st Statement, req WebIdentityRequest, env *evalEnv) 
 	return r
 }
 
-func evalPrincipalListed(m map[string][]string, provider string) bool {
-	if evalContains(m["*"], "*") || evalContains(m["AWS"], "*") {
+func principalListed(m map[string][]string, provider string) bool {
+	if slices.Contains(m["*"], "*") || slices.Contains(m["AWS"], "*") {
 		return true
 	}
-	return evalContains(m["Federated"], provider)
+	return slices.Contains(m["Federated"], provider)
 }
 
-// evalActionListed matches an action against patterns, case-insensitively,
+// actionListed matches an action against patterns, case-insensitively,
 // with * and ? wildcards.
-func evalActionListed(patterns []string, action string) bool {
+func actionListed(patterns []string, action string) bool {
 	a := strings.ToLower(action)
 	for _, p := range patterns {
-		if evalGlob(strings.ToLower(p), a) {
+		if globMatchText(strings.ToLower(p), a) {
 			return true
 		}
 	}
 	return false
 }
 
-// evalExplainFailure says why a supported condition failed and, when it
+// explainFailure says why a supported condition failed and, when it
 // can, what would fix it.
-func evalExplainFailure(set, base, key string, expected, actual []string) (note, fix string) {
-	negated := evalNegated(base)
+func explainFailure(set, base, key string, expected, actual []string) (note, fix string) {
+	negated := isNegated(base)
 	lkey := strings.ToLower(key)
-	family := evalOperators[base].family
+	family := operators[base].family
 
-	if lkey == evalKeyGoogleEmail {
+	if lkey == keyGoogleEmail {
 		return "AWS provides no accounts.google.com:email condition key, so a condition on it is judged as if the key were absent",
 			"compare the service account's unique ID in accounts.google.com:sub (and accounts.google.com:aud) instead of its email"
 	}
 	if family == famNull {
 		want := "absent"
 		for _, v := range expected {
-			if b, ok := evalParseBool(v); ok && !b {
+			if b, ok := parseBool(v); ok && !b {
 				want = "present"
 			}
 		}
@@ -482,24 +482,24 @@ func evalExplainFailure(set, base, key string, expected, actual []string) (note,
 	if !negated && set != "ForAllValues" && family == famString {
 		switch lkey {
 		case KeyGoogleAud:
-			return evalExplainAud(expected, actual)
+			return explainAud(expected, actual)
 		case KeyGoogleOaud:
 			if len(actual) == 0 {
 				return "the request has no accounts.google.com:oaud value: AWS provides it only for tokens with an azp claim (service-account tokens have one)",
 					"use an ID token minted for the service account (it has an azp claim)"
 			}
-			return fmt.Sprintf("the audience the token was requested for (its aud claim, %s) differs from the audience the role expects (%s)", evalList(actual), evalList(expected)),
-				fmt.Sprintf("request the ID token for the audience the role expects (%s), or change the role's audience to %s", evalList(expected), evalList(actual))
+			return fmt.Sprintf("the audience the token was requested for (its aud claim, %s) differs from the audience the role expects (%s)", quotedList(actual), quotedList(expected)),
+				fmt.Sprintf("request the ID token for the audience the role expects (%s), or change the role's audience to %s", quotedList(expected), quotedList(actual))
 		case KeyGoogleSub:
 			if len(actual) == 0 {
 				return "the request has no accounts.google.com:sub value (the token has no sub claim)", ""
 			}
-			if evalAllEmails(expected) {
-				return fmt.Sprintf("accounts.google.com:sub lists an email, but the token's sub claim is always the service account's numeric unique ID (%s)", evalList(actual)),
+			if allEmails(expected) {
+				return fmt.Sprintf("accounts.google.com:sub lists an email, but the token's sub claim is always the service account's numeric unique ID (%s)", quotedList(actual)),
 					fmt.Sprintf("put the unique ID %s in accounts.google.com:sub", actual[0])
 			}
-			return fmt.Sprintf("the token's sub %s (the numeric unique ID of the service account it was minted for) is not the one the role trusts (%s): the token belongs to a different service account", evalList(actual), evalList(expected)),
-				evalOtherAccountFix
+			return fmt.Sprintf("the token's sub %s (the numeric unique ID of the service account it was minted for) is not the one the role trusts (%s): the token belongs to a different service account", quotedList(actual), quotedList(expected)),
+				otherAccountFix
 		}
 	}
 
@@ -508,42 +508,42 @@ func evalExplainFailure(set, base, key string, expected, actual []string) (note,
 		return fmt.Sprintf("the request has no value for %s", key), ""
 	case set == "ForAllValues":
 		for _, v := range actual {
-			if !evalCondition("", base, false, expected, []string{v}) {
+			if !conditionHolds("", base, false, expected, []string{v}) {
 				return fmt.Sprintf("with ForAllValues every request value must satisfy %s, but %q does not", base, v), ""
 			}
 		}
 		return "not every request value satisfies the condition", ""
 	case negated:
-		return fmt.Sprintf("the request value %s is one the policy excludes with %s", evalList(actual), base), ""
+		return fmt.Sprintf("the request value %s is one the policy excludes with %s", quotedList(actual), base), ""
 	default:
-		return fmt.Sprintf("no request value satisfies %s %s", base, evalList(expected)), ""
+		return fmt.Sprintf("no request value satisfies %s %s", base, quotedList(expected)), ""
 	}
 }
 
-// evalOtherAccountFix is the fix for a token of another service account.
-const evalOtherAccountFix = "use a token of the service account the role trusts, or make the role trust this service account (its unique ID in accounts.google.com:sub, its unique ID and email in accounts.google.com:aud)"
+// otherAccountFix is the fix for a token of another service account.
+const otherAccountFix = "use a token of the service account the role trusts, or make the role trust this service account (its unique ID in accounts.google.com:sub, its unique ID and email in accounts.google.com:aud)"
 
-// evalExplainAud explains an accounts.google.com:aud mismatch, which
+// explainAud explains an accounts.google.com:aud mismatch, which
 // compares the token's azp claim.
-func evalExplainAud(expected, actual []string) (note, fix string) {
+func explainAud(expected, actual []string) (note, fix string) {
 	if len(actual) == 0 {
 		return "the request has no accounts.google.com:aud value (the token has neither an azp nor an aud claim)", ""
 	}
 	azp := actual[0]
 	switch {
-	case evalAllEmails(expected) && evalNumeric(azp):
-		return fmt.Sprintf("the policy lists the service account's email (%s), but the token's azp claim is the numeric unique ID %s (tokens from the metadata server or the IAM Credentials API carry the unique ID): add the unique ID to accounts.google.com:aud", evalList(expected), azp),
-			fmt.Sprintf("put the service account's unique ID %s (the token's azp) in accounts.google.com:aud; the %s resource trusts both the unique ID and the email", azp, evalResourceName)
-	case evalAllNumeric(expected) && strings.Contains(azp, "@"):
-		return fmt.Sprintf("the policy lists the numeric unique ID (%s), but the token's azp claim is the email %s (tokens minted from a service-account key file carry the email): add the email to accounts.google.com:aud", evalList(expected), azp),
-			fmt.Sprintf("put the service account's email %s (the token's azp) in accounts.google.com:aud, or mint the token through the metadata server or the IAM Credentials API; the %s resource trusts both the unique ID and the email", azp, evalResourceName)
+	case allEmails(expected) && isDigits(azp):
+		return fmt.Sprintf("the policy lists the service account's email (%s), but the token's azp claim is the numeric unique ID %s (tokens from the metadata server or the IAM Credentials API carry the unique ID): add the unique ID to accounts.google.com:aud", quotedList(expected), azp),
+			fmt.Sprintf("put the service account's unique ID %s (the token's azp) in accounts.google.com:aud; the %s resource trusts both the unique ID and the email", azp, roleResourceName)
+	case allNumeric(expected) && strings.Contains(azp, "@"):
+		return fmt.Sprintf("the policy lists the numeric unique ID (%s), but the token's azp claim is the email %s (tokens minted from a service-account key file carry the email): add the email to accounts.google.com:aud", quotedList(expected), azp),
+			fmt.Sprintf("put the service account's email %s (the token's azp) in accounts.google.com:aud, or mint the token through the metadata server or the IAM Credentials API; the %s resource trusts both the unique ID and the email", azp, roleResourceName)
 	default:
-		return fmt.Sprintf("the token's azp claim %s (the service account the token was minted for) is not among the values the role trusts (%s): the token belongs to a different service account", evalList(actual), evalList(expected)),
-			evalOtherAccountFix
+		return fmt.Sprintf("the token's azp claim %s (the service account the token was minted for) is not among the values the role trusts (%s): the token belongs to a different service account", quotedList(actual), quotedList(expected)),
+			otherAccountFix
 	}
 }
 
-func evalAllEmails(vals []string) bool {
+func allEmails(vals []string) bool {
 	if len(vals) == 0 {
 		return false
 	}
@@ -555,19 +555,19 @@ func evalAllEmails(vals []string) bool {
 	return true
 }
 
-func evalAllNumeric(vals []string) bool {
+func allNumeric(vals []string) bool {
 	if len(vals) == 0 {
 		return false
 	}
 	for _, v := range vals {
-		if !evalNumeric(v) {
+		if !isDigits(v) {
 			return false
 		}
 	}
 	return true
 }
 
-func evalNumeric(s string) bool {
+func isDigits(s string) bool {
 	if s == "" {
 		return false
 	}
@@ -579,48 +579,39 @@ func evalNumeric(s string) bool {
 	return true
 }
 
-func evalContains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-func evalLabel(i int, sid string) string {
+func statementLabel(i int, sid string) string {
 	if sid == "" {
 		return fmt.Sprintf("statement %d", i)
 	}
 	return fmt.Sprintf("statement %d (Sid %q)", i, sid)
 }
 
-func evalSummary(r evalResult) string {
+func matchSummary(r statementResult) string {
 	if r.conditions == 0 {
 		return "principal and action match (no conditions)"
 	}
-	return fmt.Sprintf("principal, action and %s match", evalPlural(r.conditions, "condition"))
+	return fmt.Sprintf("principal, action and %s match", plural(r.conditions, "condition"))
 }
 
-func evalPlural(n int, word string) string {
+func plural(n int, word string) string {
 	if n == 1 {
 		return "1 " + word
 	}
 	return fmt.Sprintf("%d %ss", n, word)
 }
 
-func evalVerb(n int, one, many string) string {
+func verbFor(n int, one, many string) string {
 	if n == 1 {
 		return one
 	}
 	return many
 }
 
-// evalList renders values as a JSON-style list of strings.
-func evalList(vals []string) string {
+// quotedList renders values as a JSON-style list of strings.
+func quotedList(vals []string) string {
 	q := make([]string, len(vals))
 	for i, v := range vals {
-		q[i] = polQuote(v)
+		q[i] = quoteJSON(v)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }
@@ -641,7 +632,7 @@ func (d Decision) Explain() string {
 	b.WriteByte('\n')
 	switch {
 	case d.Statement >= 0:
-		fmt.Fprintf(&b, "deciding statement: %s\n", evalLabel(d.Statement, d.Sid))
+		fmt.Fprintf(&b, "deciding statement: %s\n", statementLabel(d.Statement, d.Sid))
 	case d.Verdict == VerdictUnknown:
 		b.WriteString("deciding statement: none (not judged; STS decides)\n")
 	default:
@@ -672,9 +663,9 @@ func (d Decision) Explain() string {
 		}
 		has := "nothing"
 		if len(m.Actual) > 0 {
-			has = evalList(m.Actual)
+			has = quotedList(m.Actual)
 		}
-		fmt.Fprintf(&b, "  - %s: %s: expected %s, token has %s\n", where, what, evalList(m.Expected), has)
+		fmt.Fprintf(&b, "  - %s: %s: expected %s, token has %s\n", where, what, quotedList(m.Expected), has)
 		if m.Note != "" {
 			fmt.Fprintf(&b, "    note: %s\n", m.Note)
 		}

@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"encoding/base64"
@@ -22,16 +22,16 @@ import (
 // evaluator cannot tell (an operator it does not know, a key whose value
 // only AWS knows at request time). Only STS can decide the last.
 
-// evalTri is a three-valued truth.
-type evalTri int8
+// tri is a three-valued truth.
+type tri int8
 
 const (
-	triFalse evalTri = iota
+	triFalse tri = iota
 	triTrue
 	triUnknown
 )
 
-func triOf(b bool) evalTri {
+func triOf(b bool) tri {
 	if b {
 		return triTrue
 	}
@@ -39,7 +39,7 @@ func triOf(b bool) evalTri {
 }
 
 // triAnd is Kleene conjunction: false wins, then unknown.
-func triAnd(a, b evalTri) evalTri {
+func triAnd(a, b tri) tri {
 	switch {
 	case a == triFalse || b == triFalse:
 		return triFalse
@@ -62,17 +62,17 @@ const (
 	famNull    = "Null"
 )
 
-// evalOperatorInfo describes a base operator (without set qualifier or
+// operatorInfo describes a base operator (without set qualifier or
 // IfExists).
-type evalOperatorInfo struct {
+type operatorInfo struct {
 	family  string
 	negated bool   // matches when the positive comparison does not
 	cmp     string // the comparison: "eq", "eqi", "like", "lt", "le", "gt", "ge"
 }
 
-// evalOperators lists every base operator of the condition operators page.
+// operators lists every base operator of the condition operators page.
 // Operator names are matched exactly as written there.
-var evalOperators = map[string]evalOperatorInfo{
+var operators = map[string]operatorInfo{
 	"StringEquals":              {famString, false, "eq"},
 	"StringNotEquals":           {famString, true, "eq"},
 	"StringEqualsIgnoreCase":    {famString, false, "eqi"},
@@ -110,21 +110,21 @@ var evalOperators = map[string]evalOperatorInfo{
 	"Null": {famNull, false, "eq"},
 }
 
-// evalOp is a parsed operator such as "ForAnyValue:StringLikeIfExists".
-type evalOp struct {
+// operator is a parsed operator such as "ForAnyValue:StringLikeIfExists".
+type operator struct {
 	name     string // as written
 	set      string // "", "ForAnyValue" or "ForAllValues"
 	base     string // e.g. "StringLike"
 	ifExists bool
 	known    bool
-	info     evalOperatorInfo
+	info     operatorInfo
 }
 
-// evalParseOp splits an operator into its set qualifier, base operator and
+// parseOperator splits an operator into its set qualifier, base operator and
 // IfExists suffix. Null has no IfExists form; an unknown name is reported
 // as not known.
-func evalParseOp(op string) evalOp {
-	o := evalOp{name: op, base: op}
+func parseOperator(op string) operator {
+	o := operator{name: op, base: op}
 	for _, q := range []string{"ForAnyValue", "ForAllValues"} {
 		if rest, ok := strings.CutPrefix(o.base, q+":"); ok {
 			o.set, o.base = q, rest
@@ -134,19 +134,19 @@ func evalParseOp(op string) evalOp {
 	if rest, ok := strings.CutSuffix(o.base, "IfExists"); ok && rest != "Null" {
 		o.ifExists, o.base = true, rest
 	}
-	o.info, o.known = evalOperators[o.base]
+	o.info, o.known = operators[o.base]
 	return o
 }
 
-// evalParseOperator is evalParseOp's parts.
-func evalParseOperator(op string) (set, base string, ifExists, supported bool) {
-	o := evalParseOp(op)
+// operatorParts is parseOperator's parts.
+func operatorParts(op string) (set, base string, ifExists, supported bool) {
+	o := parseOperator(op)
 	return o.set, o.base, o.ifExists, o.known
 }
 
-// evalNegated reports whether base is a negated operator (StringNotEquals,
+// isNegated reports whether base is a negated operator (StringNotEquals,
 // NotIpAddress, ArnNotLike, ...).
-func evalNegated(base string) bool { return evalOperators[base].negated }
+func isNegated(base string) bool { return operators[base].negated }
 
 // keyState says what the evaluator knows of a condition key.
 type keyState int8
@@ -157,8 +157,8 @@ const (
 	keyUnknown
 )
 
-// evalEnv is the request as conditions see it.
-type evalEnv struct {
+// requestEnv is the request as conditions see it.
+type requestEnv struct {
 	ctx       map[string][]string // lower-cased keys
 	provider  string
 	complete  bool
@@ -167,9 +167,9 @@ type evalEnv struct {
 
 // lookup finds a key's values. A key the request does not hold is absent
 // when the evaluator knows AWS would not provide it, else unknown.
-func (e *evalEnv) lookup(key string) ([]string, keyState) {
+func (e *requestEnv) lookup(key string) ([]string, keyState) {
 	lk := strings.ToLower(key)
-	if lk == evalKeyGoogleEmail && strings.EqualFold(e.provider, GoogleFederatedPrincipal) {
+	if lk == keyGoogleEmail && strings.EqualFold(e.provider, GoogleFederatedPrincipal) {
 		// AWS provides no accounts.google.com:email key; the request holds
 		// the email for explanations only.
 		return nil, keyAbsent
@@ -205,10 +205,10 @@ func (e *evalEnv) lookup(key string) ([]string, keyState) {
 	}
 }
 
-// evalPattern is a policy value after variable substitution. lit marks
+// valuePattern is a policy value after variable substitution. lit marks
 // characters that came from ${*}, ${?} and ${$} (or a substituted value),
 // which are never wildcards.
-type evalPattern struct {
+type valuePattern struct {
 	text []rune
 	lit  []bool
 	// unresolved: a policy variable in it could not be resolved, so the
@@ -216,9 +216,9 @@ type evalPattern struct {
 	unresolved bool
 }
 
-func (p evalPattern) String() string { return string(p.text) }
+func (p valuePattern) String() string { return string(p.text) }
 
-func (p *evalPattern) add(s string, literal bool) {
+func (p *valuePattern) add(s string, literal bool) {
 	for _, r := range s {
 		p.text = append(p.text, r)
 		p.lit = append(p.lit, literal)
@@ -230,7 +230,7 @@ func (p *evalPattern) add(s string, literal bool) {
 // so that the value matches nothing, and a non-empty unknown naming the
 // key when its value is not known here.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
-func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unknown string) {
+func (e *requestEnv) resolve(v string, family string) (p valuePattern, ok bool, unknown string) {
 	if !e.variables || (family != famString && family != famARN) || !strings.Contains(v, "${") {
 		p.add(v, false)
 		return p, true, ""
@@ -256,7 +256,7 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 			p.add(strings.TrimSpace(body), true)
 			continue
 		}
-		key, def, hasDef := evalSplitVariable(body)
+		key, def, hasDef := splitVariable(body)
 		vals, st := e.lookup(key)
 		switch {
 		case st == keyUnknown:
@@ -273,11 +273,11 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 	}
 }
 
-// evalSplitVariable splits the inside of ${key, 'default'}: the default
+// splitVariable splits the inside of ${key, 'default'}: the default
 // follows a comma and a space, in single quotes
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-default-values).
 // Anything else names a key.
-func evalSplitVariable(body string) (key, def string, hasDef bool) {
+func splitVariable(body string) (key, def string, hasDef bool) {
 	k, d, found := strings.Cut(body, ", ")
 	if !found {
 		return strings.TrimSpace(body), "", false
@@ -290,7 +290,7 @@ func evalSplitVariable(body string) (key, def string, hasDef bool) {
 }
 
 // judge evaluates one key of a condition block.
-func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, string) {
+func (e *requestEnv) judge(op operator, key string, expected []string) (tri, string) {
 	if !op.known {
 		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
 	}
@@ -309,14 +309,14 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 		// Null: "true" holds when the key is absent, "false" when present.
 		hit := false
 		for _, v := range expected {
-			if b, ok := evalParseBool(v); ok && b == (st == keyAbsent) {
+			if b, ok := parseBool(v); ok && b == (st == keyAbsent) {
 				hit = true
 			}
 		}
 		return triOf(hit), ""
 	}
 
-	var pats []evalPattern
+	var pats []valuePattern
 	for _, v := range expected {
 		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
 			// The operators page allows policy variables with Bool, the
@@ -332,18 +332,18 @@ func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, stri
 		p.unresolved = !ok
 		pats = append(pats, p)
 	}
-	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && evalMultivaluedKeys[strings.ToLower(key)])) {
+	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && multivaluedKeys[strings.ToLower(key)])) {
 		// AWS documents set operators for multivalued keys; how a plain
 		// operator treats one is not documented
 		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
 		return triUnknown, fmt.Sprintf("cannot judge %s %s without ForAnyValue or ForAllValues: %s is multivalued, and how AWS applies a plain operator to it is not documented; STS decides", op.name, key, key)
 	}
-	return triOf(evalSetMatch(op, pats, actual)), ""
+	return triOf(setMatch(op, pats, actual)), ""
 }
 
-// evalSetMatch applies the operator, its set qualifier and IfExists to the
+// setMatch applies the operator, its set qualifier and IfExists to the
 // request's values (nil when the key is absent).
-func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
+func setMatch(op operator, pats []valuePattern, actual []string) bool {
 	negated := op.info.negated
 	if len(actual) == 0 {
 		switch op.set {
@@ -363,7 +363,7 @@ func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
 		for _, p := range pats {
 			match, valid := false, false
 			if !p.unresolved {
-				match, valid = evalCompare(op.info, v, p)
+				match, valid = compareValues(op.info, v, p)
 			}
 			switch {
 			case !negated && valid && match:
@@ -390,10 +390,10 @@ func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
 	return false
 }
 
-// evalCompare applies the positive comparison of an operator to a request
+// compareValues applies the positive comparison of an operator to a request
 // value and a policy value. valid is false when either does not parse for
 // the operator's family.
-func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid bool) {
+func compareValues(info operatorInfo, v string, p valuePattern) (match, valid bool) {
 	switch info.family {
 	case famString:
 		switch info.cmp {
@@ -402,27 +402,27 @@ func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid b
 		case "eqi":
 			return strings.EqualFold(v, p.String()), true
 		default:
-			return evalGlobPattern(p, v), true
+			return globMatch(p, v), true
 		}
 	case famARN:
-		return evalARNMatch(p, v)
+		return arnMatch(p, v)
 	case famNumeric:
-		a, ok1 := evalParseNumber(v)
-		b, ok2 := evalParseNumber(p.String())
+		a, ok1 := parseNumber(v)
+		b, ok2 := parseNumber(p.String())
 		if !ok1 || !ok2 {
 			return false, false
 		}
-		return evalOrder(info.cmp, a.Cmp(b)), true
+		return orderHolds(info.cmp, a.Cmp(b)), true
 	case famDate:
-		a, ok1 := evalParseDate(v)
-		b, ok2 := evalParseDate(p.String())
+		a, ok1 := parseDate(v)
+		b, ok2 := parseDate(p.String())
 		if !ok1 || !ok2 {
 			return false, false
 		}
-		return evalOrder(info.cmp, a.Compare(b)), true
+		return orderHolds(info.cmp, a.Compare(b)), true
 	case famBool:
-		a, ok1 := evalParseBool(v)
-		b, ok2 := evalParseBool(p.String())
+		a, ok1 := parseBool(v)
+		b, ok2 := parseBool(p.String())
 		if !ok1 || !ok2 {
 			return false, false
 		}
@@ -437,14 +437,14 @@ func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid b
 		b, err2 := base64.StdEncoding.DecodeString(p.String())
 		return err1 == nil && err2 == nil && string(a) == string(b), true
 	case famIP:
-		return evalIPMatch(p.String(), v)
+		return ipMatch(p.String(), v)
 	}
 	return false, false
 }
 
-// evalMultivaluedKeys are context keys AWS documents as multivalued
+// multivaluedKeys are context keys AWS documents as multivalued
 // (ArrayOf... types) that a trust policy may meet.
-var evalMultivaluedKeys = map[string]bool{
+var multivaluedKeys = map[string]bool{
 	"aws:tagkeys":                        true,
 	"aws:calledvia":                      true,
 	"aws:principalservicenameslist":      true,
@@ -452,7 +452,7 @@ var evalMultivaluedKeys = map[string]bool{
 	"cognito-identity.amazonaws.com:amr": true,
 }
 
-func evalOrder(cmp string, c int) bool {
+func orderHolds(cmp string, c int) bool {
 	switch cmp {
 	case "eq":
 		return c == 0
@@ -468,23 +468,23 @@ func evalOrder(cmp string, c int) bool {
 	return false
 }
 
-// evalNumberRE is an integer or decimal value, the forms the Numeric
+// numberRE is an integer or decimal value, the forms the Numeric
 // operators compare.
-var evalNumberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+var numberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
 
-func evalParseNumber(s string) (*big.Rat, bool) {
+func parseNumber(s string) (*big.Rat, bool) {
 	s = strings.TrimSpace(s)
-	if !evalNumberRE.MatchString(s) {
+	if !numberRE.MatchString(s) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	return r, ok
 }
 
-// evalDateLayouts are the ISO 8601 forms accepted for Date operators (the
+// dateLayouts are the ISO 8601 forms accepted for Date operators (the
 // W3C profile the operators page names, from year and month to fractions
 // of a second).
-var evalDateLayouts = []string{
+var dateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
 	"2006-01-02T15:04Z07:00",
@@ -495,8 +495,8 @@ var evalDateLayouts = []string{
 	// A year alone ("2027") is not accepted: digits alone are epoch time.
 }
 
-// evalParseDate reads an ISO 8601 date or an epoch time in seconds.
-func evalParseDate(s string) (time.Time, bool) {
+// parseDate reads an ISO 8601 date or an epoch time in seconds.
+func parseDate(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, false
@@ -504,7 +504,7 @@ func evalParseDate(s string) (time.Time, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0).UTC(), true
 	}
-	for _, l := range evalDateLayouts {
+	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, true
 		}
@@ -512,7 +512,7 @@ func evalParseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func evalParseBool(s string) (bool, bool) {
+func parseBool(s string) (bool, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "true":
 		return true, true
@@ -522,9 +522,9 @@ func evalParseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// evalIPMatch reports whether the address ip lies in the policy's CIDR
+// ipMatch reports whether the address ip lies in the policy's CIDR
 // block or equals its address.
-func evalIPMatch(policy, ip string) (match, valid bool) {
+func ipMatch(policy, ip string) (match, valid bool) {
 	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
 		return false, false
@@ -539,20 +539,20 @@ func evalIPMatch(policy, ip string) (match, valid bool) {
 	return false, false
 }
 
-// evalARNMatch compares the six colon-separated parts of an ARN, each with
+// arnMatch compares the six colon-separated parts of an ARN, each with
 // * and ? wildcards; the last part takes any further colons. A request
 // value or pattern with fewer parts is not an ARN.
-func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
+func arnMatch(p valuePattern, arn string) (match, valid bool) {
 	vparts := strings.SplitN(arn, ":", 6)
 	if len(vparts) != 6 {
 		return false, false
 	}
-	var pparts []evalPattern
-	cur := evalPattern{}
+	var pparts []valuePattern
+	cur := valuePattern{}
 	for i, r := range p.text {
 		if r == ':' && !p.lit[i] && len(pparts) < 5 {
 			pparts = append(pparts, cur)
-			cur = evalPattern{}
+			cur = valuePattern{}
 			continue
 		}
 		cur.text = append(cur.text, r)
@@ -563,16 +563,16 @@ func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
 		return false, false
 	}
 	for i := range pparts {
-		if !evalGlobPattern(pparts[i], vparts[i]) {
+		if !globMatch(pparts[i], vparts[i]) {
 			return false, true
 		}
 	}
 	return true, true
 }
 
-// evalGlobPattern matches s against a pattern whose unmarked * matches any
+// globMatch matches s against a pattern whose unmarked * matches any
 // run of characters and unmarked ? any one character.
-func evalGlobPattern(p evalPattern, s string) bool {
+func globMatch(p valuePattern, s string) bool {
 	r := []rune(s)
 	pi, si := 0, 0
 	star, mark := -1, 0
@@ -599,34 +599,34 @@ func evalGlobPattern(p evalPattern, s string) bool {
 	return pi == len(p.text)
 }
 
-// evalGlob matches s against pattern, where * matches any run of
+// globMatchText matches s against pattern, where * matches any run of
 // characters and ? any single character.
-func evalGlob(pattern, s string) bool {
-	var p evalPattern
+func globMatchText(pattern, s string) bool {
+	var p valuePattern
 	p.add(pattern, false)
-	return evalGlobPattern(p, s)
+	return globMatch(p, s)
 }
 
-// evalCondition evaluates one condition key against request values (nil
+// conditionHolds evaluates one condition key against request values (nil
 // when the request lacks the key), without policy variables.
-func evalCondition(set, base string, ifExists bool, expected, actual []string) bool {
-	info, ok := evalOperators[base]
+func conditionHolds(set, base string, ifExists bool, expected, actual []string) bool {
+	info, ok := operators[base]
 	if !ok {
 		return false
 	}
-	op := evalOp{set: set, base: base, ifExists: ifExists, known: true, info: info}
+	op := operator{set: set, base: base, ifExists: ifExists, known: true, info: info}
 	if info.family == famNull {
 		hit := false
 		for _, v := range expected {
-			if b, ok := evalParseBool(v); ok && b == (len(actual) == 0) {
+			if b, ok := parseBool(v); ok && b == (len(actual) == 0) {
 				hit = true
 			}
 		}
 		return hit
 	}
-	pats := make([]evalPattern, len(expected))
+	pats := make([]valuePattern, len(expected))
 	for i, v := range expected {
 		pats[i].add(v, false)
 	}
-	return evalSetMatch(op, pats, actual)
+	return setMatch(op, pats, actual)
 }
