@@ -72,77 +72,29 @@ type Statement struct {
 // documents percent-encoded. Errors name the element that is wrong, e.g.
 // `Statement[1].Effect must be Allow or Deny, got "Permit"`.
 func Parse(doc string) (*Document, error) {
-	s := strings.TrimSpace(doc)
-	if s == "" {
-		return nil, errors.New("policy document is empty")
+	s, err := documentText(doc)
+	if err != nil {
+		return nil, err
 	}
-	if !strings.HasPrefix(s, "{") {
-		decoded, err := url.QueryUnescape(s)
-		if err != nil {
-			return nil, fmt.Errorf("policy document is neither a JSON object nor URL-encoded JSON: %v", err)
-		}
-		s = strings.TrimSpace(decoded)
-		if !strings.HasPrefix(s, "{") {
-			return nil, fmt.Errorf("policy document must be a JSON object, but it starts with %s", quotedStart(s))
-		}
+	top, err := decodeDocument(s)
+	if err != nil {
+		return nil, err
 	}
-
-	dec := json.NewDecoder(strings.NewReader(s))
-	dec.UseNumber()
-	var top map[string]json.RawMessage
-	if err := dec.Decode(&top); err != nil {
-		return nil, fmt.Errorf("policy document is not valid JSON: %v", err)
+	if err := checkElements("policy document", top, documentElements); err != nil {
+		return nil, err
 	}
-	var extra json.RawMessage
-	if err := dec.Decode(&extra); err != io.EOF {
-		if err != nil {
-			return nil, fmt.Errorf("policy document is not valid JSON after its top-level object: %v", err)
-		}
-		return nil, errors.New("policy document is not valid JSON: unexpected data after its top-level object")
-	}
-
-	for _, k := range slices.Sorted(maps.Keys(top)) {
-		switch k {
-		case "Version", "Id", "Statement":
-		default:
-			return nil, unknownElementError("policy document", k, []string{"Version", "Id", "Statement"})
-		}
-	}
-
 	p := &Document{}
-	if raw, ok := top["Version"]; ok && !isNull(raw) {
-		v, err := parseString("Version", raw)
-		if err != nil {
-			return nil, err
-		}
-		if v != versionCurrent && v != versionLegacy {
-			return nil, fmt.Errorf("policy Version must be %q or %q, got %q", versionCurrent, versionLegacy, v)
-		}
-		p.Version = v
+	if p.Version, err = parseVersion(top); err != nil {
+		return nil, err
 	}
-	if raw, ok := top["Id"]; ok && !isNull(raw) {
-		if _, err := parseString("Id", raw); err != nil {
+	if present(top, "Id") {
+		if _, err := parseString("Id", top["Id"]); err != nil {
 			return nil, err
 		}
 	}
-
-	raw, ok := top["Statement"]
-	if !ok || isNull(raw) {
-		return nil, errors.New("Statement is missing: a policy needs at least one statement")
-	}
-	var rawStatements []json.RawMessage
-	switch jsonType(raw) {
-	case "object":
-		rawStatements = []json.RawMessage{raw}
-	case "array":
-		if err := json.Unmarshal(raw, &rawStatements); err != nil {
-			return nil, fmt.Errorf("Statement: %v", err)
-		}
-		if len(rawStatements) == 0 {
-			return nil, errors.New("Statement must not be an empty list: a policy needs at least one statement")
-		}
-	default:
-		return nil, fmt.Errorf("Statement must be an object or a list of objects, got %s", jsonType(raw))
+	rawStatements, err := statementList(top)
+	if err != nil {
+		return nil, err
 	}
 	for i, rs := range rawStatements {
 		st, err := parseStatement(fmt.Sprintf("Statement[%d]", i), rs)
@@ -154,7 +106,92 @@ func Parse(doc string) (*Document, error) {
 	return p, nil
 }
 
+// documentElements are the top-level elements of a policy document.
+var documentElements = []string{"Version", "Id", "Statement"}
+
+// statementElements are the elements of a statement.
 var statementElements = []string{"Sid", "Effect", "Principal", "NotPrincipal", "Action", "NotAction", "Resource", "NotResource", "Condition"}
+
+// documentText is the JSON text of a policy document: trimmed, and
+// URL-decoded when it does not start with '{'.
+func documentText(doc string) (string, error) {
+	s := strings.TrimSpace(doc)
+	if s == "" {
+		return "", errors.New("policy document is empty")
+	}
+	if strings.HasPrefix(s, "{") {
+		return s, nil
+	}
+	decoded, err := url.QueryUnescape(s)
+	if err != nil {
+		return "", fmt.Errorf("policy document is neither a JSON object nor URL-encoded JSON: %v", err)
+	}
+	s = strings.TrimSpace(decoded)
+	if !strings.HasPrefix(s, "{") {
+		return "", fmt.Errorf("policy document must be a JSON object, but it starts with %s", quotedStart(s))
+	}
+	return s, nil
+}
+
+// decodeDocument reads the top-level object of a document, numbers kept as
+// written, and refuses anything after it.
+func decodeDocument(s string) (map[string]json.RawMessage, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var top map[string]json.RawMessage
+	if err := dec.Decode(&top); err != nil {
+		return nil, fmt.Errorf("policy document is not valid JSON: %v", err)
+	}
+	var extra json.RawMessage
+	switch err := dec.Decode(&extra); {
+	case err == io.EOF:
+		return top, nil
+	case err != nil:
+		return nil, fmt.Errorf("policy document is not valid JSON after its top-level object: %v", err)
+	default:
+		return nil, errors.New("policy document is not valid JSON: unexpected data after its top-level object")
+	}
+}
+
+// parseVersion reads the optional Version element, which must name a
+// policy language version IAM accepts.
+func parseVersion(top map[string]json.RawMessage) (string, error) {
+	if !present(top, "Version") {
+		return "", nil
+	}
+	v, err := parseString("Version", top["Version"])
+	if err != nil {
+		return "", err
+	}
+	if v != versionCurrent && v != versionLegacy {
+		return "", fmt.Errorf("policy Version must be %q or %q, got %q", versionCurrent, versionLegacy, v)
+	}
+	return v, nil
+}
+
+// statementList reads the Statement element, a single statement or a
+// non-empty list of them, leaving each statement raw.
+func statementList(top map[string]json.RawMessage) ([]json.RawMessage, error) {
+	if !present(top, "Statement") {
+		return nil, errors.New("Statement is missing: a policy needs at least one statement")
+	}
+	raw := top["Statement"]
+	switch jsonType(raw) {
+	case "object":
+		return []json.RawMessage{raw}, nil
+	case "array":
+		var list []json.RawMessage
+		if err := json.Unmarshal(raw, &list); err != nil {
+			return nil, fmt.Errorf("Statement: %v", err)
+		}
+		if len(list) == 0 {
+			return nil, errors.New("Statement must not be an empty list: a policy needs at least one statement")
+		}
+		return list, nil
+	default:
+		return nil, fmt.Errorf("Statement must be an object or a list of objects, got %s", jsonType(raw))
+	}
+}
 
 func parseStatement(path string, raw json.RawMessage) (Statement, error) {
 	var st Statement
@@ -165,94 +202,93 @@ func parseStatement(path string, raw json.RawMessage) (Statement, error) {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return st, fmt.Errorf("%s: %v", path, err)
 	}
-	for _, k := range slices.Sorted(maps.Keys(m)) {
-		known := false
-		for _, e := range statementElements {
-			if k == e {
-				known = true
-				break
-			}
-		}
-		if !known {
-			return st, unknownElementError(path, k, statementElements)
-		}
-	}
-	present := func(k string) bool {
-		r, ok := m[k]
-		return ok && !isNull(r)
-	}
-
-	if present("Sid") {
-		sid, err := parseString(path+".Sid", m["Sid"])
-		if err != nil {
-			return st, err
-		}
-		st.Sid = sid
-	}
-
-	if !present("Effect") {
-		return st, fmt.Errorf("%s.Effect is missing: it must be Allow or Deny", path)
-	}
-	effect, err := parseString(path+".Effect", m["Effect"])
-	if err != nil {
+	if err := checkElements(path, m, statementElements); err != nil {
 		return st, err
 	}
-	if effect != "Allow" && effect != "Deny" {
-		return st, fmt.Errorf("%s.Effect must be Allow or Deny, got %q", path, effect)
-	}
-	st.Effect = effect
-
-	if present("Principal") && present("NotPrincipal") {
-		return st, fmt.Errorf("%s has both Principal and NotPrincipal; use one", path)
-	}
-	if present("Principal") {
-		if st.Principal, err = parsePrincipal(path+".Principal", m["Principal"]); err != nil {
+	var err error
+	if present(m, "Sid") {
+		if st.Sid, err = parseString(path+".Sid", m["Sid"]); err != nil {
 			return st, err
 		}
 	}
-	if present("NotPrincipal") {
-		if st.NotPrincipal, err = parsePrincipal(path+".NotPrincipal", m["NotPrincipal"]); err != nil {
-			return st, err
-		}
+	if st.Effect, err = parseEffect(path, m); err != nil {
+		return st, err
 	}
-
-	if present("Action") && present("NotAction") {
-		return st, fmt.Errorf("%s has both Action and NotAction; use one", path)
+	if st.Principal, st.NotPrincipal, err = parseEither(path, m, "Principal", false, parsePrincipal); err != nil {
+		return st, err
 	}
-	if !present("Action") && !present("NotAction") {
-		return st, fmt.Errorf("%s.Action is missing: a statement needs Action or NotAction", path)
+	if st.Action, st.NotAction, err = parseEither(path, m, "Action", true, parseNames); err != nil {
+		return st, err
 	}
-	if present("Action") {
-		if st.Action, err = parseStringList(path+".Action", m["Action"], false); err != nil {
-			return st, err
-		}
+	if st.Resource, st.NotResource, err = parseEither(path, m, "Resource", false, parseNames); err != nil {
+		return st, err
 	}
-	if present("NotAction") {
-		if st.NotAction, err = parseStringList(path+".NotAction", m["NotAction"], false); err != nil {
-			return st, err
-		}
-	}
-
-	if present("Resource") && present("NotResource") {
-		return st, fmt.Errorf("%s has both Resource and NotResource; use one", path)
-	}
-	if present("Resource") {
-		if st.Resource, err = parseStringList(path+".Resource", m["Resource"], false); err != nil {
-			return st, err
-		}
-	}
-	if present("NotResource") {
-		if st.NotResource, err = parseStringList(path+".NotResource", m["NotResource"], false); err != nil {
-			return st, err
-		}
-	}
-
-	if present("Condition") {
+	if present(m, "Condition") {
 		if st.Condition, err = parseCondition(path+".Condition", m["Condition"]); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
+}
+
+// parseEffect reads a statement's Effect, which must be Allow or Deny.
+func parseEffect(path string, m map[string]json.RawMessage) (string, error) {
+	if !present(m, "Effect") {
+		return "", fmt.Errorf("%s.Effect is missing: it must be Allow or Deny", path)
+	}
+	effect, err := parseString(path+".Effect", m["Effect"])
+	if err != nil {
+		return "", err
+	}
+	if effect != "Allow" && effect != "Deny" {
+		return "", fmt.Errorf("%s.Effect must be Allow or Deny, got %q", path, effect)
+	}
+	return effect, nil
+}
+
+// parseEither reads an element that has a negated twin (Principal and
+// NotPrincipal, Action and NotAction, Resource and NotResource): at most
+// one of the two may be present and, when required, one must be. The value
+// read goes to x for the element and to notX for its twin.
+func parseEither[T any](path string, m map[string]json.RawMessage, name string, required bool,
+	parse func(path string, raw json.RawMessage) (T, error)) (x, notX T, err error) {
+	notName := "Not" + name
+	has, hasNot := present(m, name), present(m, notName)
+	switch {
+	case has && hasNot:
+		err = fmt.Errorf("%s has both %s and %s; use one", path, name, notName)
+	case has:
+		x, err = parse(path+"."+name, m[name])
+	case hasNot:
+		notX, err = parse(path+"."+notName, m[notName])
+	case required:
+		err = fmt.Errorf("%s.%s is missing: a statement needs %s or %s", path, name, name, notName)
+	}
+	return x, notX, err
+}
+
+// parseNames reads Action, Resource and their twins: a string or a
+// non-empty list of strings.
+func parseNames(path string, raw json.RawMessage) ([]string, error) {
+	return parseStringList(path, raw, false)
+}
+
+// present reports whether the object has the element with a non-null
+// value.
+func present(m map[string]json.RawMessage, k string) bool {
+	raw, ok := m[k]
+	return ok && !isNull(raw)
+}
+
+// checkElements refuses any element of the object at where that is not
+// among known.
+func checkElements(where string, m map[string]json.RawMessage, known []string) error {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(known, k) {
+			return unknownElementError(where, k, known)
+		}
+	}
+	return nil
 }
 
 func parsePrincipal(path string, raw json.RawMessage) (map[string][]string, error) {
