@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -291,48 +292,21 @@ func splitVariable(body string) (key, def string, hasDef bool) {
 
 // judge evaluates one key of a condition block.
 func (e *requestEnv) judge(op operator, key string, expected []string) (tri, string) {
-	if !op.known {
-		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
-	}
-	if len(expected) == 0 {
-		return triUnknown, fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
-	}
-	if op.info.family == famNull && op.set != "" {
-		return triUnknown, fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
+	if why := op.unjudgeable(key, expected); why != "" {
+		return triUnknown, why
 	}
 	actual, st := e.lookup(key)
 	if st == keyUnknown {
 		return triUnknown, fmt.Sprintf("cannot judge %s %s: the value of %s is known only to AWS at request time; STS decides", op.name, key, key)
 	}
-
 	if op.info.family == famNull {
-		// Null: "true" holds when the key is absent, "false" when present.
-		hit := false
-		for _, v := range expected {
-			if b, ok := parseBool(v); ok && b == (st == keyAbsent) {
-				hit = true
-			}
-		}
-		return triOf(hit), ""
+		return triOf(nullHolds(expected, st == keyAbsent)), ""
 	}
-
-	var pats []valuePattern
-	for _, v := range expected {
-		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
-			// The operators page allows policy variables with Bool, the
-			// variables page allows them only with String and ARN operators.
-			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
-				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
-				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
-		}
-		p, ok, unknown := e.resolve(v, op.info.family)
-		if unknown != "" {
-			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
-		}
-		p.unresolved = !ok
-		pats = append(pats, p)
+	pats, why := e.patterns(op, key, expected)
+	if why != "" {
+		return triUnknown, why
 	}
-	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && multivaluedKeys[strings.ToLower(key)])) {
+	if op.set == "" && isMultivalued(key, actual) {
 		// AWS documents set operators for multivalued keys; how a plain
 		// operator treats one is not documented
 		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
@@ -341,53 +315,109 @@ func (e *requestEnv) judge(op operator, key string, expected []string) (tri, str
 	return triOf(setMatch(op, pats, actual)), ""
 }
 
+// unjudgeable says why a condition with this operator, key and policy
+// values cannot be judged whatever the request holds, or "" when it can
+// be: the operator is unknown, the list of values is empty, or Null comes
+// with a set operator.
+func (op operator) unjudgeable(key string, expected []string) string {
+	switch {
+	case !op.known:
+		return fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
+	case len(expected) == 0:
+		return fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
+	case op.info.family == famNull && op.set != "":
+		return fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
+	}
+	return ""
+}
+
+// nullHolds is the Null operator: a value "true" holds when the key is
+// absent, "false" when it is present.
+func nullHolds(expected []string, absent bool) bool {
+	hit := false
+	for _, v := range expected {
+		if b, ok := parseBool(v); ok && b == absent {
+			hit = true
+		}
+	}
+	return hit
+}
+
+// patterns are the policy values with their policy variables substituted,
+// or a reason why they cannot be judged: a variable whose value only AWS
+// knows, or a variable in a Bool value.
+func (e *requestEnv) patterns(op operator, key string, expected []string) ([]valuePattern, string) {
+	var pats []valuePattern
+	for _, v := range expected {
+		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
+			// The operators page allows policy variables with Bool, the
+			// variables page allows them only with String and ARN operators.
+			return nil, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
+				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
+				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
+		}
+		p, ok, unknown := e.resolve(v, op.info.family)
+		if unknown != "" {
+			return nil, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
+		}
+		p.unresolved = !ok
+		pats = append(pats, p)
+	}
+	return pats, ""
+}
+
+// isMultivalued reports whether the key holds a set of values: the request
+// has several, or AWS documents the key as multivalued.
+func isMultivalued(key string, actual []string) bool {
+	return len(actual) > 1 || (len(actual) == 1 && multivaluedKeys[strings.ToLower(key)])
+}
+
 // setMatch applies the operator, its set qualifier and IfExists to the
-// request's values (nil when the key is absent).
+// request's values (nil when the key is absent). ForAllValues, and a plain
+// negated operator, need every request value to satisfy the operator;
+// ForAnyValue and a plain positive operator need one.
 func setMatch(op operator, pats []valuePattern, actual []string) bool {
-	negated := op.info.negated
 	if len(actual) == 0 {
-		switch op.set {
-		case "ForAllValues":
-			return true // vacuously true for a missing or empty key
-		case "ForAnyValue":
-			return op.ifExists
-		default:
-			return op.ifExists || negated
-		}
+		return absentKeyMatches(op)
 	}
-	// ok reports whether one request value satisfies the operator. The
-	// policy values are alternatives; a value that does not parse for the
-	// operator (or has an unresolved variable) matches nothing: it never
-	// satisfies a positive operator, and a negated one fails on it too.
-	ok := func(v string) bool {
-		for _, p := range pats {
-			match, valid := false, false
-			if !p.unresolved {
-				match, valid = compareValues(op.info, v, p)
-			}
-			switch {
-			case !negated && valid && match:
-				return true
-			case negated && (!valid || match):
-				return false
-			}
-		}
-		return negated
+	satisfies := func(v string) bool { return valueSatisfies(op.info, pats, v) }
+	if op.set == "ForAllValues" || (op.set == "" && op.info.negated) {
+		return !slices.ContainsFunc(actual, func(v string) bool { return !satisfies(v) })
 	}
-	if op.set == "ForAllValues" || (op.set == "" && negated) {
-		for _, v := range actual {
-			if !ok(v) {
-				return false
-			}
-		}
-		return true
+	return slices.ContainsFunc(actual, satisfies)
+}
+
+// absentKeyMatches is the outcome of a condition on a key the request
+// lacks (or holds as an empty set).
+func absentKeyMatches(op operator) bool {
+	switch op.set {
+	case "ForAllValues":
+		return true // vacuously true for a missing or empty key
+	case "ForAnyValue":
+		return op.ifExists
+	default:
+		return op.ifExists || op.info.negated
 	}
-	for _, v := range actual {
-		if ok(v) {
+}
+
+// valueSatisfies reports whether one request value satisfies the operator.
+// The policy values are alternatives; a value that does not parse for the
+// operator (or has an unresolved variable) matches nothing: it never
+// satisfies a positive operator, and a negated one fails on it too.
+func valueSatisfies(info operatorInfo, pats []valuePattern, v string) bool {
+	for _, p := range pats {
+		match, valid := false, false
+		if !p.unresolved {
+			match, valid = compareValues(info, v, p)
+		}
+		switch {
+		case !info.negated && valid && match:
 			return true
+		case info.negated && (!valid || match):
+			return false
 		}
 	}
-	return false
+	return info.negated
 }
 
 // compareValues applies the positive comparison of an operator to a request
@@ -396,50 +426,65 @@ func setMatch(op operator, pats []valuePattern, actual []string) bool {
 func compareValues(info operatorInfo, v string, p valuePattern) (match, valid bool) {
 	switch info.family {
 	case famString:
-		switch info.cmp {
-		case "eq":
-			return v == p.String(), true
-		case "eqi":
-			return strings.EqualFold(v, p.String()), true
-		default:
-			return globMatch(p, v), true
-		}
+		return compareStrings(info.cmp, v, p), true
 	case famARN:
 		return arnMatch(p, v)
 	case famNumeric:
-		a, ok1 := parseNumber(v)
-		b, ok2 := parseNumber(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return orderHolds(info.cmp, a.Cmp(b)), true
+		return compareParsed(info.cmp, v, p.String(), parseNumber, (*big.Rat).Cmp)
 	case famDate:
-		a, ok1 := parseDate(v)
-		b, ok2 := parseDate(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return orderHolds(info.cmp, a.Compare(b)), true
+		return compareParsed(info.cmp, v, p.String(), parseDate, time.Time.Compare)
 	case famBool:
-		a, ok1 := parseBool(v)
-		b, ok2 := parseBool(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return a == b, true
+		return compareParsed("eq", v, p.String(), parseBool, compareBools)
 	case famBinary:
-		// Both sides are base64 text: equal texts, or texts that decode to
-		// the same bytes, match.
-		if v == p.String() {
-			return true, true
-		}
-		a, err1 := base64.StdEncoding.DecodeString(v)
-		b, err2 := base64.StdEncoding.DecodeString(p.String())
-		return err1 == nil && err2 == nil && string(a) == string(b), true
+		return binaryEqual(v, p.String()), true
 	case famIP:
 		return ipMatch(p.String(), v)
 	}
 	return false, false
+}
+
+// compareStrings is the String operators' comparison: exact, case-blind,
+// or with wildcards.
+func compareStrings(cmp, v string, p valuePattern) bool {
+	switch cmp {
+	case "eq":
+		return v == p.String()
+	case "eqi":
+		return strings.EqualFold(v, p.String())
+	default:
+		return globMatch(p, v)
+	}
+}
+
+// compareParsed parses both values for the operator's family and orders
+// them; valid is false when either does not parse.
+func compareParsed[T any](cmp, v, policy string, parse func(string) (T, bool), order func(a, b T) int) (match, valid bool) {
+	a, ok1 := parse(v)
+	b, ok2 := parse(policy)
+	if !ok1 || !ok2 {
+		return false, false
+	}
+	return orderHolds(cmp, order(a, b)), true
+}
+
+// compareBools orders booleans only as equal or not, which is all Bool
+// asks.
+func compareBools(a, b bool) int {
+	if a == b {
+		return 0
+	}
+	return 1
+}
+
+// binaryEqual compares base64 texts: equal texts, or texts that decode to
+// the same bytes, match.
+func binaryEqual(v, policy string) bool {
+	if v == policy {
+		return true
+	}
+	a, err1 := base64.StdEncoding.DecodeString(v)
+	b, err2 := base64.StdEncoding.DecodeString(policy)
+	return err1 == nil && err2 == nil && string(a) == string(b)
 }
 
 // multivaluedKeys are context keys AWS documents as multivalued
@@ -616,13 +661,7 @@ func conditionHolds(set, base string, ifExists bool, expected, actual []string) 
 	}
 	op := operator{set: set, base: base, ifExists: ifExists, known: true, info: info}
 	if info.family == famNull {
-		hit := false
-		for _, v := range expected {
-			if b, ok := parseBool(v); ok && b == (len(actual) == 0) {
-				hit = true
-			}
-		}
-		return hit
+		return nullHolds(expected, len(actual) == 0)
 	}
 	pats := make([]valuePattern, len(expected))
 	for i, v := range expected {
