@@ -45,112 +45,150 @@ const extraQueryKey = "__extra__"
 // login; flattened extra values that are themselves JSON (such as "1" or
 // "true") come back decoded.
 func ConnectionURI(c *Connection) (string, error) {
-	if c == nil {
-		return "", errors.New("rendering connection URI: connection is nil")
-	}
-	if err := checkConnType(c.ConnType); err != nil {
+	extra, err := renderableExtra(c)
+	if err != nil {
 		return "", err
 	}
-	if c.Port != nil && (*c.Port < 0 || *c.Port > 65535) {
-		return "", fmt.Errorf("rendering connection URI: port %d is outside 0-65535", *c.Port)
-	}
-	var extra []member
-	if c.Extra != nil && *c.Extra != "" {
-		var err error
-		if extra, err = parseExtra(*c.Extra); err != nil {
-			return "", err
-		}
-	}
-
 	var b strings.Builder
-	if c.ConnType != "" {
-		b.WriteString(strings.ReplaceAll(strings.ToLower(c.ConnType), "_", "-"))
-		b.WriteString("://")
-	} else {
-		b.WriteString("//")
-	}
-
-	// A host with "://" has its protocol written before the authority, as
-	// is, unless the protocol equals conn_type, in which case the whole host
-	// is percent-encoded. (Airflow 2 always splits the protocol off.)
-	hostToUse := ""
-	if c.Host != nil {
-		hostToUse = *c.Host
-		if protocol, host, ok := strings.Cut(hostToUse, "://"); ok && protocol != c.ConnType {
-			hostToUse = host
-			if protocol != "" {
-				b.WriteString(protocol)
-				b.WriteString("://")
-			}
-		}
-	}
-
-	authority := ""
-	if c.Login != nil {
-		authority += pyQuote(*c.Login, false)
-	}
-	// Airflow ignores an empty password (its password setter stores only a
-	// non-empty one, in Airflow 2 and 3), so "" is the same as none.
-	if c.Password != nil && *c.Password != "" {
-		authority += ":" + pyQuote(*c.Password, false)
-	}
-	if authority != "" {
-		authority += "@"
-		b.WriteString(authority)
-	}
-
-	hostBlock := pyQuote(hostToUse, false)
-	if c.Port != nil && *c.Port != 0 {
-		if hostBlock == "" && authority == "" {
-			hostBlock += "@"
-		}
-		hostBlock += ":" + strconv.FormatInt(*c.Port, 10)
-	}
-	schema := ""
-	if c.Schema != nil {
-		schema = *c.Schema
-	}
-	if schema != "" {
-		hostBlock += "/" + pyQuote(schema, false)
-	}
-	b.WriteString(hostBlock)
-
+	b.WriteString(uriScheme(c.ConnType))
+	protocol, host := splitHostProtocol(c.Host, c.ConnType)
+	b.WriteString(protocol)
+	authority := uriAuthority(c.Login, c.Password)
+	b.WriteString(authority)
+	schema := strOrEmpty(c.Schema)
+	b.WriteString(uriHostBlock(host, c.Port, authority != "", schema))
 	if c.Extra != nil && *c.Extra != "" {
 		if schema != "" {
 			b.WriteString("?")
 		} else {
 			b.WriteString("/?")
 		}
-		// Extras are flattened into query parameters only when every value
-		// is a string (Airflow 3; Airflow 2 also tried other scalars, which
-		// never survived its equality check) and there is at least one.
-		// Otherwise the extra string itself, unchanged, is the value of
-		// __extra__.
-		flat := len(extra) > 0
-		for _, m := range extra {
-			if !m.isString() {
-				flat = false
-				break
-			}
+		query, err := uriQuery(*c.Extra, extra)
+		if err != nil {
+			return "", err
 		}
-		if flat {
-			for i, m := range extra {
-				var v string
-				if err := json.Unmarshal(m.value, &v); err != nil {
-					return "", fmt.Errorf("rendering connection URI: extra key %q: %w", m.key, err)
-				}
-				if i > 0 {
-					b.WriteByte('&')
-				}
-				b.WriteString(pyQuote(m.key, true))
-				b.WriteByte('=')
-				b.WriteString(pyQuote(v, true))
-			}
-		} else {
-			b.WriteString(extraQueryKey + "=" + pyQuote(*c.Extra, true))
-		}
+		b.WriteString(query)
 	}
 	return b.String(), nil
+}
+
+// renderableExtra refuses a connection that ConnectionURI cannot render
+// into a URI Airflow reads back (no connection, a conn_type that is not a
+// URI scheme, a port outside 0-65535, an extra that is not a JSON object)
+// and returns the extra's members.
+func renderableExtra(c *Connection) ([]member, error) {
+	if c == nil {
+		return nil, errors.New("rendering connection URI: connection is nil")
+	}
+	if err := checkConnType(c.ConnType); err != nil {
+		return nil, err
+	}
+	if c.Port != nil && (*c.Port < 0 || *c.Port > 65535) {
+		return nil, fmt.Errorf("rendering connection URI: port %d is outside 0-65535", *c.Port)
+	}
+	if c.Extra == nil || *c.Extra == "" {
+		return nil, nil
+	}
+	return parseExtra(*c.Extra)
+}
+
+// uriScheme is the URI's start: conn_type lower-cased with "_" as "-",
+// then "://", or just "//" without a conn_type.
+func uriScheme(connType string) string {
+	if connType == "" {
+		return "//"
+	}
+	return strings.ReplaceAll(strings.ToLower(connType), "_", "-") + "://"
+}
+
+// splitHostProtocol splits a host with "://" into the protocol, which is
+// written before the authority as is (with its "://"), and the rest,
+// unless the protocol equals conn_type, in which case the whole host is
+// percent-encoded as the host. (Airflow 2 always splits the protocol off.)
+func splitHostProtocol(host *string, connType string) (protocol, rest string) {
+	h := strOrEmpty(host)
+	p, after, ok := strings.Cut(h, "://")
+	if !ok || p == connType {
+		return "", h
+	}
+	if p == "" {
+		return "", after
+	}
+	return p + "://", after
+}
+
+// uriAuthority is the percent-encoded login and password followed by "@",
+// or "" when there is neither. Airflow ignores an empty password (its
+// password setter stores only a non-empty one, in Airflow 2 and 3), so ""
+// is the same as none.
+func uriAuthority(login, password *string) string {
+	authority := ""
+	if login != nil {
+		authority += pyQuote(*login, false)
+	}
+	if password != nil && *password != "" {
+		authority += ":" + pyQuote(*password, false)
+	}
+	if authority == "" {
+		return ""
+	}
+	return authority + "@"
+}
+
+// uriHostBlock is the percent-encoded host, the port unless it is 0, and
+// "/" with the percent-encoded schema unless it is empty. A port with
+// neither host nor credentials needs an "@" before it.
+func uriHostBlock(host string, port *int64, hasAuthority bool, schema string) string {
+	block := pyQuote(host, false)
+	if port != nil && *port != 0 {
+		if block == "" && !hasAuthority {
+			block += "@"
+		}
+		block += ":" + strconv.FormatInt(*port, 10)
+	}
+	if schema != "" {
+		block += "/" + pyQuote(schema, false)
+	}
+	return block
+}
+
+// uriQuery is the query that carries the extra. Extras are flattened into
+// query parameters only when every value is a string (Airflow 3; Airflow 2
+// also tried other scalars, which never survived its equality check) and
+// there is at least one. Otherwise the extra string itself, unchanged, is
+// the value of __extra__.
+func uriQuery(extraText string, extra []member) (string, error) {
+	if !allStrings(extra) {
+		return extraQueryKey + "=" + pyQuote(extraText, true), nil
+	}
+	var b strings.Builder
+	for i, m := range extra {
+		var v string
+		if err := json.Unmarshal(m.value, &v); err != nil {
+			return "", fmt.Errorf("rendering connection URI: extra key %q: %w", m.key, err)
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pyQuote(m.key, true))
+		b.WriteByte('=')
+		b.WriteString(pyQuote(v, true))
+	}
+	return b.String(), nil
+}
+
+// allStrings reports whether there are members and every value is a JSON
+// string.
+func allStrings(members []member) bool {
+	if len(members) == 0 {
+		return false
+	}
+	for _, m := range members {
+		if !m.isString() {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseConnectionURI parses a URI the way Airflow does
@@ -168,69 +206,97 @@ func ConnectionURI(c *Connection) (string, error) {
 // appear; numbers keep their text. A parameter whose value Python would
 // read as NaN or Infinity is an error, since JSON cannot hold it.
 func ParseConnectionURI(uri string) (*Connection, error) {
+	scheme, rest, withProtocol, err := splitConnectionURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	c := &Connection{ConnType: normalizeConnType(scheme)}
+	host := rest.netlocHostname()
+	if host != "" && withProtocol && rest.scheme != "" {
+		host = rest.scheme + "://" + host
+	}
+	c.Host = &host
+	schema := uriSchema(rest.path)
+	c.Schema = &schema
+	c.Login, c.Password = uriCredentials(rest)
+	if c.Port, err = rest.port(); err != nil {
+		return nil, err
+	}
+	if c.Extra, err = uriExtra(rest.query); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// splitConnectionURI takes the conn_type off the URI as Airflow does and
+// splits the rest, whose scheme is the host's protocol when the URI has a
+// second "://" (withProtocol).
+func splitConnectionURI(uri string) (scheme string, rest splitResult, withProtocol bool, err error) {
 	if uri == "" {
-		return nil, errors.New("parsing connection URI: the URI is empty")
+		return "", rest, false, errors.New("parsing connection URI: the URI is empty")
 	}
 	schemes := strings.Count(uri, "://")
 	if schemes > 2 {
-		return nil, errors.New(`parsing connection URI: more than two "://" in the URI`)
+		return "", rest, false, errors.New(`parsing connection URI: more than two "://" in the URI`)
 	}
-	withProtocol := schemes == 2
+	withProtocol = schemes == 2
 	parts, err := pyURLSplit(uri)
 	if err != nil {
-		return nil, err
+		return "", rest, false, err
 	}
 	replacement := "//"
 	if withProtocol {
 		replacement = ""
 	}
-	rest := strings.ReplaceAll(uri, parts.scheme+"://", replacement)
+	restText := strings.ReplaceAll(uri, parts.scheme+"://", replacement)
 	if withProtocol {
-		first, _, _ := strings.Cut(rest, "://")
+		first, _, _ := strings.Cut(restText, "://")
 		if strings.ContainsAny(first, "@:") {
-			return nil, errors.New(`parsing connection URI: the protocol of the host (before its "://") contains "@" or ":"`)
+			return "", rest, false, errors.New(`parsing connection URI: the protocol of the host (before its "://") contains "@" or ":"`)
 		}
 	}
-	restParts, err := pyURLSplit(rest)
-	if err != nil {
-		return nil, err
-	}
+	rest, err = pyURLSplit(restText)
+	return parts.scheme, rest, withProtocol, err
+}
 
-	c := &Connection{ConnType: normalizeConnType(parts.scheme)}
-	host := restParts.netlocHostname()
-	if host != "" && withProtocol && restParts.scheme != "" {
-		host = restParts.scheme + "://" + host
+// uriSchema is the unquoted path without its first character (the "/").
+func uriSchema(path string) string {
+	if _, size := utf8.DecodeRuneInString(path); size > 0 {
+		return pyUnquote(path[size:])
 	}
-	c.Host = &host
-	schema := ""
-	if _, size := utf8.DecodeRuneInString(restParts.path); size > 0 {
-		schema = pyUnquote(restParts.path[size:])
+	return ""
+}
+
+// uriCredentials are the unquoted login and password: both nil without
+// user information, the password nil without ":" or when empty (Airflow
+// ignores an empty password).
+func uriCredentials(r splitResult) (login, password *string) {
+	user, pw, ok := r.userinfo()
+	if !ok {
+		return nil, nil
 	}
-	c.Schema = &schema
-	if user, password, ok := restParts.userinfo(); ok {
-		user = pyUnquote(user)
-		c.Login = &user
-		if password != nil && *password != "" {
-			p := pyUnquote(*password)
-			c.Password = &p
-		}
+	user = pyUnquote(user)
+	if pw != nil && *pw != "" {
+		p := pyUnquote(*pw)
+		password = &p
 	}
-	if c.Port, err = restParts.port(); err != nil {
+	return &user, password
+}
+
+// uriExtra is the extra a URI's query carries, nil when there is none or
+// __extra__ is empty; it must be a JSON object.
+func uriExtra(query string) (*string, error) {
+	if query == "" {
+		return nil, nil
+	}
+	extra, err := extraFromQuery(query)
+	if err != nil || extra == "" {
 		return nil, err
 	}
-	if restParts.query != "" {
-		extra, err := extraFromQuery(restParts.query)
-		if err != nil {
-			return nil, err
-		}
-		if extra != "" {
-			if _, err := parseExtra(extra); err != nil {
-				return nil, fmt.Errorf("parsing connection URI: %w", err)
-			}
-			c.Extra = &extra
-		}
+	if _, err := parseExtra(extra); err != nil {
+		return nil, fmt.Errorf("parsing connection URI: %w", err)
 	}
-	return c, nil
+	return &extra, nil
 }
 
 // ConnectionJSON renders the JSON form Airflow accepts in AIRFLOW_CONN_<ID>
@@ -245,33 +311,9 @@ func ConnectionJSON(c *Connection) (string, error) {
 	if c == nil {
 		return "", errors.New("rendering connection JSON: connection is nil")
 	}
-	fields := map[string]json.RawMessage{}
-	put := func(key string, v any) error {
-		raw, err := marshalNoEscape(v)
-		if err != nil {
-			return fmt.Errorf("rendering connection JSON: %s: %w", key, err)
-		}
-		fields[key] = raw
-		return nil
-	}
-	if err := put(FieldConnType, c.ConnType); err != nil {
+	fields, err := jsonTextFields(c)
+	if err != nil {
 		return "", err
-	}
-	for _, f := range []struct {
-		key   string
-		value *string
-	}{
-		{FieldDescription, c.Description}, {FieldHost, c.Host}, {FieldLogin, c.Login},
-		{FieldPassword, c.Password}, {FieldSchema, c.Schema},
-	} {
-		if f.key == FieldPassword && f.value != nil && *f.value == "" {
-			continue // Airflow ignores an empty password
-		}
-		if f.value != nil {
-			if err := put(f.key, *f.value); err != nil {
-				return "", err
-			}
-		}
 	}
 	if c.Port != nil {
 		fields[FieldPort] = json.RawMessage(strconv.FormatInt(*c.Port, 10))
@@ -290,6 +332,29 @@ func ConnectionJSON(c *Connection) (string, error) {
 		return "", fmt.Errorf("rendering connection JSON: %w", err)
 	}
 	return string(out), nil
+}
+
+// jsonTextFields are the JSON form's string fields: conn_type always, the
+// others when set, an empty password left out as Airflow ignores it.
+func jsonTextFields(c *Connection) (map[string]json.RawMessage, error) {
+	fields := map[string]json.RawMessage{}
+	for _, f := range []struct {
+		key   string
+		value *string
+	}{
+		{FieldConnType, &c.ConnType}, {FieldDescription, c.Description}, {FieldHost, c.Host},
+		{FieldLogin, c.Login}, {FieldPassword, c.Password}, {FieldSchema, c.Schema},
+	} {
+		if f.value == nil || (f.key == FieldPassword && *f.value == "") {
+			continue
+		}
+		raw, err := marshalNoEscape(*f.value)
+		if err != nil {
+			return nil, fmt.Errorf("rendering connection JSON: %s: %w", f.key, err)
+		}
+		fields[f.key] = raw
+	}
+	return fields, nil
 }
 
 // normalizeConnType is Connection._normalize_conn_type: "postgresql" is
