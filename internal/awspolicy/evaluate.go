@@ -241,37 +241,50 @@ func judgeStatement(idx int, st Statement, req WebIdentityRequest, env *requestE
 	}
 
 	for _, opName := range slices.Sorted(maps.Keys(st.Condition)) {
-		op := parseOperator(opName)
-		block := st.Condition[opName]
-		if !op.known && len(block) == 0 {
-			r.cond = triAnd(r.cond, triUnknown)
-			r.unjudged = append(r.unjudged, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", opName))
-		}
-		for _, key := range sortedConditionKeys(block) {
-			r.conditions++
-			expected := block[key]
-			res, why := env.judge(op, key, expected)
-			r.cond = triAnd(r.cond, res)
-			switch res {
-			case triTrue:
-				continue
-			case triUnknown:
-				if !slices.Contains(r.unjudged, why) {
-					r.unjudged = append(r.unjudged, why)
-				}
-				continue
-			}
-			actual, _ := env.lookup(key)
-			note, fix := explainFailure(op.set, op.base, key, expected, actual)
-			r.failures = append(r.failures, Mismatch{
-				Statement: idx, Operator: opName, Key: key, Expected: expected, Actual: actual, Note: note,
-			})
-			if fix != "" && !slices.Contains(r.fixes, fix) {
-				r.fixes = append(r.fixes, fix)
-			}
-		}
+		r.judgeBlock(idx, opName, st.Condition[opName], env)
 	}
 	return r
+}
+
+// judgeBlock judges the keys of one operator's block of conditions and
+// records how they fared.
+func (r *statementResult) judgeBlock(idx int, opName string, block map[string][]string, env *requestEnv) {
+	op := parseOperator(opName)
+	if !op.known && len(block) == 0 {
+		r.cond = triAnd(r.cond, triUnknown)
+		r.unjudged = append(r.unjudged, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", opName))
+	}
+	for _, key := range sortedConditionKeys(block) {
+		r.conditions++
+		res, why := env.judge(op, key, block[key])
+		r.cond = triAnd(r.cond, res)
+		switch res {
+		case triUnknown:
+			r.unjudged = appendNew(r.unjudged, why)
+		case triFalse:
+			r.recordFailure(idx, op, key, block[key], env)
+		}
+	}
+}
+
+// recordFailure records a failed condition with its explanation and fix.
+func (r *statementResult) recordFailure(idx int, op operator, key string, expected []string, env *requestEnv) {
+	actual, _ := env.lookup(key)
+	note, fix := explainFailure(op.set, op.base, key, expected, actual)
+	r.failures = append(r.failures, Mismatch{
+		Statement: idx, Operator: op.name, Key: key, Expected: expected, Actual: actual, Note: note,
+	})
+	if fix != "" {
+		r.fixes = appendNew(r.fixes, fix)
+	}
+}
+
+// appendNew appends s unless the list holds it already.
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
 }
 
 func principalListed(m map[string][]string, provider string) bool {
