@@ -92,29 +92,10 @@ func decodeUTF8Replace(b []byte) string {
 }
 
 // maximalSubpart is the length of the invalid UTF-8 sequence at the start of
-// b that Python replaces with a single U+FFFD.
+// b that Python replaces with a single U+FFFD: the lead byte and as many of
+// the continuation bytes it calls for as are in range.
 func maximalSubpart(b []byte) int {
-	c := b[0]
-	need := 0
-	lo, hi := byte(0x80), byte(0xBF)
-	switch {
-	case c >= 0xC2 && c <= 0xDF:
-		need = 1
-	case c == 0xE0:
-		need, lo = 2, 0xA0
-	case c == 0xED:
-		need, hi = 2, 0x9F
-	case c >= 0xE1 && c <= 0xEF:
-		need = 2
-	case c == 0xF0:
-		need, lo = 3, 0x90
-	case c == 0xF4:
-		need, hi = 3, 0x8F
-	case c >= 0xF1 && c <= 0xF3:
-		need = 3
-	default:
-		return 1
-	}
+	need, lo, hi := utf8Lead(b[0])
 	i := 1
 	for ; i <= need && i < len(b); i++ {
 		if b[i] < lo || b[i] > hi {
@@ -123,6 +104,30 @@ func maximalSubpart(b []byte) int {
 		lo, hi = 0x80, 0xBF
 	}
 	return i
+}
+
+// utf8Lead is what a lead byte of UTF-8 calls for: the number of
+// continuation bytes and the range of the first one (the later ones are
+// 0x80-0xBF). A byte that cannot lead a sequence calls for none.
+func utf8Lead(c byte) (need int, lo, hi byte) {
+	lo, hi = 0x80, 0xBF
+	switch {
+	case c >= 0xC2 && c <= 0xDF:
+		return 1, lo, hi
+	case c == 0xE0:
+		return 2, 0xA0, hi
+	case c == 0xED:
+		return 2, lo, 0x9F
+	case c >= 0xE1 && c <= 0xEF:
+		return 2, lo, hi
+	case c == 0xF0:
+		return 3, 0x90, hi
+	case c == 0xF4:
+		return 3, lo, 0x8F
+	case c >= 0xF1 && c <= 0xF3:
+		return 3, lo, hi
+	}
+	return 0, lo, hi
 }
 
 // pyParseQSL is urllib.parse.parse_qsl(qs, keep_blank_values=True).
