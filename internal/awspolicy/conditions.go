@@ -139,7 +139,8 @@ func parseOperator(op string) operator {
 	return o
 }
 
-// operatorParts is parseOperator's parts.
+// operatorParts is parseOperator's result as separate values: the set
+// qualifier, the base operator, IfExists, and whether the base is known.
 func operatorParts(op string) (set, base string, ifExists, supported bool) {
 	o := parseOperator(op)
 	return o.set, o.base, o.ifExists, o.known

@@ -287,6 +287,9 @@ func appendNew(list []string, s string) []string {
 	return append(list, s)
 }
 
+// principalListed reports whether a Principal (or NotPrincipal) element
+// names the provider: everyone ("*", or "*" as AWS) or the provider as
+// Federated.
 func principalListed(m map[string][]string, provider string) bool {
 	if slices.Contains(m["*"], "*") || slices.Contains(m["AWS"], "*") {
 		return true
