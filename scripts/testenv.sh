@@ -27,7 +27,7 @@ MOTO_VERSION=5.2.5 # moto[server], the AWS mock
 OPENTOFU_VERSION=v1.12.6
 MIN_TF_MINOR=11 # 1.x
 # The independent IAM policy simulator the trust-policy evaluator is held
-# against (internal/awsiam/differential_test.go). AGPL-3.0: installed into the
+# against (internal/awspolicy/differential_test.go). AGPL-3.0: installed into the
 # cache for tests only, never vendored, copied or linked into the provider.
 IAMSIM_PACKAGE=@cloud-copilot/iam-simulate
 IAMSIM_VERSION=0.1.173

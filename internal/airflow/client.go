@@ -113,23 +113,12 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 
-	version := strings.ToLower(strings.TrimSpace(cfg.APIVersion))
-	if version == "" {
-		version = VersionAuto
+	version, err := apiVersion(cfg.APIVersion)
+	if err != nil {
+		return nil, err
 	}
-	if !slices.Contains(Versions, version) {
-		return nil, fmt.Errorf("invalid API version %q: must be one of %s", cfg.APIVersion, strings.Join(Versions, ", "))
-	}
-
-	if cfg.Token == "" {
-		switch {
-		case cfg.Username == "" && cfg.Password == "":
-			return nil, errors.New("no Airflow credentials: set a token, or a username and password")
-		case cfg.Username == "":
-			return nil, errors.New("a username is required when a password is set")
-		case cfg.Password == "":
-			return nil, errors.New("a password is required when a username is set")
-		}
+	if err := checkCredentials(cfg); err != nil {
+		return nil, err
 	}
 
 	c := &Client{
@@ -147,6 +136,43 @@ func NewClient(cfg Config) (*Client, error) {
 	if cfg.Token == "" {
 		c.username, c.password = cfg.Username, cfg.Password
 	}
+	c.applyDefaults()
+	return c, nil
+}
+
+// apiVersion is the configured API version, lower-cased, VersionAuto when
+// empty; it must be one of Versions.
+func apiVersion(configured string) (string, error) {
+	version := strings.ToLower(strings.TrimSpace(configured))
+	if version == "" {
+		version = VersionAuto
+	}
+	if !slices.Contains(Versions, version) {
+		return "", fmt.Errorf("invalid API version %q: must be one of %s", configured, strings.Join(Versions, ", "))
+	}
+	return version, nil
+}
+
+// checkCredentials requires a token, or a username and a password.
+func checkCredentials(cfg Config) error {
+	if cfg.Token != "" {
+		return nil
+	}
+	switch {
+	case cfg.Username == "" && cfg.Password == "":
+		return errors.New("no Airflow credentials: set a token, or a username and password")
+	case cfg.Username == "":
+		return errors.New("a username is required when a password is set")
+	case cfg.Password == "":
+		return errors.New("a password is required when a username is set")
+	}
+	return nil
+}
+
+// applyDefaults fills in what the configuration left unset: the HTTP
+// client, the user agent and the retry policy (a negative MaxRetries means
+// no retries; a maximum wait below the minimum is raised to it).
+func (c *Client) applyDefaults() {
 	if c.httpClient == nil {
 		c.httpClient = &http.Client{Timeout: defaultTimeout}
 	}
@@ -168,7 +194,6 @@ func NewClient(cfg Config) (*Client, error) {
 	if c.retryWaitMax < c.retryWaitMin {
 		c.retryWaitMax = c.retryWaitMin
 	}
-	return c, nil
 }
 
 // normalizeEndpoint checks that raw is an absolute http(s) URL without

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -17,10 +16,10 @@ import (
 // (airflow.models.connection.Connection.get_uri and Connection(uri=...)) and
 // the JSON form (Connection.as_json and Connection.from_json).
 //
-// The rules are ported from Airflow 3's connection.py and from the parts of
-// CPython 3.11's urllib.parse it relies on (quote, unquote, urlencode,
-// urlsplit, parse_qsl). Where Airflow 2 behaves differently, Airflow 3 is
-// followed; the differences are noted where they apply.
+// The rules are ported from Airflow 3's connection.py; the parts of
+// CPython's urllib.parse they rely on are in urlparse.go. Where Airflow 2
+// behaves differently, Airflow 3 is followed; the differences are noted
+// where they apply.
 
 // extraQueryKey is the query parameter that carries the whole extra as a
 // JSON string when it cannot be flattened (Connection.EXTRA_KEY).
@@ -46,112 +45,150 @@ const extraQueryKey = "__extra__"
 // login; flattened extra values that are themselves JSON (such as "1" or
 // "true") come back decoded.
 func ConnectionURI(c *Connection) (string, error) {
-	if c == nil {
-		return "", errors.New("rendering connection URI: connection is nil")
-	}
-	if err := checkConnType(c.ConnType); err != nil {
+	extra, err := renderableExtra(c)
+	if err != nil {
 		return "", err
 	}
-	if c.Port != nil && (*c.Port < 0 || *c.Port > 65535) {
-		return "", fmt.Errorf("rendering connection URI: port %d is outside 0-65535", *c.Port)
-	}
-	var extra []member
-	if c.Extra != nil && *c.Extra != "" {
-		var err error
-		if extra, err = parseExtra(*c.Extra); err != nil {
-			return "", err
-		}
-	}
-
 	var b strings.Builder
-	if c.ConnType != "" {
-		b.WriteString(strings.ReplaceAll(strings.ToLower(c.ConnType), "_", "-"))
-		b.WriteString("://")
-	} else {
-		b.WriteString("//")
-	}
-
-	// A host with "://" has its protocol written before the authority, as
-	// is, unless the protocol equals conn_type, in which case the whole host
-	// is percent-encoded. (Airflow 2 always splits the protocol off.)
-	hostToUse := ""
-	if c.Host != nil {
-		hostToUse = *c.Host
-		if protocol, host, ok := strings.Cut(hostToUse, "://"); ok && protocol != c.ConnType {
-			hostToUse = host
-			if protocol != "" {
-				b.WriteString(protocol)
-				b.WriteString("://")
-			}
-		}
-	}
-
-	authority := ""
-	if c.Login != nil {
-		authority += pyQuote(*c.Login, false)
-	}
-	// Airflow ignores an empty password (its password setter stores only a
-	// non-empty one, in Airflow 2 and 3), so "" is the same as none.
-	if c.Password != nil && *c.Password != "" {
-		authority += ":" + pyQuote(*c.Password, false)
-	}
-	if authority != "" {
-		authority += "@"
-		b.WriteString(authority)
-	}
-
-	hostBlock := pyQuote(hostToUse, false)
-	if c.Port != nil && *c.Port != 0 {
-		if hostBlock == "" && authority == "" {
-			hostBlock += "@"
-		}
-		hostBlock += ":" + strconv.FormatInt(*c.Port, 10)
-	}
-	schema := ""
-	if c.Schema != nil {
-		schema = *c.Schema
-	}
-	if schema != "" {
-		hostBlock += "/" + pyQuote(schema, false)
-	}
-	b.WriteString(hostBlock)
-
+	b.WriteString(uriScheme(c.ConnType))
+	protocol, host := splitHostProtocol(c.Host, c.ConnType)
+	b.WriteString(protocol)
+	authority := uriAuthority(c.Login, c.Password)
+	b.WriteString(authority)
+	schema := strOrEmpty(c.Schema)
+	b.WriteString(uriHostBlock(host, c.Port, authority != "", schema))
 	if c.Extra != nil && *c.Extra != "" {
 		if schema != "" {
 			b.WriteString("?")
 		} else {
 			b.WriteString("/?")
 		}
-		// Extras are flattened into query parameters only when every value
-		// is a string (Airflow 3; Airflow 2 also tried other scalars, which
-		// never survived its equality check) and there is at least one.
-		// Otherwise the extra string itself, unchanged, is the value of
-		// __extra__.
-		flat := len(extra) > 0
-		for _, m := range extra {
-			if !m.isString() {
-				flat = false
-				break
-			}
+		query, err := uriQuery(*c.Extra, extra)
+		if err != nil {
+			return "", err
 		}
-		if flat {
-			for i, m := range extra {
-				var v string
-				if err := json.Unmarshal(m.value, &v); err != nil {
-					return "", fmt.Errorf("rendering connection URI: extra key %q: %w", m.key, err)
-				}
-				if i > 0 {
-					b.WriteByte('&')
-				}
-				b.WriteString(pyQuote(m.key, true))
-				b.WriteByte('=')
-				b.WriteString(pyQuote(v, true))
-			}
-		} else {
-			b.WriteString(extraQueryKey + "=" + pyQuote(*c.Extra, true))
-		}
+		b.WriteString(query)
 	}
 	return b.String(), nil
+}
+
+// renderableExtra refuses a connection that ConnectionURI cannot render
+// into a URI Airflow reads back (no connection, a conn_type that is not a
+// URI scheme, a port outside 0-65535, an extra that is not a JSON object)
+// and returns the extra's members.
+func renderableExtra(c *Connection) ([]member, error) {
+	if c == nil {
+		return nil, errors.New("rendering connection URI: connection is nil")
+	}
+	if err := checkConnType(c.ConnType); err != nil {
+		return nil, err
+	}
+	if c.Port != nil && (*c.Port < 0 || *c.Port > 65535) {
+		return nil, fmt.Errorf("rendering connection URI: port %d is outside 0-65535", *c.Port)
+	}
+	if c.Extra == nil || *c.Extra == "" {
+		return nil, nil
+	}
+	return parseExtra(*c.Extra)
+}
+
+// uriScheme is the URI's start: conn_type lower-cased with "_" as "-",
+// then "://", or just "//" without a conn_type.
+func uriScheme(connType string) string {
+	if connType == "" {
+		return "//"
+	}
+	return strings.ReplaceAll(strings.ToLower(connType), "_", "-") + "://"
+}
+
+// splitHostProtocol splits a host with "://" into the protocol, which is
+// written before the authority as is (with its "://"), and the rest,
+// unless the protocol equals conn_type, in which case the whole host is
+// percent-encoded as the host. (Airflow 2 always splits the protocol off.)
+func splitHostProtocol(host *string, connType string) (protocol, rest string) {
+	h := strOrEmpty(host)
+	p, after, ok := strings.Cut(h, "://")
+	if !ok || p == connType {
+		return "", h
+	}
+	if p == "" {
+		return "", after
+	}
+	return p + "://", after
+}
+
+// uriAuthority is the percent-encoded login and password followed by "@",
+// or "" when there is neither. Airflow ignores an empty password (its
+// password setter stores only a non-empty one, in Airflow 2 and 3), so ""
+// is the same as none.
+func uriAuthority(login, password *string) string {
+	authority := ""
+	if login != nil {
+		authority += pyQuote(*login, false)
+	}
+	if password != nil && *password != "" {
+		authority += ":" + pyQuote(*password, false)
+	}
+	if authority == "" {
+		return ""
+	}
+	return authority + "@"
+}
+
+// uriHostBlock is the percent-encoded host, the port unless it is 0, and
+// "/" with the percent-encoded schema unless it is empty. A port with
+// neither host nor credentials needs an "@" before it.
+func uriHostBlock(host string, port *int64, hasAuthority bool, schema string) string {
+	block := pyQuote(host, false)
+	if port != nil && *port != 0 {
+		if block == "" && !hasAuthority {
+			block += "@"
+		}
+		block += ":" + strconv.FormatInt(*port, 10)
+	}
+	if schema != "" {
+		block += "/" + pyQuote(schema, false)
+	}
+	return block
+}
+
+// uriQuery is the query that carries the extra. Extras are flattened into
+// query parameters only when every value is a string (Airflow 3; Airflow 2
+// also tried other scalars, which never survived its equality check) and
+// there is at least one. Otherwise the extra string itself, unchanged, is
+// the value of __extra__.
+func uriQuery(extraText string, extra []member) (string, error) {
+	if !allStrings(extra) {
+		return extraQueryKey + "=" + pyQuote(extraText, true), nil
+	}
+	var b strings.Builder
+	for i, m := range extra {
+		var v string
+		if err := json.Unmarshal(m.value, &v); err != nil {
+			return "", fmt.Errorf("rendering connection URI: extra key %q: %w", m.key, err)
+		}
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(pyQuote(m.key, true))
+		b.WriteByte('=')
+		b.WriteString(pyQuote(v, true))
+	}
+	return b.String(), nil
+}
+
+// allStrings reports whether there are members and every value is a JSON
+// string.
+func allStrings(members []member) bool {
+	if len(members) == 0 {
+		return false
+	}
+	for _, m := range members {
+		if !m.isString() {
+			return false
+		}
+	}
+	return true
 }
 
 // ParseConnectionURI parses a URI the way Airflow does
@@ -169,69 +206,97 @@ func ConnectionURI(c *Connection) (string, error) {
 // appear; numbers keep their text. A parameter whose value Python would
 // read as NaN or Infinity is an error, since JSON cannot hold it.
 func ParseConnectionURI(uri string) (*Connection, error) {
+	scheme, rest, withProtocol, err := splitConnectionURI(uri)
+	if err != nil {
+		return nil, err
+	}
+	c := &Connection{ConnType: normalizeConnType(scheme)}
+	host := rest.netlocHostname()
+	if host != "" && withProtocol && rest.scheme != "" {
+		host = rest.scheme + "://" + host
+	}
+	c.Host = &host
+	schema := uriSchema(rest.path)
+	c.Schema = &schema
+	c.Login, c.Password = uriCredentials(rest)
+	if c.Port, err = rest.port(); err != nil {
+		return nil, err
+	}
+	if c.Extra, err = uriExtra(rest.query); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// splitConnectionURI takes the conn_type off the URI as Airflow does and
+// splits the rest, whose scheme is the host's protocol when the URI has a
+// second "://" (withProtocol).
+func splitConnectionURI(uri string) (scheme string, rest splitResult, withProtocol bool, err error) {
 	if uri == "" {
-		return nil, errors.New("parsing connection URI: the URI is empty")
+		return "", rest, false, errors.New("parsing connection URI: the URI is empty")
 	}
 	schemes := strings.Count(uri, "://")
 	if schemes > 2 {
-		return nil, errors.New(`parsing connection URI: more than two "://" in the URI`)
+		return "", rest, false, errors.New(`parsing connection URI: more than two "://" in the URI`)
 	}
-	withProtocol := schemes == 2
+	withProtocol = schemes == 2
 	parts, err := pyURLSplit(uri)
 	if err != nil {
-		return nil, err
+		return "", rest, false, err
 	}
 	replacement := "//"
 	if withProtocol {
 		replacement = ""
 	}
-	rest := strings.ReplaceAll(uri, parts.scheme+"://", replacement)
+	restText := strings.ReplaceAll(uri, parts.scheme+"://", replacement)
 	if withProtocol {
-		first, _, _ := strings.Cut(rest, "://")
+		first, _, _ := strings.Cut(restText, "://")
 		if strings.ContainsAny(first, "@:") {
-			return nil, errors.New(`parsing connection URI: the protocol of the host (before its "://") contains "@" or ":"`)
+			return "", rest, false, errors.New(`parsing connection URI: the protocol of the host (before its "://") contains "@" or ":"`)
 		}
 	}
-	restParts, err := pyURLSplit(rest)
-	if err != nil {
-		return nil, err
-	}
+	rest, err = pyURLSplit(restText)
+	return parts.scheme, rest, withProtocol, err
+}
 
-	c := &Connection{ConnType: normalizeConnType(parts.scheme)}
-	host := restParts.netlocHostname()
-	if host != "" && withProtocol && restParts.scheme != "" {
-		host = restParts.scheme + "://" + host
+// uriSchema is the unquoted path without its first character (the "/").
+func uriSchema(path string) string {
+	if _, size := utf8.DecodeRuneInString(path); size > 0 {
+		return pyUnquote(path[size:])
 	}
-	c.Host = &host
-	schema := ""
-	if _, size := utf8.DecodeRuneInString(restParts.path); size > 0 {
-		schema = pyUnquote(restParts.path[size:])
+	return ""
+}
+
+// uriCredentials are the unquoted login and password: both nil without
+// user information, the password nil without ":" or when empty (Airflow
+// ignores an empty password).
+func uriCredentials(r splitResult) (login, password *string) {
+	user, pw, ok := r.userinfo()
+	if !ok {
+		return nil, nil
 	}
-	c.Schema = &schema
-	if user, password, ok := restParts.userinfo(); ok {
-		user = pyUnquote(user)
-		c.Login = &user
-		if password != nil && *password != "" {
-			p := pyUnquote(*password)
-			c.Password = &p
-		}
+	user = pyUnquote(user)
+	if pw != nil && *pw != "" {
+		p := pyUnquote(*pw)
+		password = &p
 	}
-	if c.Port, err = restParts.port(); err != nil {
+	return &user, password
+}
+
+// uriExtra is the extra a URI's query carries, nil when there is none or
+// __extra__ is empty; it must be a JSON object.
+func uriExtra(query string) (*string, error) {
+	if query == "" {
+		return nil, nil
+	}
+	extra, err := extraFromQuery(query)
+	if err != nil || extra == "" {
 		return nil, err
 	}
-	if restParts.query != "" {
-		extra, err := extraFromQuery(restParts.query)
-		if err != nil {
-			return nil, err
-		}
-		if extra != "" {
-			if _, err := parseExtra(extra); err != nil {
-				return nil, fmt.Errorf("parsing connection URI: %w", err)
-			}
-			c.Extra = &extra
-		}
+	if _, err := parseExtra(extra); err != nil {
+		return nil, fmt.Errorf("parsing connection URI: %w", err)
 	}
-	return c, nil
+	return &extra, nil
 }
 
 // ConnectionJSON renders the JSON form Airflow accepts in AIRFLOW_CONN_<ID>
@@ -246,33 +311,9 @@ func ConnectionJSON(c *Connection) (string, error) {
 	if c == nil {
 		return "", errors.New("rendering connection JSON: connection is nil")
 	}
-	fields := map[string]json.RawMessage{}
-	put := func(key string, v any) error {
-		raw, err := marshalNoEscape(v)
-		if err != nil {
-			return fmt.Errorf("rendering connection JSON: %s: %w", key, err)
-		}
-		fields[key] = raw
-		return nil
-	}
-	if err := put(FieldConnType, c.ConnType); err != nil {
+	fields, err := jsonTextFields(c)
+	if err != nil {
 		return "", err
-	}
-	for _, f := range []struct {
-		key   string
-		value *string
-	}{
-		{FieldDescription, c.Description}, {FieldHost, c.Host}, {FieldLogin, c.Login},
-		{FieldPassword, c.Password}, {FieldSchema, c.Schema},
-	} {
-		if f.key == FieldPassword && f.value != nil && *f.value == "" {
-			continue // Airflow ignores an empty password
-		}
-		if f.value != nil {
-			if err := put(f.key, *f.value); err != nil {
-				return "", err
-			}
-		}
 	}
 	if c.Port != nil {
 		fields[FieldPort] = json.RawMessage(strconv.FormatInt(*c.Port, 10))
@@ -291,6 +332,29 @@ func ConnectionJSON(c *Connection) (string, error) {
 		return "", fmt.Errorf("rendering connection JSON: %w", err)
 	}
 	return string(out), nil
+}
+
+// jsonTextFields are the JSON form's string fields: conn_type always, the
+// others when set, an empty password left out as Airflow ignores it.
+func jsonTextFields(c *Connection) (map[string]json.RawMessage, error) {
+	fields := map[string]json.RawMessage{}
+	for _, f := range []struct {
+		key   string
+		value *string
+	}{
+		{FieldConnType, &c.ConnType}, {FieldDescription, c.Description}, {FieldHost, c.Host},
+		{FieldLogin, c.Login}, {FieldPassword, c.Password}, {FieldSchema, c.Schema},
+	} {
+		if f.value == nil || (f.key == FieldPassword && *f.value == "") {
+			continue
+		}
+		raw, err := marshalNoEscape(*f.value)
+		if err != nil {
+			return nil, fmt.Errorf("rendering connection JSON: %s: %w", f.key, err)
+		}
+		fields[f.key] = raw
+	}
+	return fields, nil
 }
 
 // normalizeConnType is Connection._normalize_conn_type: "postgresql" is
@@ -436,236 +500,6 @@ func extraFromQuery(query string) (string, error) {
 	return encodeMembers(params), nil
 }
 
-// --- CPython 3.11 urllib.parse, as far as Airflow uses it ---
-
-// pyQuote is urllib.parse.quote(s, safe="") or, with plus, quote_plus(s,
-// safe="") as urlencode uses it: every byte but ASCII letters, digits and
-// "_.-~" is percent-encoded with upper-case hex digits.
-func pyQuote(s string, plus bool) string {
-	const hex = "0123456789ABCDEF"
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9',
-			c == '_', c == '.', c == '-', c == '~':
-			b.WriteByte(c)
-		case c == ' ' && plus:
-			b.WriteByte('+')
-		default:
-			b.WriteByte('%')
-			b.WriteByte(hex[c>>4])
-			b.WriteByte(hex[c&15])
-		}
-	}
-	return b.String()
-}
-
-func unhex(c byte) (byte, bool) {
-	switch {
-	case c >= '0' && c <= '9':
-		return c - '0', true
-	case c >= 'a' && c <= 'f':
-		return c - 'a' + 10, true
-	case c >= 'A' && c <= 'F':
-		return c - 'A' + 10, true
-	}
-	return 0, false
-}
-
-// pyUnquote is urllib.parse.unquote: "%XX" becomes the byte XX, anything
-// else is kept, and bytes that are not UTF-8 become U+FFFD, one for each
-// maximal invalid subsequence as Python's "replace" error handler does.
-func pyUnquote(s string) string {
-	if !strings.Contains(s, "%") {
-		return s
-	}
-	buf := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			hi, ok1 := unhex(s[i+1])
-			lo, ok2 := unhex(s[i+2])
-			if ok1 && ok2 {
-				buf = append(buf, hi<<4|lo)
-				i += 2
-				continue
-			}
-		}
-		buf = append(buf, s[i])
-	}
-	return decodeUTF8Replace(buf)
-}
-
-func decodeUTF8Replace(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	var out strings.Builder
-	for len(b) > 0 {
-		r, size := utf8.DecodeRune(b)
-		if r != utf8.RuneError || size > 1 {
-			out.Write(b[:size])
-			b = b[size:]
-			continue
-		}
-		out.WriteRune(utf8.RuneError)
-		b = b[maximalSubpart(b):]
-	}
-	return out.String()
-}
-
-// maximalSubpart is the length of the invalid UTF-8 sequence at the start of
-// b that Python replaces with a single U+FFFD.
-func maximalSubpart(b []byte) int {
-	c := b[0]
-	need := 0
-	lo, hi := byte(0x80), byte(0xBF)
-	switch {
-	case c >= 0xC2 && c <= 0xDF:
-		need = 1
-	case c == 0xE0:
-		need, lo = 2, 0xA0
-	case c == 0xED:
-		need, hi = 2, 0x9F
-	case c >= 0xE1 && c <= 0xEF:
-		need = 2
-	case c == 0xF0:
-		need, lo = 3, 0x90
-	case c == 0xF4:
-		need, hi = 3, 0x8F
-	case c >= 0xF1 && c <= 0xF3:
-		need = 3
-	default:
-		return 1
-	}
-	i := 1
-	for ; i <= need && i < len(b); i++ {
-		if b[i] < lo || b[i] > hi {
-			break
-		}
-		lo, hi = 0x80, 0xBF
-	}
-	return i
-}
-
-// pyParseQSL is urllib.parse.parse_qsl(qs, keep_blank_values=True).
-func pyParseQSL(qs string) [][2]string {
-	var out [][2]string
-	if qs == "" {
-		return out
-	}
-	for _, nv := range strings.Split(qs, "&") {
-		if nv == "" {
-			continue
-		}
-		name, value, _ := strings.Cut(nv, "=")
-		out = append(out, [2]string{
-			pyUnquote(strings.ReplaceAll(name, "+", " ")),
-			pyUnquote(strings.ReplaceAll(value, "+", " ")),
-		})
-	}
-	return out
-}
-
-// splitResult is urllib.parse.SplitResult, without the fragment.
-type splitResult struct {
-	scheme, netloc, path, query string
-}
-
-func isSchemeChar(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
-}
-
-// pyURLSplit is urllib.parse.urlsplit(url) of CPython 3.11.7. Its check
-// that a non-ASCII netloc has no characters that NFKC normalization turns
-// into "/?#@:" is not reproduced.
-func pyURLSplit(url string) (splitResult, error) {
-	var r splitResult
-	url = strings.TrimLeft(url, "\x00\x01\x02\x03\x04\x05\x06\x07\x08\t\n\x0b\x0c\r\x0e\x0f\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f ")
-	url = strings.NewReplacer("\t", "", "\r", "", "\n", "").Replace(url)
-	if i := strings.IndexByte(url, ':'); i > 0 && (url[0] >= 'a' && url[0] <= 'z' || url[0] >= 'A' && url[0] <= 'Z') {
-		ok := true
-		for j := 0; j < i; j++ {
-			if !isSchemeChar(url[j]) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			r.scheme, url = strings.ToLower(url[:i]), url[i+1:]
-		}
-	}
-	if strings.HasPrefix(url, "//") {
-		end := len(url)
-		if i := strings.IndexAny(url[2:], "/?#"); i >= 0 {
-			end = i + 2
-		}
-		r.netloc, url = url[2:end], url[end:]
-		open, closed := strings.Contains(r.netloc, "["), strings.Contains(r.netloc, "]")
-		if open != closed {
-			return r, fmt.Errorf("parsing connection URI: invalid IPv6 address in %q", r.netloc)
-		}
-		if open {
-			_, after, _ := strings.Cut(r.netloc, "[")
-			bracketed, _, _ := strings.Cut(after, "]")
-			if err := checkBracketedHost(bracketed); err != nil {
-				return r, err
-			}
-		}
-	}
-	url, _, _ = strings.Cut(url, "#")
-	r.path, r.query, _ = strings.Cut(url, "?")
-	return r, nil
-}
-
-var ipvFuture = regexp.MustCompile(`\Av[a-fA-F0-9]+\..+\z`)
-
-func checkBracketedHost(host string) error {
-	if strings.HasPrefix(host, "v") {
-		if !ipvFuture.MatchString(host) {
-			return fmt.Errorf("parsing connection URI: invalid IPvFuture address %q", host)
-		}
-		return nil
-	}
-	addr, err := netip.ParseAddr(host)
-	if err != nil {
-		return fmt.Errorf("parsing connection URI: %q in brackets is not an IP address", host)
-	}
-	if addr.Is4() {
-		return fmt.Errorf("parsing connection URI: IPv4 address %q cannot be in brackets", host)
-	}
-	return nil
-}
-
-// userinfo is SplitResult.username and .password: ok is false when the
-// netloc has no "@", password is nil when the user information has no ":".
-func (r splitResult) userinfo() (user string, password *string, ok bool) {
-	i := strings.LastIndex(r.netloc, "@")
-	if i < 0 {
-		return "", nil, false
-	}
-	user, pw, hasPassword := strings.Cut(r.netloc[:i], ":")
-	if hasPassword {
-		password = &pw
-	}
-	return user, password, true
-}
-
-// hostinfo is SplitResult._hostinfo.
-func (r splitResult) hostinfo() (host string, port string) {
-	info := r.netloc
-	if i := strings.LastIndex(info, "@"); i >= 0 {
-		info = info[i+1:]
-	}
-	if _, bracketed, ok := strings.Cut(info, "["); ok {
-		host, rest, _ := strings.Cut(bracketed, "]")
-		_, port, _ = strings.Cut(rest, ":")
-		return host, port
-	}
-	host, port, _ = strings.Cut(info, ":")
-	return host, port
-}
-
 // netlocHostname is Airflow's _parse_netloc_to_hostname: SplitResult.hostname
 // (lower-cased up to the first "%"), unquoted, unless that contains "/", in
 // which case the netloc after any "@" and before any ":" is used as is,
@@ -687,26 +521,4 @@ func (r splitResult) netlocHostname() string {
 		host = pyUnquote(host)
 	}
 	return host
-}
-
-// port is SplitResult.port.
-func (r splitResult) port() (*int64, error) {
-	_, port := r.hostinfo()
-	if port == "" {
-		return nil, nil
-	}
-	for i := 0; i < len(port); i++ {
-		if port[i] < '0' || port[i] > '9' {
-			return nil, fmt.Errorf("parsing connection URI: port %q is not a number", port)
-		}
-	}
-	digits := strings.TrimLeft(port, "0")
-	if len(digits) > 5 {
-		return nil, fmt.Errorf("parsing connection URI: port %s is outside 0-65535", port)
-	}
-	n, _ := strconv.ParseInt("0"+digits, 10, 64)
-	if n > 65535 {
-		return nil, fmt.Errorf("parsing connection URI: port %s is outside 0-65535", port)
-	}
-	return &n, nil
 }

@@ -114,38 +114,49 @@ func detailText(raw json.RawMessage) string {
 	case '"':
 		return jsonString(raw)
 	case '[':
-		var items []json.RawMessage
-		if err := json.Unmarshal(raw, &items); err != nil {
-			return truncate(compactJSON(raw))
-		}
-		parts := make([]string, 0, len(items))
-		for _, item := range items {
-			if s := validationItem(item); s != "" {
-				parts = append(parts, s)
-			}
-		}
-		return strings.Join(parts, "; ")
+		return detailList(raw)
 	case '{':
-		var obj map[string]json.RawMessage
-		if err := json.Unmarshal(raw, &obj); err != nil {
-			return truncate(compactJSON(raw))
-		}
-		reason, message := jsonString(obj["reason"]), jsonString(obj["message"])
-		switch {
-		case reason != "" && message != "":
-			return reason + ": " + message
-		case message != "":
-			return message
-		case reason != "":
-			return reason
-		}
-		if s := detailText(obj["detail"]); s != "" {
-			return s
-		}
-		return truncate(compactJSON(raw))
+		return detailObject(raw)
 	default:
 		return truncate(string(raw))
 	}
+}
+
+// detailList renders a list of validation errors, joined by "; ".
+func detailList(raw json.RawMessage) string {
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return truncate(compactJSON(raw))
+	}
+	parts := make([]string, 0, len(items))
+	for _, item := range items {
+		if s := validationItem(item); s != "" {
+			parts = append(parts, s)
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// detailObject renders an object's reason and message ("reason: message"),
+// else its own detail, else the object itself.
+func detailObject(raw json.RawMessage) string {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return truncate(compactJSON(raw))
+	}
+	reason, message := jsonString(obj["reason"]), jsonString(obj["message"])
+	switch {
+	case reason != "" && message != "":
+		return reason + ": " + message
+	case message != "":
+		return message
+	case reason != "":
+		return reason
+	}
+	if s := detailText(obj["detail"]); s != "" {
+		return s
+	}
+	return truncate(compactJSON(raw))
 }
 
 // validationItem renders one entry of a 422 `detail` list as "loc: msg",

@@ -56,45 +56,60 @@ func decodeJSON(s string) (any, error) {
 func unmask(ret, known any) (any, bool) {
 	switch r := ret.(type) {
 	case string:
-		if r == MaskedValue && known != nil {
-			if ks, ok := known.(string); !ok || ks != MaskedValue {
-				return known, true
-			}
-		}
-		return r, false
+		return unmaskString(r, known)
 	case map[string]any:
 		k, ok := known.(map[string]any)
 		if !ok {
 			return r, false
 		}
-		changed := false
-		for key, v := range r {
-			kv, present := k[key]
-			if !present {
-				continue
-			}
-			nv, c := unmask(v, kv)
-			if c {
-				r[key] = nv
-				changed = true
-			}
-		}
-		return r, changed
+		return r, unmaskMap(r, k)
 	case []any:
 		k, ok := known.([]any)
 		if !ok || len(k) != len(r) {
 			return r, false
 		}
-		changed := false
-		for i := range r {
-			nv, c := unmask(r[i], k[i])
-			if c {
-				r[i] = nv
-				changed = true
-			}
-		}
-		return r, changed
+		return r, unmaskList(r, k)
 	default:
 		return ret, false
 	}
+}
+
+// unmaskString is the known value for a masked string, unless that is
+// missing or masked too.
+func unmaskString(r string, known any) (any, bool) {
+	if r == MaskedValue && known != nil {
+		if ks, ok := known.(string); !ok || ks != MaskedValue {
+			return known, true
+		}
+	}
+	return r, false
+}
+
+// unmaskMap unmasks, in place, the values of r whose keys known has too.
+func unmaskMap(r, known map[string]any) bool {
+	changed := false
+	for key, v := range r {
+		kv, present := known[key]
+		if !present {
+			continue
+		}
+		if nv, c := unmask(v, kv); c {
+			r[key] = nv
+			changed = true
+		}
+	}
+	return changed
+}
+
+// unmaskList unmasks, in place, each item of r from the item of known at
+// the same index.
+func unmaskList(r, known []any) bool {
+	changed := false
+	for i := range r {
+		if nv, c := unmask(r[i], known[i]); c {
+			r[i] = nv
+			changed = true
+		}
+	}
+	return changed
 }

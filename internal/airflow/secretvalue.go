@@ -81,48 +81,53 @@ func ParseConnectionJSON(value string) (*Connection, error) {
 		if string(m.value) == "null" {
 			continue
 		}
-		switch m.key {
-		case FieldConnType:
-			s, err := memberString(m)
-			if err != nil {
-				return nil, err
-			}
-			if s != "" {
-				c.ConnType = normalizeConnType(s)
-			}
-		case FieldDescription, FieldHost, FieldLogin, FieldSchema, FieldPassword:
-			s, err := memberString(m)
-			if err != nil {
-				return nil, err
-			}
-			if m.key == FieldPassword && s == "" {
-				continue // Airflow's setter ignores an empty password
-			}
-			switch m.key {
-			case FieldDescription:
-				c.Description = &s
-			case FieldHost:
-				c.Host = &s
-			case FieldLogin:
-				c.Login = &s
-			case FieldSchema:
-				c.Schema = &s
-			case FieldPassword:
-				c.Password = &s
-			}
-		case FieldPort:
-			if c.Port, err = jsonPort(m.value); err != nil {
-				return nil, err
-			}
-		case FieldExtra:
-			if c.Extra, err = jsonExtra(m.value); err != nil {
-				return nil, err
-			}
-		default:
-			return nil, fmt.Errorf("parsing connection JSON: unexpected key %q (Airflow accepts only conn_type, description, host, login, password, schema, port and extra)", m.key)
+		if err := setJSONMember(c, m); err != nil {
+			return nil, err
 		}
 	}
 	return c, nil
+}
+
+// setJSONMember sets the field of c that one key of the JSON form names.
+func setJSONMember(c *Connection, m member) error {
+	var err error
+	switch m.key {
+	case FieldConnType:
+		var s string
+		if s, err = memberString(m); err == nil && s != "" {
+			c.ConnType = normalizeConnType(s)
+		}
+	case FieldDescription:
+		err = setText(&c.Description, m, false)
+	case FieldHost:
+		err = setText(&c.Host, m, false)
+	case FieldLogin:
+		err = setText(&c.Login, m, false)
+	case FieldSchema:
+		err = setText(&c.Schema, m, false)
+	case FieldPassword:
+		err = setText(&c.Password, m, true) // Airflow's setter ignores an empty password
+	case FieldPort:
+		c.Port, err = jsonPort(m.value)
+	case FieldExtra:
+		c.Extra, err = jsonExtra(m.value)
+	default:
+		err = fmt.Errorf("parsing connection JSON: unexpected key %q (Airflow accepts only conn_type, description, host, login, password, schema, port and extra)", m.key)
+	}
+	return err
+}
+
+// setText sets an optional string field from a member, which must be a
+// string; skipEmpty leaves the field alone for "".
+func setText(dst **string, m member, skipEmpty bool) error {
+	s, err := memberString(m)
+	if err != nil {
+		return err
+	}
+	if s != "" || !skipEmpty {
+		*dst = &s
+	}
+	return nil
 }
 
 // StandardizeAWSSecretJSON rewrites the keys of a JSON secret as Amazon's

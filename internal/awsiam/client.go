@@ -1,6 +1,9 @@
-// Package awsiam manages IAM roles that trust Google service accounts through
-// web-identity federation, and builds, parses and evaluates their trust
-// policies. It knows nothing of Terraform.
+// Package awsiam talks to AWS for the provider: it builds the IAM, STS,
+// Secrets Manager and KMS clients, creates, reads, updates and deletes IAM
+// roles with their attached and inline policies, reads a role's trust
+// policy, and exchanges web-identity tokens with STS. Trust-policy
+// documents themselves (parsing, building, comparing, evaluating) live in
+// package awspolicy. It knows nothing of Terraform.
 package awsiam
 
 import (

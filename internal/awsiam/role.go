@@ -14,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 // RoleSpec is what a role should look like.
@@ -208,7 +210,7 @@ func (c *Client) UpdateRole(ctx context.Context, current *Role, spec RoleSpec) (
 			return nil, fmt.Errorf("updating IAM role %s: %w", name, err)
 		}
 	}
-	if equal, err := PoliciesEqual(current.TrustPolicy, spec.TrustPolicy); err != nil || !equal {
+	if equal, err := awspolicy.Equal(current.TrustPolicy, spec.TrustPolicy); err != nil || !equal {
 		if _, err := c.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{
 			RoleName: aws.String(name), PolicyDocument: aws.String(spec.TrustPolicy),
 		}); err != nil {
@@ -259,26 +261,42 @@ func (c *Client) DeleteRole(ctx context.Context, name string) error {
 // setPolicies attaches and detaches managed policies and puts and deletes
 // inline policies so that the role has exactly the wanted ones.
 func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, wantManaged []string, haveInline, wantInline map[string]string) error {
-	for _, arn := range wantManaged {
-		if slices.Contains(haveManaged, arn) {
+	if err := c.setManagedPolicies(ctx, name, haveManaged, wantManaged); err != nil {
+		return err
+	}
+	return c.setInlinePolicies(ctx, name, haveInline, wantInline)
+}
+
+// setManagedPolicies attaches the wanted managed policies the role lacks,
+// then detaches those it has but should not.
+func (c *Client) setManagedPolicies(ctx context.Context, name string, have, want []string) error {
+	for _, arn := range want {
+		if slices.Contains(have, arn) {
 			continue
 		}
 		if _, err := c.IAM.AttachRolePolicy(ctx, &iam.AttachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil {
 			return fmt.Errorf("attaching policy %s to IAM role %s: %w", arn, name, err)
 		}
 	}
-	for _, arn := range haveManaged {
-		if slices.Contains(wantManaged, arn) {
+	for _, arn := range have {
+		if slices.Contains(want, arn) {
 			continue
 		}
 		if _, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: aws.String(name), PolicyArn: aws.String(arn)}); err != nil && !IsNotFound(err) {
 			return fmt.Errorf("detaching policy %s from IAM role %s: %w", arn, name, err)
 		}
 	}
-	for _, policyName := range slices.Sorted(maps.Keys(wantInline)) {
-		doc := wantInline[policyName]
-		if have, ok := haveInline[policyName]; ok {
-			if equal, err := PoliciesEqual(have, doc); err == nil && equal {
+	return nil
+}
+
+// setInlinePolicies puts the wanted inline policies that are missing or
+// mean something else than the role's, then deletes those the role has but
+// should not.
+func (c *Client) setInlinePolicies(ctx context.Context, name string, have, want map[string]string) error {
+	for _, policyName := range slices.Sorted(maps.Keys(want)) {
+		doc := want[policyName]
+		if have, ok := have[policyName]; ok {
+			if equal, err := awspolicy.Equal(have, doc); err == nil && equal {
 				continue
 			}
 		}
@@ -288,8 +306,8 @@ func (c *Client) setPolicies(ctx context.Context, name string, haveManaged, want
 			return fmt.Errorf("putting inline policy %s on IAM role %s: %w", policyName, name, err)
 		}
 	}
-	for _, policyName := range slices.Sorted(maps.Keys(haveInline)) {
-		if _, ok := wantInline[policyName]; ok {
+	for _, policyName := range slices.Sorted(maps.Keys(have)) {
+		if _, ok := want[policyName]; ok {
 			continue
 		}
 		if _, err := c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: aws.String(name), PolicyName: aws.String(policyName)}); err != nil && !IsNotFound(err) {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
@@ -128,7 +129,7 @@ func (f fakeAirflow) ReadConnection(_ context.Context, id string) (*airflow.Conn
 func checker(g *fakeGoogle, slept *[]time.Duration) *Checker {
 	return &Checker{
 		Google: g,
-		AWS:    &fakeAWS{trust: awsiam.GoogleTrustPolicy(workerID, worker, "aud-1").JSON()},
+		AWS:    &fakeAWS{trust: awspolicy.GoogleTrust(workerID, worker, "aud-1").JSON()},
 		Sleep: func(_ context.Context, d time.Duration) error {
 			*slept = append(*slept, d)
 			return nil
@@ -379,7 +380,7 @@ func TestRun_unknownOperatorSkips(t *testing.T) {
 
 // A policy the evaluator judges to deny still fails the step, before STS.
 func TestRun_deniedPolicyFails(t *testing.T) {
-	a := &fakeAWS{trust: awsiam.GoogleTrustPolicy(workerID, worker, "other-audience").JSON()}
+	a := &fakeAWS{trust: awspolicy.GoogleTrust(workerID, worker, "other-audience").JSON()}
 	res := awsRun(t, a)
 	if res.Failure == nil || res.Failure.Step != StepTrustPolicy || a.stsCalls != 0 {
 		t.Fatalf("failure = %+v, STS calls %d", res.Failure, a.stsCalls)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
@@ -282,16 +283,16 @@ func (r *run) trustPolicy(pr trustRead, claims *gcpiam.IDClaims) (bool, string) 
 	default:
 		return skip(fmt.Sprintf("could not read the trust policy (%s), so it was not judged; STS decides", awsErrorText(pr.err)))
 	}
-	policy, err := awsiam.ParsePolicy(pr.doc)
+	policy, err := awspolicy.Parse(pr.doc)
 	if err != nil {
 		return skip(fmt.Sprintf("cannot judge the trust policy, which the evaluator cannot parse (%s); STS decides", oneLine(err)))
 	}
-	req := awsiam.GoogleRequest(claims.Audience, claims.AZP, claims.Subject, claims.Email).WithTime(r.c.Now())
-	d := awsiam.Evaluate(policy, req)
+	req := awspolicy.GoogleRequest(claims.Audience, claims.AZP, claims.Subject, claims.Email).WithTime(r.c.Now())
+	d := awspolicy.Evaluate(policy, req)
 	switch d.Verdict {
-	case awsiam.VerdictUnknown:
+	case awspolicy.VerdictUnknown:
 		return skip(d.Reason)
-	case awsiam.VerdictAllowed:
+	case awspolicy.VerdictAllowed:
 		return r.ok(StepTrustPolicy, "the trust policy allows the token (%s)", d.Reason), ""
 	}
 	return r.fail(StepTrustPolicy, fmt.Sprintf("AWS Trust Policy of %s Rejects the Token", r.in.RoleARN),
@@ -680,5 +681,5 @@ func stsLikelyCauses(roleARN string, claims *gcpiam.IDClaims) string {
 		"accounts.google.com:sub = %s (its sub).\n"+
 		"Fix: create the role there with airflowiam_web_identity_role (applied with credentials of that account), or "+
 		"compare its trust policy with the one that resource writes; check also that role_arn names the right account.",
-		account, awsiam.GoogleFederatedPrincipal, awsiam.ActionAssumeRoleWithWebIdentity, claims.AZP, claims.Audience, claims.Subject)
+		account, awspolicy.GoogleFederatedPrincipal, awspolicy.ActionAssumeRoleWithWebIdentity, claims.AZP, claims.Audience, claims.Subject)
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/exchange"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
@@ -209,7 +210,7 @@ func TestAccTokenExchange_emailInAud(t *testing.T) {
 func TestAccTokenExchange_wrongAudience(t *testing.T) {
 	e := newExchangeEnv(t)
 	name := tfacctest.RandomWithPrefix("tfacc-xchg")
-	arn := createRawRole(t, e.m, name, awsiam.GoogleTrustPolicy(e.worker.UniqueID, e.g.Worker, "expected-audience").JSON())
+	arn := createRawRole(t, e.m, name, awspolicy.GoogleTrust(e.worker.UniqueID, e.g.Worker, "expected-audience").JSON())
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{
@@ -223,7 +224,7 @@ func TestAccTokenExchange_wrongAudience(t *testing.T) {
 func TestAccTokenExchange_connectionProblems(t *testing.T) {
 	e := newExchangeEnv(t)
 	name := tfacctest.RandomWithPrefix("tfacc-xchg")
-	arn := createRawRole(t, e.m, name, awsiam.GoogleTrustPolicy(e.worker.UniqueID, e.g.Worker, "aud-1").JSON())
+	arn := createRawRole(t, e.m, name, awspolicy.GoogleTrust(e.worker.UniqueID, e.g.Worker, "aud-1").JSON())
 	cases := map[string]struct {
 		extra, args string
 		want        *regexp.Regexp
@@ -270,7 +271,7 @@ func TestAccTokenExchange_stsDenied(t *testing.T) {
 	e := newExchangeEnv(t)
 	e.stsURL = denyingSTSProxy(t, e.m.URL)
 	name := tfacctest.RandomWithPrefix("tfacc-xchg")
-	arn := createRawRole(t, e.m, name, awsiam.GoogleTrustPolicy(e.worker.UniqueID, e.g.Worker, "aud-1").JSON())
+	arn := createRawRole(t, e.m, name, awspolicy.GoogleTrust(e.worker.UniqueID, e.g.Worker, "aud-1").JSON())
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{

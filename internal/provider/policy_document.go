@@ -9,12 +9,12 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 // policyDocumentType is a string attribute holding an IAM policy document
 // in JSON. In HCL it is a plain string. Two documents are equal in meaning
-// when awsiam.PoliciesEqual says so (order of statements, keys and list
+// when awspolicy.Equal says so (order of statements, keys and list
 // members, a value against a list of one, white space, URL encoding, the
 // case of condition keys), and the framework then keeps the prior form
 // after Create, Read and Update, so IAM's rendering never shows as drift.
@@ -79,7 +79,7 @@ func (v policyDocument) StringSemanticEquals(_ context.Context, prior basetypes.
 	if v.ValueString() == p.ValueString() {
 		return true, nil
 	}
-	equal, err := awsiam.PoliciesEqual(v.ValueString(), p.ValueString())
+	equal, err := awspolicy.Equal(v.ValueString(), p.ValueString())
 	return err == nil && equal, nil
 }
 
@@ -92,9 +92,9 @@ func policyDocumentUnknown() policyDocument {
 }
 
 // policyDocumentFromIAM is a document as IAM returns it, in canonical form
-// (awsiam.CanonicalPolicy), or as it is when it does not parse.
+// (awspolicy.Canonical), or as it is when it does not parse.
 func policyDocumentFromIAM(doc string) policyDocument {
-	if canonical, err := awsiam.CanonicalPolicy(doc); err == nil {
+	if canonical, err := awspolicy.Canonical(doc); err == nil {
 		doc = canonical
 	}
 	return policyDocumentValue(doc)

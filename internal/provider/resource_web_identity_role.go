@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
@@ -119,7 +120,7 @@ func (r *webIdentityRoleResource) trustPolicy(m *webIdentityRoleModel) (string, 
 	if m.GoogleServiceAccountUniqueID.IsUnknown() || m.GoogleServiceAccount.IsUnknown() || m.Audience.IsUnknown() {
 		return "", false
 	}
-	return awsiam.GoogleTrustPolicy(m.GoogleServiceAccountUniqueID.ValueString(), m.GoogleServiceAccount.ValueString(), m.Audience.ValueString()).JSON(), true
+	return awspolicy.GoogleTrust(m.GoogleServiceAccountUniqueID.ValueString(), m.GoogleServiceAccount.ValueString(), m.Audience.ValueString()).JSON(), true
 }
 
 // planArguments plans the unique ID when it is not configured (and rejects
@@ -215,12 +216,12 @@ type googleTrust struct {
 // trust policy shaped like the one this resource writes.
 func googleTrustArguments(doc string) googleTrust {
 	var found googleTrust
-	p, err := awsiam.ParsePolicy(doc)
+	p, err := awspolicy.Parse(doc)
 	if err != nil {
 		return found
 	}
 	for _, st := range p.Statements {
-		if !slices.Contains(st.Principal["Federated"], awsiam.GoogleFederatedPrincipal) {
+		if !slices.Contains(st.Principal["Federated"], awspolicy.GoogleFederatedPrincipal) {
 			continue
 		}
 		for _, keys := range st.Condition {
@@ -235,15 +236,15 @@ func googleTrustArguments(doc string) googleTrust {
 // take records what one condition key of a Google statement says.
 func (g *googleTrust) take(key string, values []string) {
 	switch strings.ToLower(key) {
-	case awsiam.KeyGoogleSub:
+	case awspolicy.KeyGoogleSub:
 		if len(values) == 1 {
 			g.uniqueID = values[0]
 		}
-	case awsiam.KeyGoogleOaud:
+	case awspolicy.KeyGoogleOaud:
 		if len(values) == 1 {
 			g.audience = values[0]
 		}
-	case awsiam.KeyGoogleAud:
+	case awspolicy.KeyGoogleAud:
 		for _, v := range values {
 			if strings.Contains(v, "@") {
 				g.email = v
@@ -283,7 +284,7 @@ func (policyDocumentValidator) ValidateString(_ context.Context, req validator.S
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	if _, err := awsiam.ParsePolicy(req.ConfigValue.ValueString()); err != nil {
+	if _, err := awspolicy.Parse(req.ConfigValue.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
 			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
 	}

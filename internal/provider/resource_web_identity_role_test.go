@@ -26,6 +26,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 const roleAddr = "airflowiam_web_identity_role.test"
@@ -134,8 +135,8 @@ func (a roleArgs) matchesIAM(t *testing.T, m *acctest.Moto) resource.TestCheckFu
 			uid = testSAUniqueID
 		}
 		var errs []error
-		want := awsiam.GoogleTrustPolicy(uid, testSAEmail, a.audience).JSON()
-		if equal, err := awsiam.PoliciesEqual(role.TrustPolicy, want); err != nil || !equal {
+		want := awspolicy.GoogleTrust(uid, testSAEmail, a.audience).JSON()
+		if equal, err := awspolicy.Equal(role.TrustPolicy, want); err != nil || !equal {
 			errs = append(errs, fmt.Errorf("trust policy in IAM is %s, want %s (%v)", role.TrustPolicy, want, err))
 		}
 		if role.Description != a.description {
@@ -317,7 +318,7 @@ func TestAccWebIdentityRole_importExisting(t *testing.T) {
 	}
 	_, err := testAWSClient(t, m).CreateRole(context.Background(), awsiam.RoleSpec{
 		Name: a.name, Description: a.description,
-		TrustPolicy:       awsiam.GoogleTrustPolicy(testSAUniqueID, testSAEmail, a.audience).JSON(),
+		TrustPolicy:       awspolicy.GoogleTrust(testSAUniqueID, testSAEmail, a.audience).JSON(),
 		ManagedPolicyARNs: a.managed,
 		// The same policy as the configuration's jsonencode, written differently.
 		InlinePolicies: map[string]string{"read_bucket": `{"Statement": {"Resource": ["arn:aws:s3:::existing/*"], "Effect": "Allow", "Action": "s3:GetObject"}, "Version": "2012-10-17"}`},
@@ -578,8 +579,8 @@ resource "airflowiam_web_identity_role" "test" {
 					if err != nil {
 						return err
 					}
-					want := awsiam.GoogleTrustPolicy(worker.UniqueID, g.Worker, "airflow-analytics").JSON()
-					if equal, err := awsiam.PoliciesEqual(role.TrustPolicy, want); err != nil || !equal {
+					want := awspolicy.GoogleTrust(worker.UniqueID, g.Worker, "airflow-analytics").JSON()
+					if equal, err := awspolicy.Equal(role.TrustPolicy, want); err != nil || !equal {
 						return fmt.Errorf("trust policy %s, want %s", role.TrustPolicy, want)
 					}
 					return nil

@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"encoding/base64"
@@ -6,6 +6,7 @@ import (
 	"math/big"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -22,16 +23,16 @@ import (
 // evaluator cannot tell (an operator it does not know, a key whose value
 // only AWS knows at request time). Only STS can decide the last.
 
-// evalTri is a three-valued truth.
-type evalTri int8
+// tri is a three-valued truth.
+type tri int8
 
 const (
-	triFalse evalTri = iota
+	triFalse tri = iota
 	triTrue
 	triUnknown
 )
 
-func triOf(b bool) evalTri {
+func triOf(b bool) tri {
 	if b {
 		return triTrue
 	}
@@ -39,7 +40,7 @@ func triOf(b bool) evalTri {
 }
 
 // triAnd is Kleene conjunction: false wins, then unknown.
-func triAnd(a, b evalTri) evalTri {
+func triAnd(a, b tri) tri {
 	switch {
 	case a == triFalse || b == triFalse:
 		return triFalse
@@ -62,17 +63,17 @@ const (
 	famNull    = "Null"
 )
 
-// evalOperatorInfo describes a base operator (without set qualifier or
+// operatorInfo describes a base operator (without set qualifier or
 // IfExists).
-type evalOperatorInfo struct {
+type operatorInfo struct {
 	family  string
 	negated bool   // matches when the positive comparison does not
 	cmp     string // the comparison: "eq", "eqi", "like", "lt", "le", "gt", "ge"
 }
 
-// evalOperators lists every base operator of the condition operators page.
+// operators lists every base operator of the condition operators page.
 // Operator names are matched exactly as written there.
-var evalOperators = map[string]evalOperatorInfo{
+var operators = map[string]operatorInfo{
 	"StringEquals":              {famString, false, "eq"},
 	"StringNotEquals":           {famString, true, "eq"},
 	"StringEqualsIgnoreCase":    {famString, false, "eqi"},
@@ -110,21 +111,21 @@ var evalOperators = map[string]evalOperatorInfo{
 	"Null": {famNull, false, "eq"},
 }
 
-// evalOp is a parsed operator such as "ForAnyValue:StringLikeIfExists".
-type evalOp struct {
+// operator is a parsed operator such as "ForAnyValue:StringLikeIfExists".
+type operator struct {
 	name     string // as written
 	set      string // "", "ForAnyValue" or "ForAllValues"
 	base     string // e.g. "StringLike"
 	ifExists bool
 	known    bool
-	info     evalOperatorInfo
+	info     operatorInfo
 }
 
-// evalParseOp splits an operator into its set qualifier, base operator and
+// parseOperator splits an operator into its set qualifier, base operator and
 // IfExists suffix. Null has no IfExists form; an unknown name is reported
 // as not known.
-func evalParseOp(op string) evalOp {
-	o := evalOp{name: op, base: op}
+func parseOperator(op string) operator {
+	o := operator{name: op, base: op}
 	for _, q := range []string{"ForAnyValue", "ForAllValues"} {
 		if rest, ok := strings.CutPrefix(o.base, q+":"); ok {
 			o.set, o.base = q, rest
@@ -134,19 +135,20 @@ func evalParseOp(op string) evalOp {
 	if rest, ok := strings.CutSuffix(o.base, "IfExists"); ok && rest != "Null" {
 		o.ifExists, o.base = true, rest
 	}
-	o.info, o.known = evalOperators[o.base]
+	o.info, o.known = operators[o.base]
 	return o
 }
 
-// evalParseOperator is evalParseOp's parts.
-func evalParseOperator(op string) (set, base string, ifExists, supported bool) {
-	o := evalParseOp(op)
+// operatorParts is parseOperator's result as separate values: the set
+// qualifier, the base operator, IfExists, and whether the base is known.
+func operatorParts(op string) (set, base string, ifExists, supported bool) {
+	o := parseOperator(op)
 	return o.set, o.base, o.ifExists, o.known
 }
 
-// evalNegated reports whether base is a negated operator (StringNotEquals,
+// isNegated reports whether base is a negated operator (StringNotEquals,
 // NotIpAddress, ArnNotLike, ...).
-func evalNegated(base string) bool { return evalOperators[base].negated }
+func isNegated(base string) bool { return operators[base].negated }
 
 // keyState says what the evaluator knows of a condition key.
 type keyState int8
@@ -157,8 +159,8 @@ const (
 	keyUnknown
 )
 
-// evalEnv is the request as conditions see it.
-type evalEnv struct {
+// requestEnv is the request as conditions see it.
+type requestEnv struct {
 	ctx       map[string][]string // lower-cased keys
 	provider  string
 	complete  bool
@@ -167,9 +169,9 @@ type evalEnv struct {
 
 // lookup finds a key's values. A key the request does not hold is absent
 // when the evaluator knows AWS would not provide it, else unknown.
-func (e *evalEnv) lookup(key string) ([]string, keyState) {
+func (e *requestEnv) lookup(key string) ([]string, keyState) {
 	lk := strings.ToLower(key)
-	if lk == evalKeyGoogleEmail && strings.EqualFold(e.provider, GoogleFederatedPrincipal) {
+	if lk == keyGoogleEmail && strings.EqualFold(e.provider, GoogleFederatedPrincipal) {
 		// AWS provides no accounts.google.com:email key; the request holds
 		// the email for explanations only.
 		return nil, keyAbsent
@@ -205,10 +207,10 @@ func (e *evalEnv) lookup(key string) ([]string, keyState) {
 	}
 }
 
-// evalPattern is a policy value after variable substitution. lit marks
+// valuePattern is a policy value after variable substitution. lit marks
 // characters that came from ${*}, ${?} and ${$} (or a substituted value),
 // which are never wildcards.
-type evalPattern struct {
+type valuePattern struct {
 	text []rune
 	lit  []bool
 	// unresolved: a policy variable in it could not be resolved, so the
@@ -216,9 +218,9 @@ type evalPattern struct {
 	unresolved bool
 }
 
-func (p evalPattern) String() string { return string(p.text) }
+func (p valuePattern) String() string { return string(p.text) }
 
-func (p *evalPattern) add(s string, literal bool) {
+func (p *valuePattern) add(s string, literal bool) {
 	for _, r := range s {
 		p.text = append(p.text, r)
 		p.lit = append(p.lit, literal)
@@ -230,7 +232,7 @@ func (p *evalPattern) add(s string, literal bool) {
 // so that the value matches nothing, and a non-empty unknown naming the
 // key when its value is not known here.
 // https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html
-func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unknown string) {
+func (e *requestEnv) resolve(v string, family string) (p valuePattern, ok bool, unknown string) {
 	if !e.variables || (family != famString && family != famARN) || !strings.Contains(v, "${") {
 		p.add(v, false)
 		return p, true, ""
@@ -256,7 +258,7 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 			p.add(strings.TrimSpace(body), true)
 			continue
 		}
-		key, def, hasDef := evalSplitVariable(body)
+		key, def, hasDef := splitVariable(body)
 		vals, st := e.lookup(key)
 		switch {
 		case st == keyUnknown:
@@ -273,11 +275,11 @@ func (e *evalEnv) resolve(v string, family string) (p evalPattern, ok bool, unkn
 	}
 }
 
-// evalSplitVariable splits the inside of ${key, 'default'}: the default
+// splitVariable splits the inside of ${key, 'default'}: the default
 // follows a comma and a space, in single quotes
 // (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-default-values).
 // Anything else names a key.
-func evalSplitVariable(body string) (key, def string, hasDef bool) {
+func splitVariable(body string) (key, def string, hasDef bool) {
 	k, d, found := strings.Cut(body, ", ")
 	if !found {
 		return strings.TrimSpace(body), "", false
@@ -290,161 +292,205 @@ func evalSplitVariable(body string) (key, def string, hasDef bool) {
 }
 
 // judge evaluates one key of a condition block.
-func (e *evalEnv) judge(op evalOp, key string, expected []string) (evalTri, string) {
-	if !op.known {
-		return triUnknown, fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
-	}
-	if len(expected) == 0 {
-		return triUnknown, fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
-	}
-	if op.info.family == famNull && op.set != "" {
-		return triUnknown, fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
+func (e *requestEnv) judge(op operator, key string, expected []string) (tri, string) {
+	if why := op.unjudgeable(key, expected); why != "" {
+		return triUnknown, why
 	}
 	actual, st := e.lookup(key)
 	if st == keyUnknown {
 		return triUnknown, fmt.Sprintf("cannot judge %s %s: the value of %s is known only to AWS at request time; STS decides", op.name, key, key)
 	}
-
 	if op.info.family == famNull {
-		// Null: "true" holds when the key is absent, "false" when present.
-		hit := false
-		for _, v := range expected {
-			if b, ok := evalParseBool(v); ok && b == (st == keyAbsent) {
-				hit = true
-			}
-		}
-		return triOf(hit), ""
+		return triOf(nullHolds(expected, st == keyAbsent)), ""
 	}
-
-	var pats []evalPattern
-	for _, v := range expected {
-		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
-			// The operators page allows policy variables with Bool, the
-			// variables page allows them only with String and ARN operators.
-			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
-				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
-				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
-		}
-		p, ok, unknown := e.resolve(v, op.info.family)
-		if unknown != "" {
-			return triUnknown, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
-		}
-		p.unresolved = !ok
-		pats = append(pats, p)
+	pats, why := e.patterns(op, key, expected)
+	if why != "" {
+		return triUnknown, why
 	}
-	if op.set == "" && (len(actual) > 1 || (len(actual) == 1 && evalMultivaluedKeys[strings.ToLower(key)])) {
+	if op.set == "" && isMultivalued(key, actual) {
 		// AWS documents set operators for multivalued keys; how a plain
 		// operator treats one is not documented
 		// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-single-vs-multi-valued-context-keys.html).
 		return triUnknown, fmt.Sprintf("cannot judge %s %s without ForAnyValue or ForAllValues: %s is multivalued, and how AWS applies a plain operator to it is not documented; STS decides", op.name, key, key)
 	}
-	return triOf(evalSetMatch(op, pats, actual)), ""
+	return triOf(setMatch(op, pats, actual)), ""
 }
 
-// evalSetMatch applies the operator, its set qualifier and IfExists to the
-// request's values (nil when the key is absent).
-func evalSetMatch(op evalOp, pats []evalPattern, actual []string) bool {
-	negated := op.info.negated
+// unjudgeable says why a condition with this operator, key and policy
+// values cannot be judged whatever the request holds, or "" when it can
+// be: the operator is unknown, the list of values is empty, or Null comes
+// with a set operator.
+func (op operator) unjudgeable(key string, expected []string) string {
+	switch {
+	case !op.known:
+		return fmt.Sprintf("cannot judge the condition operator %s, which the evaluator does not know; STS decides", op.name)
+	case len(expected) == 0:
+		return fmt.Sprintf("cannot judge %s %s with an empty list of values, which AWS does not document; STS decides", op.name, key)
+	case op.info.family == famNull && op.set != "":
+		return fmt.Sprintf("cannot judge %s %s: AWS does not document Null with a set operator; STS decides", op.name, key)
+	}
+	return ""
+}
+
+// nullHolds is the Null operator: a value "true" holds when the key is
+// absent, "false" when it is present.
+func nullHolds(expected []string, absent bool) bool {
+	hit := false
+	for _, v := range expected {
+		if b, ok := parseBool(v); ok && b == absent {
+			hit = true
+		}
+	}
+	return hit
+}
+
+// patterns are the policy values with their policy variables substituted,
+// or a reason why they cannot be judged: a variable whose value only AWS
+// knows, or a variable in a Bool value.
+func (e *requestEnv) patterns(op operator, key string, expected []string) ([]valuePattern, string) {
+	var pats []valuePattern
+	for _, v := range expected {
+		if op.info.family == famBool && e.variables && strings.Contains(v, "${") {
+			// The operators page allows policy variables with Bool, the
+			// variables page allows them only with String and ARN operators.
+			return nil, fmt.Sprintf("cannot judge %s %s: its value %q holds a policy variable, which AWS's pages disagree on for Bool "+
+				"(https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_condition_operators.html#Conditions_Boolean, "+
+				"https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_variables.html#policy-vars-conditionelement); STS decides", op.name, key, v)
+		}
+		p, ok, unknown := e.resolve(v, op.info.family)
+		if unknown != "" {
+			return nil, fmt.Sprintf("cannot judge %s %s: its value uses the policy variable ${%s}, whose value is known only to AWS at request time; STS decides", op.name, key, unknown)
+		}
+		p.unresolved = !ok
+		pats = append(pats, p)
+	}
+	return pats, ""
+}
+
+// isMultivalued reports whether the key holds a set of values: the request
+// has several, or AWS documents the key as multivalued.
+func isMultivalued(key string, actual []string) bool {
+	return len(actual) > 1 || (len(actual) == 1 && multivaluedKeys[strings.ToLower(key)])
+}
+
+// setMatch applies the operator, its set qualifier and IfExists to the
+// request's values (nil when the key is absent). ForAllValues, and a plain
+// negated operator, need every request value to satisfy the operator;
+// ForAnyValue and a plain positive operator need one.
+func setMatch(op operator, pats []valuePattern, actual []string) bool {
 	if len(actual) == 0 {
-		switch op.set {
-		case "ForAllValues":
-			return true // vacuously true for a missing or empty key
-		case "ForAnyValue":
-			return op.ifExists
-		default:
-			return op.ifExists || negated
-		}
+		return absentKeyMatches(op)
 	}
-	// ok reports whether one request value satisfies the operator. The
-	// policy values are alternatives; a value that does not parse for the
-	// operator (or has an unresolved variable) matches nothing: it never
-	// satisfies a positive operator, and a negated one fails on it too.
-	ok := func(v string) bool {
-		for _, p := range pats {
-			match, valid := false, false
-			if !p.unresolved {
-				match, valid = evalCompare(op.info, v, p)
-			}
-			switch {
-			case !negated && valid && match:
-				return true
-			case negated && (!valid || match):
-				return false
-			}
-		}
-		return negated
+	satisfies := func(v string) bool { return valueSatisfies(op.info, pats, v) }
+	if op.set == "ForAllValues" || (op.set == "" && op.info.negated) {
+		return !slices.ContainsFunc(actual, func(v string) bool { return !satisfies(v) })
 	}
-	if op.set == "ForAllValues" || (op.set == "" && negated) {
-		for _, v := range actual {
-			if !ok(v) {
-				return false
-			}
-		}
-		return true
-	}
-	for _, v := range actual {
-		if ok(v) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(actual, satisfies)
 }
 
-// evalCompare applies the positive comparison of an operator to a request
+// absentKeyMatches is the outcome of a condition on a key the request
+// lacks (or holds as an empty set).
+func absentKeyMatches(op operator) bool {
+	switch op.set {
+	case "ForAllValues":
+		return true // vacuously true for a missing or empty key
+	case "ForAnyValue":
+		return op.ifExists
+	default:
+		return op.ifExists || op.info.negated
+	}
+}
+
+// valueSatisfies reports whether one request value satisfies the operator.
+// The policy values are alternatives; a value that does not parse for the
+// operator (or has an unresolved variable) matches nothing: it never
+// satisfies a positive operator, and a negated one fails on it too.
+func valueSatisfies(info operatorInfo, pats []valuePattern, v string) bool {
+	for _, p := range pats {
+		match, valid := false, false
+		if !p.unresolved {
+			match, valid = compareValues(info, v, p)
+		}
+		switch {
+		case !info.negated && valid && match:
+			return true
+		case info.negated && (!valid || match):
+			return false
+		}
+	}
+	return info.negated
+}
+
+// compareValues applies the positive comparison of an operator to a request
 // value and a policy value. valid is false when either does not parse for
 // the operator's family.
-func evalCompare(info evalOperatorInfo, v string, p evalPattern) (match, valid bool) {
+func compareValues(info operatorInfo, v string, p valuePattern) (match, valid bool) {
 	switch info.family {
 	case famString:
-		switch info.cmp {
-		case "eq":
-			return v == p.String(), true
-		case "eqi":
-			return strings.EqualFold(v, p.String()), true
-		default:
-			return evalGlobPattern(p, v), true
-		}
+		return compareStrings(info.cmp, v, p), true
 	case famARN:
-		return evalARNMatch(p, v)
+		return arnMatch(p, v)
 	case famNumeric:
-		a, ok1 := evalParseNumber(v)
-		b, ok2 := evalParseNumber(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return evalOrder(info.cmp, a.Cmp(b)), true
+		return compareParsed(info.cmp, v, p.String(), parseNumber, (*big.Rat).Cmp)
 	case famDate:
-		a, ok1 := evalParseDate(v)
-		b, ok2 := evalParseDate(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return evalOrder(info.cmp, a.Compare(b)), true
+		return compareParsed(info.cmp, v, p.String(), parseDate, time.Time.Compare)
 	case famBool:
-		a, ok1 := evalParseBool(v)
-		b, ok2 := evalParseBool(p.String())
-		if !ok1 || !ok2 {
-			return false, false
-		}
-		return a == b, true
+		return compareParsed("eq", v, p.String(), parseBool, compareBools)
 	case famBinary:
-		// Both sides are base64 text: equal texts, or texts that decode to
-		// the same bytes, match.
-		if v == p.String() {
-			return true, true
-		}
-		a, err1 := base64.StdEncoding.DecodeString(v)
-		b, err2 := base64.StdEncoding.DecodeString(p.String())
-		return err1 == nil && err2 == nil && string(a) == string(b), true
+		return binaryEqual(v, p.String()), true
 	case famIP:
-		return evalIPMatch(p.String(), v)
+		return ipMatch(p.String(), v)
 	}
 	return false, false
 }
 
-// evalMultivaluedKeys are context keys AWS documents as multivalued
+// compareStrings is the String operators' comparison: exact, case-blind,
+// or with wildcards.
+func compareStrings(cmp, v string, p valuePattern) bool {
+	switch cmp {
+	case "eq":
+		return v == p.String()
+	case "eqi":
+		return strings.EqualFold(v, p.String())
+	default:
+		return globMatch(p, v)
+	}
+}
+
+// compareParsed parses both values for the operator's family and orders
+// them; valid is false when either does not parse.
+func compareParsed[T any](cmp, v, policy string, parse func(string) (T, bool), order func(a, b T) int) (match, valid bool) {
+	a, ok1 := parse(v)
+	b, ok2 := parse(policy)
+	if !ok1 || !ok2 {
+		return false, false
+	}
+	return orderHolds(cmp, order(a, b)), true
+}
+
+// compareBools orders booleans only as equal or not, which is all Bool
+// asks.
+func compareBools(a, b bool) int {
+	if a == b {
+		return 0
+	}
+	return 1
+}
+
+// binaryEqual compares base64 texts: equal texts, or texts that decode to
+// the same bytes, match.
+func binaryEqual(v, policy string) bool {
+	if v == policy {
+		return true
+	}
+	a, err1 := base64.StdEncoding.DecodeString(v)
+	b, err2 := base64.StdEncoding.DecodeString(policy)
+	return err1 == nil && err2 == nil && string(a) == string(b)
+}
+
+// multivaluedKeys are context keys AWS documents as multivalued
 // (ArrayOf... types) that a trust policy may meet.
-var evalMultivaluedKeys = map[string]bool{
+var multivaluedKeys = map[string]bool{
 	"aws:tagkeys":                        true,
 	"aws:calledvia":                      true,
 	"aws:principalservicenameslist":      true,
@@ -452,7 +498,7 @@ var evalMultivaluedKeys = map[string]bool{
 	"cognito-identity.amazonaws.com:amr": true,
 }
 
-func evalOrder(cmp string, c int) bool {
+func orderHolds(cmp string, c int) bool {
 	switch cmp {
 	case "eq":
 		return c == 0
@@ -468,23 +514,23 @@ func evalOrder(cmp string, c int) bool {
 	return false
 }
 
-// evalNumberRE is an integer or decimal value, the forms the Numeric
+// numberRE is an integer or decimal value, the forms the Numeric
 // operators compare.
-var evalNumberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
+var numberRE = regexp.MustCompile(`^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$`)
 
-func evalParseNumber(s string) (*big.Rat, bool) {
+func parseNumber(s string) (*big.Rat, bool) {
 	s = strings.TrimSpace(s)
-	if !evalNumberRE.MatchString(s) {
+	if !numberRE.MatchString(s) {
 		return nil, false
 	}
 	r, ok := new(big.Rat).SetString(s)
 	return r, ok
 }
 
-// evalDateLayouts are the ISO 8601 forms accepted for Date operators (the
+// dateLayouts are the ISO 8601 forms accepted for Date operators (the
 // W3C profile the operators page names, from year and month to fractions
 // of a second).
-var evalDateLayouts = []string{
+var dateLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02T15:04:05Z0700",
 	"2006-01-02T15:04Z07:00",
@@ -495,8 +541,8 @@ var evalDateLayouts = []string{
 	// A year alone ("2027") is not accepted: digits alone are epoch time.
 }
 
-// evalParseDate reads an ISO 8601 date or an epoch time in seconds.
-func evalParseDate(s string) (time.Time, bool) {
+// parseDate reads an ISO 8601 date or an epoch time in seconds.
+func parseDate(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
 	if s == "" {
 		return time.Time{}, false
@@ -504,7 +550,7 @@ func evalParseDate(s string) (time.Time, bool) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return time.Unix(n, 0).UTC(), true
 	}
-	for _, l := range evalDateLayouts {
+	for _, l := range dateLayouts {
 		if t, err := time.Parse(l, s); err == nil {
 			return t, true
 		}
@@ -512,7 +558,7 @@ func evalParseDate(s string) (time.Time, bool) {
 	return time.Time{}, false
 }
 
-func evalParseBool(s string) (bool, bool) {
+func parseBool(s string) (bool, bool) {
 	switch strings.ToLower(strings.TrimSpace(s)) {
 	case "true":
 		return true, true
@@ -522,9 +568,9 @@ func evalParseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// evalIPMatch reports whether the address ip lies in the policy's CIDR
+// ipMatch reports whether the address ip lies in the policy's CIDR
 // block or equals its address.
-func evalIPMatch(policy, ip string) (match, valid bool) {
+func ipMatch(policy, ip string) (match, valid bool) {
 	addr, err := netip.ParseAddr(strings.TrimSpace(ip))
 	if err != nil {
 		return false, false
@@ -539,20 +585,20 @@ func evalIPMatch(policy, ip string) (match, valid bool) {
 	return false, false
 }
 
-// evalARNMatch compares the six colon-separated parts of an ARN, each with
+// arnMatch compares the six colon-separated parts of an ARN, each with
 // * and ? wildcards; the last part takes any further colons. A request
 // value or pattern with fewer parts is not an ARN.
-func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
+func arnMatch(p valuePattern, arn string) (match, valid bool) {
 	vparts := strings.SplitN(arn, ":", 6)
 	if len(vparts) != 6 {
 		return false, false
 	}
-	var pparts []evalPattern
-	cur := evalPattern{}
+	var pparts []valuePattern
+	cur := valuePattern{}
 	for i, r := range p.text {
 		if r == ':' && !p.lit[i] && len(pparts) < 5 {
 			pparts = append(pparts, cur)
-			cur = evalPattern{}
+			cur = valuePattern{}
 			continue
 		}
 		cur.text = append(cur.text, r)
@@ -563,16 +609,16 @@ func evalARNMatch(p evalPattern, arn string) (match, valid bool) {
 		return false, false
 	}
 	for i := range pparts {
-		if !evalGlobPattern(pparts[i], vparts[i]) {
+		if !globMatch(pparts[i], vparts[i]) {
 			return false, true
 		}
 	}
 	return true, true
 }
 
-// evalGlobPattern matches s against a pattern whose unmarked * matches any
+// globMatch matches s against a pattern whose unmarked * matches any
 // run of characters and unmarked ? any one character.
-func evalGlobPattern(p evalPattern, s string) bool {
+func globMatch(p valuePattern, s string) bool {
 	r := []rune(s)
 	pi, si := 0, 0
 	star, mark := -1, 0
@@ -599,34 +645,28 @@ func evalGlobPattern(p evalPattern, s string) bool {
 	return pi == len(p.text)
 }
 
-// evalGlob matches s against pattern, where * matches any run of
+// globMatchText matches s against pattern, where * matches any run of
 // characters and ? any single character.
-func evalGlob(pattern, s string) bool {
-	var p evalPattern
+func globMatchText(pattern, s string) bool {
+	var p valuePattern
 	p.add(pattern, false)
-	return evalGlobPattern(p, s)
+	return globMatch(p, s)
 }
 
-// evalCondition evaluates one condition key against request values (nil
+// conditionHolds evaluates one condition key against request values (nil
 // when the request lacks the key), without policy variables.
-func evalCondition(set, base string, ifExists bool, expected, actual []string) bool {
-	info, ok := evalOperators[base]
+func conditionHolds(set, base string, ifExists bool, expected, actual []string) bool {
+	info, ok := operators[base]
 	if !ok {
 		return false
 	}
-	op := evalOp{set: set, base: base, ifExists: ifExists, known: true, info: info}
+	op := operator{set: set, base: base, ifExists: ifExists, known: true, info: info}
 	if info.family == famNull {
-		hit := false
-		for _, v := range expected {
-			if b, ok := evalParseBool(v); ok && b == (len(actual) == 0) {
-				hit = true
-			}
-		}
-		return hit
+		return nullHolds(expected, len(actual) == 0)
 	}
-	pats := make([]evalPattern, len(expected))
+	pats := make([]valuePattern, len(expected))
 	for i, v := range expected {
 		pats[i].add(v, false)
 	}
-	return evalSetMatch(op, pats, actual)
+	return setMatch(op, pats, actual)
 }

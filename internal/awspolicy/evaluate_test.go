@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"os"
@@ -10,21 +10,21 @@ import (
 )
 
 const (
-	evalTestUID      = "104876543210987654321"
-	evalTestEmail    = "airflow-worker@data-platform-prod.iam.gserviceaccount.com"
-	evalTestAudience = "airflow-prod-aws"
-	evalTestOtherUID = "109999999999999999999"
+	testUID      = "104876543210987654321"
+	testEmail    = "airflow-worker@data-platform-prod.iam.gserviceaccount.com"
+	testAudience = "airflow-prod-aws"
+	testOtherUID = "109999999999999999999"
 )
 
-// evalTestRequests: a token from the metadata server or the IAM Credentials
+// testRequests: a token from the metadata server or the IAM Credentials
 // API (azp is the numeric unique ID), and one minted from a key file (azp is
 // the email).
 var (
-	evalNumericReq = GoogleRequest(evalTestAudience, evalTestUID, evalTestUID, evalTestEmail)
-	evalKeyFileReq = GoogleRequest(evalTestAudience, evalTestEmail, evalTestUID, evalTestEmail)
+	numericReq = GoogleRequest(testAudience, testUID, testUID, testEmail)
+	keyFileReq = GoogleRequest(testAudience, testEmail, testUID, testEmail)
 )
 
-func evalFixture(t *testing.T, name string) string {
+func policyFixture(t *testing.T, name string) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "policies", name))
 	if err != nil {
@@ -33,7 +33,7 @@ func evalFixture(t *testing.T, name string) string {
 	return string(b)
 }
 
-type evalCase struct {
+type evaluateCase struct {
 	name      string
 	policy    string // JSON, or "file:<name>" for a fixture under testdata/policies
 	req       WebIdentityRequest
@@ -48,49 +48,49 @@ type evalCase struct {
 	contains []string
 }
 
-func evalCases() []evalCase {
-	providerPolicy := GoogleTrustPolicy(evalTestUID, evalTestEmail, evalTestAudience).JSON()
-	return []evalCase{
+func evaluateCases() []evaluateCase {
+	providerPolicy := GoogleTrust(testUID, testEmail, testAudience).JSON()
+	return []evaluateCase{
 		{
 			name:    "provider policy, numeric azp (metadata server token)",
 			policy:  providerPolicy,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 			contains: []string{"principal, action and 3 conditions match"},
 		},
 		{
 			name:    "provider policy, email azp (key-file token)",
 			policy:  providerPolicy,
-			req:     evalKeyFileReq,
+			req:     keyFileReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "email in aud, numeric azp",
 			policy: `{"Version":"2012-10-17","Statement":[{"Sid":"GoogleFederation","Effect":"Allow",
 				"Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestEmail + `","accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + testEmail + `","accounts.google.com:oaud":"` + testAudience + `"}}}]}`,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key: KeyGoogleAud,
 			contains: []string{
-				"numeric unique ID " + evalTestUID,
-				"put the service account's unique ID " + evalTestUID + " (the token's azp) in accounts.google.com:aud",
+				"numeric unique ID " + testUID,
+				"put the service account's unique ID " + testUID + " (the token's azp) in accounts.google.com:aud",
 				"trusts both the unique ID and the email",
 			},
 		},
 		{
 			name: "numeric aud only, key-file token with email azp",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
-				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
-			req:     evalKeyFileReq,
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + testUID + `"}}}]}`,
+			req:     keyFileReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleAud,
-			contains: []string{"key file", "put the service account's email " + evalTestEmail},
+			contains: []string{"key file", "put the service account's email " + testEmail},
 		},
 		{
 			name:    "wrong oaud",
-			policy:  GoogleTrustPolicy(evalTestUID, evalTestEmail, "airflow-staging-aws").JSON(),
-			req:     evalNumericReq,
+			policy:  GoogleTrust(testUID, testEmail, "airflow-staging-aws").JSON(),
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key: KeyGoogleOaud,
 			contains: []string{
@@ -100,8 +100,8 @@ func evalCases() []evalCase {
 		},
 		{
 			name:    "wrong sub: a different service account",
-			policy:  GoogleTrustPolicy(evalTestOtherUID, "etl@data-platform-prod.iam.gserviceaccount.com", evalTestAudience).JSON(),
-			req:     evalNumericReq,
+			policy:  GoogleTrust(testOtherUID, "etl@data-platform-prod.iam.gserviceaccount.com", testAudience).JSON(),
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleSub,
 			contains: []string{"different service account", "make the role trust this service account"},
@@ -112,8 +112,8 @@ func evalCases() []evalCase {
 				{"Sid":"GoogleFederation","Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
 				 "Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:oaud":"airflow-prod-aws"}}},
 				{"Sid":"DenyCompromisedAccount","Effect":"Deny","Principal":"*","Action":"sts:*",
-				 "Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				 "Condition":{"StringEquals":{"accounts.google.com:sub":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: false, statement: 1,
 			contains: []string{`statement 1 (Sid "DenyCompromisedAccount") denies`, "explicit Deny overrides every Allow"},
 		},
@@ -123,22 +123,22 @@ func evalCases() []evalCase {
 				{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
 				{"Sid":"RequireHostedDomain","Effect":"Deny","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				 "Condition":{"StringNotEquals":{"accounts.google.com:hd":"example.com"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: 1,
 			contains: []string{`Sid "RequireHostedDomain"`},
 		},
 		{
 			name:    "Cognito identity pool role",
 			policy:  "file:cognito-identity-pool.json",
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "Principal",
-			contains: []string{"the role does not trust accounts.google.com", "Federated:cognito-identity.amazonaws.com", evalResourceName},
+			contains: []string{"the role does not trust accounts.google.com", "Federated:cognito-identity.amazonaws.com", roleResourceName},
 		},
 		{
 			name:    "GitHub Actions OIDC provider role",
 			policy:  "file:github-actions-oidc.json",
-			req:     evalKeyFileReq,
+			req:     keyFileReq,
 			allowed: false, statement: -1,
 			key:      "Principal",
 			contains: []string{"the role does not trust accounts.google.com", "oidc-provider/token.actions.githubusercontent.com"},
@@ -146,7 +146,7 @@ func evalCases() []evalCase {
 		{
 			name:    "EC2 service role, Statement as a single object",
 			policy:  "file:ec2-service.json",
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "Principal",
 			contains: []string{"does not trust accounts.google.com", "Service:ec2.amazonaws.com"},
@@ -154,35 +154,35 @@ func evalCases() []evalCase {
 		{
 			name: "Statement as a single object",
 			policy: `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},
-				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}}`,
-			req:     evalNumericReq,
+				"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:aud":"` + testUID + `"}}}}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "Principal star",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "Action as a list",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":["accounts.google.com","cognito-identity.amazonaws.com"]},
-				"Action":["sts:TagSession","sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     evalNumericReq,
+				"Action":["sts:TagSession","sts:AssumeRoleWithWebIdentity"],"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + testAudience + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "Action wildcard sts:*",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:*",
-				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name:    "wrong action: sts:AssumeRole only",
 			policy:  `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRole"}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "Action",
 			contains: []string{"do not allow sts:AssumeRoleWithWebIdentity", "add sts:AssumeRoleWithWebIdentity to the Action"},
@@ -191,14 +191,14 @@ func evalCases() []evalCase {
 			name: "StringLike wildcard matches",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringLike":{"accounts.google.com:oaud":"airflow-*-aws","accounts.google.com:sub":"1048765432109876543??"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "StringLike wildcard does not match",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringLike":{"accounts.google.com:oaud":["airflow-staging-*","https://*.example.com"]}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleOaud,
 			contains: []string{"request the ID token for the audience the role expects"},
@@ -206,15 +206,15 @@ func evalCases() []evalCase {
 		{
 			name: "StringNotEquals allows other accounts",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringNotEquals":{"accounts.google.com:sub":["` + evalTestOtherUID + `","100000000000000000000"]},"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringNotEquals":{"accounts.google.com:sub":["` + testOtherUID + `","100000000000000000000"]},"StringEquals":{"accounts.google.com:oaud":"` + testAudience + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "StringNotEquals excludes this account",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringNotEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringNotEquals":{"accounts.google.com:sub":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleSub,
 			contains: []string{"one the policy excludes with StringNotEquals"},
@@ -252,7 +252,7 @@ func evalCases() []evalCase {
 			name: "ForAllValues: absent key is true",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"ForAllValues:StringEquals":{"accounts.google.com:groups":["etl","reporting"]}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
@@ -270,7 +270,7 @@ func evalCases() []evalCase {
 			name: "ForAnyValue: absent key is false",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"ForAnyValue:StringEquals":{"accounts.google.com:groups":"etl"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "accounts.google.com:groups",
 			contains: []string{"the request has no value for accounts.google.com:groups"},
@@ -278,15 +278,15 @@ func evalCases() []evalCase {
 		{
 			name: "IfExists with the key absent",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEqualsIfExists":{"accounts.google.com:hd":"example.com"},"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEqualsIfExists":{"accounts.google.com:hd":"example.com"},"StringEquals":{"accounts.google.com:sub":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "IfExists with the key present and different",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringEqualsIfExists":{"accounts.google.com:oaud":"airflow-staging-aws"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleOaud,
 			contains: []string{"change the role's audience"},
@@ -295,7 +295,7 @@ func evalCases() []evalCase {
 			name: "plain StringEquals on a key the request lacks",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringEquals":{"accounts.google.com:hd":"example.com"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "accounts.google.com:hd",
 			contains: []string{"the request has no value for accounts.google.com:hd"},
@@ -303,16 +303,16 @@ func evalCases() []evalCase {
 		{
 			name: "condition keys are case-insensitive",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"Accounts.Google.Com:AUD":"` + evalTestUID + `","ACCOUNTS.GOOGLE.COM:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"Accounts.Google.Com:AUD":"` + testUID + `","ACCOUNTS.GOOGLE.COM:oaud":"` + testAudience + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "request context keys are case-insensitive too",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + testUID + `"}}}]}`,
 			req: WebIdentityRequest{Provider: GoogleFederatedPrincipal, Context: map[string][]string{
-				"ACCOUNTS.GOOGLE.COM:Aud": {evalTestUID},
+				"ACCOUNTS.GOOGLE.COM:Aud": {testUID},
 			}},
 			allowed: true, statement: 0,
 		},
@@ -320,20 +320,20 @@ func evalCases() []evalCase {
 			name: "StringEqualsIgnoreCase",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringEqualsIgnoreCase":{"accounts.google.com:oaud":"AIRFLOW-PROD-AWS"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name:    "multiple statements, the second allows",
 			policy:  "file:github-then-google.json",
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 1,
 			contains: []string{`statement 1 (Sid "AirflowWorkers") allows`},
 		},
 		{
 			name:    "multiple statements, the Google one fails on aud",
 			policy:  "file:github-then-google.json",
-			req:     evalKeyFileReq,
+			req:     keyFileReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleAud,
 			contains: []string{"key file"},
@@ -341,15 +341,15 @@ func evalCases() []evalCase {
 		{
 			name:    "URL-encoded document as GetRole returns it",
 			policy:  "file:google-getrole-encoded.txt",
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 			contains: []string{`Sid "GoogleFederation"`},
 		},
 		{
 			name: "token without azp: no oaud in the request",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     GoogleRequest(evalTestAudience, "", evalTestUID, ""),
+				"Condition":{"StringEquals":{"accounts.google.com:oaud":"` + testAudience + `"}}}]}`,
+			req:     GoogleRequest(testAudience, "", testUID, ""),
 			allowed: false, statement: -1,
 			key:      KeyGoogleOaud,
 			contains: []string{"only for tokens with an azp claim"},
@@ -360,8 +360,8 @@ func evalCases() []evalCase {
 			// aws:CurrentTime is known only to AWS, so the verdict is unknown.
 			name: "condition on aws:CurrentTime without the time",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
-			req:       evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + testUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
+			req:       numericReq,
 			unknown:   true,
 			statement: -1,
 			contains:  []string{"cannot judge DateLessThan aws:CurrentTime", "STS decides"},
@@ -369,15 +369,15 @@ func evalCases() []evalCase {
 		{
 			name: "condition on aws:CurrentTime with the time supplied",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
-			req:     evalNumericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + testUID + `"},"DateLessThan":{"aws:CurrentTime":"2030-01-01T00:00:00Z"}}}]}`,
+			req:     numericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
 			allowed: true, statement: 0,
 		},
 		{
 			name: "condition on aws:CurrentTime after the deadline",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"DateLessThan":{"aws:CurrentTime":"2026-01-01T00:00:00Z"}}}]}`,
-			req:     evalNumericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
+			req:     numericReq.WithTime(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)),
 			allowed: false, statement: -1,
 			key:      "aws:CurrentTime",
 			contains: []string{"no request value satisfies DateLessThan"},
@@ -388,8 +388,8 @@ func evalCases() []evalCase {
 			// now not judged.
 			name: "operator names are case-sensitive",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"stringequals":{"accounts.google.com:sub":"` + evalTestUID + `"}}}]}`,
-			req:       evalNumericReq,
+				"Condition":{"stringequals":{"accounts.google.com:sub":"` + testUID + `"}}}]}`,
+			req:       numericReq,
 			unknown:   true,
 			statement: -1,
 			contains:  []string{"cannot judge the condition operator stringequals, which the evaluator does not know; STS decides"},
@@ -397,8 +397,8 @@ func evalCases() []evalCase {
 		{
 			name: "an unknown operator that cannot change the outcome is decided",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + evalTestOtherUID + `"},"StringEqualsFuzzy":{"accounts.google.com:aud":"x"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:sub":"` + testOtherUID + `"},"StringEqualsFuzzy":{"accounts.google.com:aud":"x"}}}]}`,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      KeyGoogleSub,
 			contains: []string{"different service account"},
@@ -406,15 +406,15 @@ func evalCases() []evalCase {
 		{
 			name: "Null: the token has no hd, and has a sub",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"Null":{"accounts.google.com:hd":"true","accounts.google.com:sub":"false"},"StringEquals":{"accounts.google.com:oaud":"` + evalTestAudience + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"Null":{"accounts.google.com:hd":"true","accounts.google.com:sub":"false"},"StringEquals":{"accounts.google.com:oaud":"` + testAudience + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "Null false on a key the token lacks",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"Null":{"accounts.google.com:oaud":"false"}}}]}`,
-			req:     GoogleRequest(evalTestAudience, "", evalTestUID, ""),
+			req:     GoogleRequest(testAudience, "", testUID, ""),
 			allowed: false, statement: -1,
 			key:      KeyGoogleOaud,
 			contains: []string{"Null requires accounts.google.com:oaud to be present"},
@@ -423,14 +423,14 @@ func evalCases() []evalCase {
 			name: "policy variable: sub must equal aud",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}}}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name: "no accounts.google.com:email key at AWS",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
-				"Condition":{"StringEquals":{"accounts.google.com:email":"` + evalTestEmail + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:email":"` + testEmail + `"}}}]}`,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "accounts.google.com:email",
 			contains: []string{"AWS provides no accounts.google.com:email condition key"},
@@ -439,7 +439,7 @@ func evalCases() []evalCase {
 			name: "aws:SourceIp is not guessed",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 				"Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`,
-			req:       evalNumericReq,
+			req:       numericReq,
 			unknown:   true,
 			statement: -1,
 			contains:  []string{"cannot judge IpAddress aws:SourceIp", "STS decides"},
@@ -447,14 +447,14 @@ func evalCases() []evalCase {
 		{
 			name: "NotAction",
 			policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"NotAction":"sts:AssumeRole",
-				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + evalTestUID + `"}}}]}`,
-			req:     evalNumericReq,
+				"Condition":{"StringEquals":{"accounts.google.com:aud":"` + testUID + `"}}}]}`,
+			req:     numericReq,
 			allowed: true, statement: 0,
 		},
 		{
 			name:    "only Deny statements",
 			policy:  `{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"sts:AssumeRole"}]}`,
-			req:     evalNumericReq,
+			req:     numericReq,
 			allowed: false, statement: -1,
 			key:      "Effect",
 			contains: []string{"no Allow statement"},
@@ -463,7 +463,7 @@ func evalCases() []evalCase {
 }
 
 func TestEvaluate(t *testing.T) {
-	cases := evalCases()
+	cases := evaluateCases()
 	if len(cases) < 20 {
 		t.Fatalf("only %d cases", len(cases))
 	}
@@ -471,11 +471,11 @@ func TestEvaluate(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			doc := tc.policy
 			if name, ok := strings.CutPrefix(doc, "file:"); ok {
-				doc = evalFixture(t, name)
+				doc = policyFixture(t, name)
 			}
-			p, err := ParsePolicy(doc)
+			p, err := Parse(doc)
 			if err != nil {
-				t.Fatalf("ParsePolicy: %v", err)
+				t.Fatalf("Parse: %v", err)
 			}
 			d := Evaluate(p, tc.req)
 			explain := d.Explain()
@@ -543,7 +543,7 @@ func TestEvaluate(t *testing.T) {
 // TestEvaluateEmailAudMismatchDetail pins the whole mismatch and the
 // explanation line for the most common mistake.
 func TestEvaluateEmailAudMismatchDetail(t *testing.T) {
-	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Sid":"GoogleFederation","Effect":"Allow",
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[{"Sid":"GoogleFederation","Effect":"Allow",
 		"Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 		"Condition":{"StringEquals":{"accounts.google.com:aud":"a@p.iam.gserviceaccount.com","accounts.google.com:oaud":"aud1"}}}]}`)
 	if err != nil {
@@ -577,9 +577,9 @@ func TestEvaluateEmailAudMismatchDetail(t *testing.T) {
 }
 
 func TestEvaluateAllowReason(t *testing.T) {
-	p := GoogleTrustPolicy(evalTestUID, evalTestEmail, evalTestAudience)
+	p := GoogleTrust(testUID, testEmail, testAudience)
 	p.Statements[0].Sid = "GoogleFederation"
-	d := Evaluate(p, evalNumericReq)
+	d := Evaluate(p, numericReq)
 	want := `statement 0 (Sid "GoogleFederation") allows: principal, action and 3 conditions match`
 	if !d.Allowed || d.Reason != want || d.Sid != "GoogleFederation" {
 		t.Errorf("got %+v, want reason %q", d, want)
@@ -590,17 +590,17 @@ func TestEvaluateAllowReason(t *testing.T) {
 }
 
 func TestEvaluateDenyDecision(t *testing.T) {
-	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
 		{"Sid":"NoKeyFileTokens","Effect":"Deny","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 		 "Condition":{"StringLike":{"accounts.google.com:aud":"*@*"}}}]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := Evaluate(p, evalNumericReq); !d.Allowed || d.Statement != 0 {
+	if d := Evaluate(p, numericReq); !d.Allowed || d.Statement != 0 {
 		t.Errorf("numeric azp:\n%s", d.Explain())
 	}
-	d := Evaluate(p, evalKeyFileReq)
+	d := Evaluate(p, keyFileReq)
 	if d.Allowed || d.Statement != 1 || d.Sid != "NoKeyFileTokens" || len(d.Mismatches) != 0 {
 		t.Fatalf("email azp:\n%s", d.Explain())
 	}
@@ -614,20 +614,20 @@ func TestEvaluateDenyDecision(t *testing.T) {
 // aws:CurrentTime is known only to AWS: the Deny may apply, so the verdict
 // is unknown; with the time supplied it is decided.
 func TestEvaluateUnsupportedDenyIsFlagged(t *testing.T) {
-	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity"},
 		{"Sid":"BusinessHours","Effect":"Deny","Principal":"*","Action":"*","Condition":{"DateGreaterThan":{"aws:CurrentTime":"2020-01-01T00:00:00Z"}}}]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Evaluate(p, evalNumericReq)
+	d := Evaluate(p, numericReq)
 	if d.Verdict != VerdictUnknown || d.Allowed ||
 		!strings.Contains(d.Reason, `cannot judge whether Deny statement 1 (Sid "BusinessHours") applies: statement 0 allows`) ||
 		len(d.Unjudged) != 1 || !strings.Contains(d.Unjudged[0], "cannot judge DateGreaterThan aws:CurrentTime") {
 		t.Errorf("decision:\n%s", d.Explain())
 	}
-	before := Evaluate(p, evalNumericReq.WithTime(time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)))
-	after := Evaluate(p, evalNumericReq.WithTime(time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC)))
+	before := Evaluate(p, numericReq.WithTime(time.Date(2019, 6, 1, 0, 0, 0, 0, time.UTC)))
+	after := Evaluate(p, numericReq.WithTime(time.Date(2021, 6, 1, 0, 0, 0, 0, time.UTC)))
 	if before.Verdict != VerdictAllowed || after.Verdict != VerdictDenied || after.Statement != 1 {
 		t.Errorf("with the time:\n%s\n%s", before.Explain(), after.Explain())
 	}
@@ -635,21 +635,21 @@ func TestEvaluateUnsupportedDenyIsFlagged(t *testing.T) {
 
 // A Deny that cannot be judged does not matter when nothing allows.
 func TestEvaluateUnjudgedDenyWithoutAllowIsDenied(t *testing.T) {
-	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"accounts.google.com:oaud":"other"}}},
 		{"Effect":"Deny","Principal":"*","Action":"*","Condition":{"IpAddress":{"aws:SourceIp":"10.0.0.0/8"}}}]}`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := Evaluate(p, evalNumericReq)
+	d := Evaluate(p, numericReq)
 	if d.Verdict != VerdictDenied || d.Statement != -1 || len(d.Mismatches) == 0 {
 		t.Errorf("decision:\n%s", d.Explain())
 	}
 }
 
 func TestEvaluateNilAndEmpty(t *testing.T) {
-	for _, p := range []*PolicyDocument{nil, {Version: "2012-10-17"}} {
-		d := Evaluate(p, evalNumericReq)
+	for _, p := range []*Document{nil, {Version: "2012-10-17"}} {
+		d := Evaluate(p, numericReq)
 		if d.Allowed || d.Statement != -1 || len(d.Mismatches) != 1 || d.Fix == "" {
 			t.Errorf("%v:\n%s", p, d.Explain())
 		}
@@ -708,18 +708,18 @@ func TestEvalCondition(t *testing.T) {
 		{"ForAllValues:StringNotLike", []string{"adm*"}, []string{"etl", "ops"}, true},
 	}
 	for _, tc := range tests {
-		set, base, ifExists, ok := evalParseOperator(tc.op)
+		set, base, ifExists, ok := operatorParts(tc.op)
 		if !ok {
 			t.Fatalf("%s not supported", tc.op)
 		}
-		if got := evalCondition(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
+		if got := conditionHolds(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
 			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
 		}
 	}
 	// Bool, NumericLessThan, ArnLike, Null and ForAnyValue:Bool used to be
 	// listed here as unsupported; every documented operator is supported now.
 	for _, op := range []string{"stringEquals", "NullIfExists", "StringEqualsFuzzy", "ForSomeValues:StringEquals", "ForAnyValue:stringlike"} {
-		if _, _, _, ok := evalParseOperator(op); ok {
+		if _, _, _, ok := operatorParts(op); ok {
 			t.Errorf("%s reported as supported", op)
 		}
 	}
@@ -765,11 +765,11 @@ func TestEvalCondition(t *testing.T) {
 		{"ForAllValues:NumericGreaterThan", []string{"5"}, []string{"1", "7"}, false},
 	}
 	for _, tc := range more {
-		set, base, ifExists, ok := evalParseOperator(tc.op)
+		set, base, ifExists, ok := operatorParts(tc.op)
 		if !ok {
 			t.Fatalf("%s not supported", tc.op)
 		}
-		if got := evalCondition(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
+		if got := conditionHolds(set, base, ifExists, tc.expected, tc.actual); got != tc.want {
 			t.Errorf("%s %v against %v = %v, want %v", tc.op, tc.expected, tc.actual, got, tc.want)
 		}
 	}
@@ -780,8 +780,8 @@ func TestEvalCondition(t *testing.T) {
 // multivalued, Version 2008-10-17, and keys only AWS knows.
 func TestEvaluatePolicyVariables(t *testing.T) {
 	req := WebIdentityRequest{Provider: GoogleFederatedPrincipal, Context: map[string][]string{
-		KeyGoogleAud:  {evalTestUID},
-		KeyGoogleSub:  {evalTestUID},
+		KeyGoogleAud:  {testUID},
+		KeyGoogleSub:  {testUID},
 		KeyGoogleOaud: {"aud*?$"},
 		"aws:TagKeys": {"a", "b"},
 	}}
@@ -796,10 +796,10 @@ func TestEvaluatePolicyVariables(t *testing.T) {
 		{"${*} is no wildcard in StringLike", "2012-10-17", `"StringLike":{"accounts.google.com:sub":"10487${*}"}`, VerdictDenied},
 		{"${?} is no wildcard in StringLike", "2012-10-17", `"StringLike":{"accounts.google.com:oaud":"aud${?}?$"}`, VerdictDenied},
 		{"? is, ${?} is literal", "2012-10-17", `"StringLike":{"accounts.google.com:oaud":"aud?${?}$"}`, VerdictAllowed},
-		{"default for an absent key", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd, '` + evalTestUID + `'}"}`, VerdictAllowed},
-		{"a default needs a comma and a space", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd,'` + evalTestUID + `'}"}`, VerdictDenied},
+		{"default for an absent key", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd, '` + testUID + `'}"}`, VerdictAllowed},
+		{"a default needs a comma and a space", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:hd,'` + testUID + `'}"}`, VerdictDenied},
 		{"absent key without default matches nothing", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":["${accounts.google.com:hd}","other"]}`, VerdictDenied},
-		{"absent key without default, other value matches", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":["${accounts.google.com:hd}","` + evalTestUID + `"]}`, VerdictAllowed},
+		{"absent key without default, other value matches", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":["${accounts.google.com:hd}","` + testUID + `"]}`, VerdictAllowed},
 		{"absent key fails a negated operator too", "2012-10-17", `"StringNotEquals":{"accounts.google.com:sub":"${accounts.google.com:hd}"}`, VerdictDenied},
 		{"a multivalued key is not substituted", "2012-10-17", `"StringEquals":{"accounts.google.com:sub":"${aws:TagKeys}"}`, VerdictDenied},
 		{"no variables in Version 2008-10-17", "2008-10-17", `"StringEquals":{"accounts.google.com:sub":"${accounts.google.com:aud}"}`, VerdictDenied},
@@ -810,7 +810,7 @@ func TestEvaluatePolicyVariables(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := ParsePolicy(`{"Version":"` + tc.version + `","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
+			p, err := Parse(`{"Version":"` + tc.version + `","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
 				`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{` + tc.cond + `}}]}`)
 			if err != nil {
 				t.Fatal(err)
@@ -844,12 +844,12 @@ func TestEvaluateKnownAndUnknownKeys(t *testing.T) {
 		{`"ForAnyValue:Null":{"accounts.google.com:hd":"true"}`, true, VerdictUnknown},
 	}
 	for _, tc := range tests {
-		p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
+		p, err := Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
 			`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{` + tc.cond + `}}]}`)
 		if err != nil {
 			t.Fatal(err)
 		}
-		req := evalNumericReq
+		req := numericReq
 		req.ContextComplete = tc.complete
 		if d := Evaluate(p, req); d.Verdict != tc.want {
 			t.Errorf("%s (complete %v): Verdict = %s, want %s\n%s", tc.cond, tc.complete, d.Verdict, tc.want, d.Explain())
@@ -860,7 +860,7 @@ func TestEvaluateKnownAndUnknownKeys(t *testing.T) {
 // A plain operator on a multivalued key is not judged: AWS documents set
 // operators for them.
 func TestEvaluatePlainOperatorOnMultivaluedKey(t *testing.T) {
-	p, err := ParsePolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},` +
+	p, err := Parse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"cognito-identity.amazonaws.com"},` +
 		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{"cognito-identity.amazonaws.com:amr":"authenticated"}}}]}`)
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"net/url"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestParsePolicy(t *testing.T) {
-	p, err := ParsePolicy(`{
+	p, err := Parse(`{
 		"Version": "2012-10-17",
 		"Id": "trust",
 		"Statement": [
@@ -29,7 +29,7 @@ func TestParsePolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := &PolicyDocument{
+	want := &Document{
 		Version: "2012-10-17",
 		Statements: []Statement{
 			{
@@ -50,21 +50,21 @@ func TestParsePolicy(t *testing.T) {
 		},
 	}
 	if !reflect.DeepEqual(p, want) {
-		t.Errorf("ParsePolicy =\n%#v\nwant\n%#v", p, want)
+		t.Errorf("Parse =\n%#v\nwant\n%#v", p, want)
 	}
 }
 
 func TestParsePolicyURLEncoded(t *testing.T) {
-	plain := GoogleTrustPolicy("1234567890", "a@p.iam.gserviceaccount.com", "aud").JSON()
+	plain := GoogleTrust("1234567890", "a@p.iam.gserviceaccount.com", "aud").JSON()
 	for _, encoded := range []string{
 		url.QueryEscape(plain),
 		strings.ReplaceAll(url.QueryEscape(plain), "+", "%20"),
 		url.PathEscape(plain),
 		"  " + url.QueryEscape(plain) + "\n",
 	} {
-		p, err := ParsePolicy(encoded)
+		p, err := Parse(encoded)
 		if err != nil {
-			t.Fatalf("ParsePolicy(%q): %v", encoded, err)
+			t.Fatalf("Parse(%q): %v", encoded, err)
 		}
 		if got := p.JSON(); got != plain {
 			t.Errorf("decoded %q to\n%s\nwant\n%s", encoded, got, plain)
@@ -115,7 +115,7 @@ func TestParsePolicyErrors(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			p, err := ParsePolicy(tc.doc)
+			p, err := Parse(tc.doc)
 			if err == nil {
 				t.Fatalf("no error; parsed %s", p.JSON())
 			}
@@ -127,17 +127,17 @@ func TestParsePolicyErrors(t *testing.T) {
 }
 
 func TestGoogleTrustPolicyGolden(t *testing.T) {
-	got := GoogleTrustPolicy("112233445566778899000", "airflow@proj.iam.gserviceaccount.com", "https://airflow.example.com").JSON()
+	got := GoogleTrust("112233445566778899000", "airflow@proj.iam.gserviceaccount.com", "https://airflow.example.com").JSON()
 	want := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},` +
 		`"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringEquals":{` +
 		`"accounts.google.com:aud":["112233445566778899000","airflow@proj.iam.gserviceaccount.com"],` +
 		`"accounts.google.com:oaud":"https://airflow.example.com",` +
 		`"accounts.google.com:sub":"112233445566778899000"}}}]}`
 	if got != want {
-		t.Errorf("GoogleTrustPolicy JSON =\n%s\nwant\n%s", got, want)
+		t.Errorf("GoogleTrust JSON =\n%s\nwant\n%s", got, want)
 	}
 	// It round-trips.
-	p, err := ParsePolicy(got)
+	p, err := Parse(got)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestGoogleTrustPolicyGolden(t *testing.T) {
 }
 
 func TestJSONRendering(t *testing.T) {
-	p := &PolicyDocument{
+	p := &Document{
 		Version: "2012-10-17",
 		Statements: []Statement{
 			{
@@ -179,7 +179,7 @@ func TestJSONRendering(t *testing.T) {
 	if p.Statements[0].Action[0] != "sts:b" {
 		t.Error("JSON modified the document")
 	}
-	var nilDoc *PolicyDocument
+	var nilDoc *Document
 	if got := nilDoc.JSON(); got != "null" {
 		t.Errorf("nil JSON = %q", got)
 	}
@@ -187,11 +187,11 @@ func TestJSONRendering(t *testing.T) {
 
 // Documents that mean the same, written differently.
 const (
-	polTestA = `{"Version":"2012-10-17","Statement":[
+	testPolicyA = `{"Version":"2012-10-17","Statement":[
 		{"Sid":"Google","Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 		 "Condition":{"StringEquals":{"accounts.google.com:aud":["123","a@p.iam.gserviceaccount.com"],"accounts.google.com:sub":"123","accounts.google.com:oaud":"aud"}}},
 		{"Effect":"Allow","Principal":{"Service":["ec2.amazonaws.com","lambda.amazonaws.com"]},"Action":"sts:AssumeRole"}]}`
-	polTestB = `{
+	testPolicyB = `{
   "Statement": [
     {
       "Action": ["sts:AssumeRole"],
@@ -219,9 +219,9 @@ const (
 
 func TestPoliciesEqual(t *testing.T) {
 	equal := []struct{ name, a, b string }{
-		{"reordered statements, members, keys, case, whitespace, single vs list, empty Sid", polTestA, polTestB},
-		{"URL-encoded vs plain", polTestA, url.QueryEscape(polTestB)},
-		{"URL-encoded both", url.PathEscape(polTestA), url.QueryEscape(polTestA)},
+		{"reordered statements, members, keys, case, whitespace, single vs list, empty Sid", testPolicyA, testPolicyB},
+		{"URL-encoded vs plain", testPolicyA, url.QueryEscape(testPolicyB)},
+		{"URL-encoded both", url.PathEscape(testPolicyA), url.QueryEscape(testPolicyA)},
 		{"single Statement object vs list",
 			`{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole"}}`,
 			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":["sts:AssumeRole"]}]}`},
@@ -229,14 +229,14 @@ func TestPoliciesEqual(t *testing.T) {
 			`{"Statement":{"Effect":"Allow","Principal":"*","Action":"x"}}`,
 			`{"Statement":{"Sid":"","Effect":"Allow","Principal":"*","Action":"x"}}`},
 		{"provider policy vs hand-written",
-			GoogleTrustPolicy("123", "a@p.iam.gserviceaccount.com", "aud").JSON(),
+			GoogleTrust("123", "a@p.iam.gserviceaccount.com", "aud").JSON(),
 			`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":["sts:AssumeRoleWithWebIdentity"],
 			  "Condition":{"StringEquals":{"accounts.google.com:sub":["123"],"accounts.google.com:aud":["a@p.iam.gserviceaccount.com","123"],"accounts.google.com:oaud":"aud"}}}]}`},
 	}
 	for _, tc := range equal {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, pair := range [][2]string{{tc.a, tc.b}, {tc.b, tc.a}} {
-				eq, err := PoliciesEqual(pair[0], pair[1])
+				eq, err := Equal(pair[0], pair[1])
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -248,22 +248,22 @@ func TestPoliciesEqual(t *testing.T) {
 	}
 
 	notEqual := []struct{ name, a, b string }{
-		{"changed condition value", polTestA, strings.Replace(polTestB, `"accounts.google.com:SUB": "123"`, `"accounts.google.com:SUB": "124"`, 1)},
-		{"changed audience", GoogleTrustPolicy("1", "e@p", "aud").JSON(), GoogleTrustPolicy("1", "e@p", "aud2").JSON()},
-		{"dropped email", GoogleTrustPolicy("1", "e@p", "aud").JSON(), GoogleTrustPolicy("1", "", "aud").JSON()},
-		{"condition value case", GoogleTrustPolicy("1", "e@p", "aud").JSON(), GoogleTrustPolicy("1", "e@p", "AUD").JSON()},
+		{"changed condition value", testPolicyA, strings.Replace(testPolicyB, `"accounts.google.com:SUB": "123"`, `"accounts.google.com:SUB": "124"`, 1)},
+		{"changed audience", GoogleTrust("1", "e@p", "aud").JSON(), GoogleTrust("1", "e@p", "aud2").JSON()},
+		{"dropped email", GoogleTrust("1", "e@p", "aud").JSON(), GoogleTrust("1", "", "aud").JSON()},
+		{"condition value case", GoogleTrust("1", "e@p", "aud").JSON(), GoogleTrust("1", "e@p", "AUD").JSON()},
 		{"operator name case",
 			`{"Statement":{"Effect":"Allow","Principal":"*","Action":"x","Condition":{"StringEquals":{"k":"v"}}}}`,
 			`{"Statement":{"Effect":"Allow","Principal":"*","Action":"x","Condition":{"stringequals":{"k":"v"}}}}`},
 		{"changed Sid", `{"Statement":{"Sid":"a","Effect":"Allow","Principal":"*","Action":"x"}}`, `{"Statement":{"Sid":"b","Effect":"Allow","Principal":"*","Action":"x"}}`},
 		{"changed Effect", `{"Statement":{"Effect":"Allow","Principal":"*","Action":"x"}}`, `{"Statement":{"Effect":"Deny","Principal":"*","Action":"x"}}`},
 		{"Action vs NotAction", `{"Statement":{"Effect":"Allow","Principal":"*","Action":"x"}}`, `{"Statement":{"Effect":"Allow","Principal":"*","NotAction":"x"}}`},
-		{"extra statement", polTestA, strings.Replace(polTestA, `"Action":"sts:AssumeRole"}]}`, `"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","Action":"*"}]}`, 1)},
+		{"extra statement", testPolicyA, strings.Replace(testPolicyA, `"Action":"sts:AssumeRole"}]}`, `"Action":"sts:AssumeRole"},{"Effect":"Deny","Principal":"*","Action":"*"}]}`, 1)},
 		{"missing Version", `{"Version":"2012-10-17","Statement":{"Effect":"Allow","Principal":"*","Action":"x"}}`, `{"Statement":{"Effect":"Allow","Principal":"*","Action":"x"}}`},
 	}
 	for _, tc := range notEqual {
 		t.Run(tc.name, func(t *testing.T) {
-			eq, err := PoliciesEqual(tc.a, tc.b)
+			eq, err := Equal(tc.a, tc.b)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -273,16 +273,16 @@ func TestPoliciesEqual(t *testing.T) {
 		})
 	}
 
-	if _, err := PoliciesEqual(polTestA, `{"Statement":`); err == nil || !strings.Contains(err.Error(), "second policy") {
+	if _, err := Equal(testPolicyA, `{"Statement":`); err == nil || !strings.Contains(err.Error(), "second policy") {
 		t.Errorf("error = %v, want one naming the second policy", err)
 	}
-	if _, err := PoliciesEqual(`nope`, polTestA); err == nil || !strings.Contains(err.Error(), "first policy") {
+	if _, err := Equal(`nope`, testPolicyA); err == nil || !strings.Contains(err.Error(), "first policy") {
 		t.Errorf("error = %v, want one naming the first policy", err)
 	}
 }
 
 func TestCanonicalPolicy(t *testing.T) {
-	a, err := CanonicalPolicy(polTestA)
+	a, err := Canonical(testPolicyA)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -291,49 +291,49 @@ func TestCanonicalPolicy(t *testing.T) {
 		`{"Sid":"Google","Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",` +
 		`"Condition":{"StringEquals":{"accounts.google.com:aud":["123","a@p.iam.gserviceaccount.com"],"accounts.google.com:oaud":"aud","accounts.google.com:sub":"123"}}}]}`
 	if a != want {
-		t.Errorf("CanonicalPolicy =\n%s\nwant\n%s", a, want)
+		t.Errorf("Canonical =\n%s\nwant\n%s", a, want)
 	}
 	// Statement order, encoding, list order and whitespace do not change it.
 	reordered := `{"Version":"2012-10-17","Statement":[
 		{"Effect":"Allow","Principal":{"Service":["lambda.amazonaws.com","ec2.amazonaws.com"]},"Action":["sts:AssumeRole"]},
 		{"Sid":"Google","Effect":"Allow","Principal":{"Federated":"accounts.google.com"},"Action":"sts:AssumeRoleWithWebIdentity",
 		 "Condition":{"StringEquals":{"accounts.google.com:oaud":"aud","accounts.google.com:sub":"123","accounts.google.com:aud":["a@p.iam.gserviceaccount.com","123"]}}}]}`
-	for _, doc := range []string{reordered, url.QueryEscape(reordered), polTestA, url.PathEscape(polTestA)} {
+	for _, doc := range []string{reordered, url.QueryEscape(reordered), testPolicyA, url.PathEscape(testPolicyA)} {
 		for range 10 {
-			got, err := CanonicalPolicy(doc)
+			got, err := Canonical(doc)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != want {
-				t.Fatalf("CanonicalPolicy(%s) =\n%s\nwant\n%s", doc, got, want)
+				t.Fatalf("Canonical(%s) =\n%s\nwant\n%s", doc, got, want)
 			}
 		}
 	}
 	// The canonical form is a fixed point and means the same.
-	again, err := CanonicalPolicy(a)
+	again, err := Canonical(a)
 	if err != nil || again != a {
-		t.Errorf("CanonicalPolicy is not idempotent: %q, %v", again, err)
+		t.Errorf("Canonical is not idempotent: %q, %v", again, err)
 	}
-	if eq, err := PoliciesEqual(a, polTestB); err != nil || !eq {
+	if eq, err := Equal(a, testPolicyB); err != nil || !eq {
 		t.Errorf("canonical form differs from the original: %v %v", eq, err)
 	}
-	if _, err := CanonicalPolicy(`{"Statement":[{"Effect":"Permit"}]}`); err == nil || !strings.Contains(err.Error(), "Effect") {
+	if _, err := Canonical(`{"Statement":[{"Effect":"Permit"}]}`); err == nil || !strings.Contains(err.Error(), "Effect") {
 		t.Errorf("error = %v", err)
 	}
 }
 
 // TestJSONPreservesStatementOrder: JSON keeps the document's order (the
-// evaluator reports statement indexes), CanonicalPolicy sorts.
+// evaluator reports statement indexes), Canonical sorts.
 func TestJSONPreservesStatementOrder(t *testing.T) {
 	doc := `{"Statement":[{"Sid":"Z","Effect":"Allow","Principal":"*","Action":"x"},{"Sid":"A","Effect":"Allow","Principal":"*","Action":"x"}]}`
-	p, err := ParsePolicy(doc)
+	p, err := Parse(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := p.JSON(); !strings.HasPrefix(got, `{"Statement":[{"Sid":"Z"`) {
 		t.Errorf("JSON = %s", got)
 	}
-	if got, _ := CanonicalPolicy(doc); !strings.HasPrefix(got, `{"Statement":[{"Sid":"A"`) {
-		t.Errorf("CanonicalPolicy = %s", got)
+	if got, _ := Canonical(doc); !strings.HasPrefix(got, `{"Statement":[{"Sid":"A"`) {
+		t.Errorf("Canonical = %s", got)
 	}
 }

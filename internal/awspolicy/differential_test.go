@@ -1,4 +1,4 @@
-package awsiam
+package awspolicy
 
 import (
 	"bytes"
@@ -106,7 +106,7 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	for i, c := range cases {
 		ctx := make(map[string]any, len(c.context))
 		for k, v := range c.context {
-			if evalMultivaluedKeys[strings.ToLower(k)] {
+			if multivaluedKeys[strings.ToLower(k)] {
 				ctx[k] = v
 			} else {
 				ctx[k] = v[0]
@@ -141,9 +141,9 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	known := map[string]int{}
 	verdicts := map[string]int{}
 	for i, c := range cases {
-		p, err := ParsePolicy(c.policy)
+		p, err := Parse(c.policy)
 		if err != nil {
-			t.Fatalf("case %d: ParsePolicy: %v\n%s", i, err, c.policy)
+			t.Fatalf("case %d: Parse: %v\n%s", i, err, c.policy)
 		}
 		d := Evaluate(p, WebIdentityRequest{Provider: GoogleFederatedPrincipal, Action: ActionAssumeRoleWithWebIdentity,
 			Context: c.context, ContextComplete: c.complete})
@@ -199,7 +199,7 @@ func TestDifferentialIAMSimulate(t *testing.T) {
 	for _, tag := range slices.Sorted(maps.Keys(diffKnown)) {
 		t.Logf("  %s: %s (%s)", tag, diffKnown[tag].why, diffKnown[tag].url)
 	}
-	for base := range evalOperators {
+	for base := range operators {
 		if covered[base] == 0 {
 			t.Errorf("no compared case uses %s", base)
 		}
@@ -376,7 +376,7 @@ func (g *diffGen) statement(i int) string {
 var diffForAnyIfExists = regexp.MustCompile(`"ForAnyValue:[A-Za-z]+IfExists"`)
 
 var diffBaseOperators = func() []string {
-	ops := slices.Sorted(maps.Keys(evalOperators))
+	ops := slices.Sorted(maps.Keys(operators))
 	// More string cases: they are the ones trust policies use most.
 	for range 3 {
 		ops = append(ops, "StringEquals", "StringLike", "StringNotEquals", "StringEqualsIgnoreCase")
@@ -393,7 +393,7 @@ func (g *diffGen) condition() (op, key string, vals []string) {
 	}
 	base := diffBaseOperators[g.r.IntN(len(diffBaseOperators))]
 	set := ""
-	if evalOperators[base].family == famString && g.chance(0.2) {
+	if operators[base].family == famString && g.chance(0.2) {
 		set = g.pick("ForAnyValue:", "ForAllValues:")
 	}
 	ifExists := base != "Null" && g.chance(0.25)
@@ -407,7 +407,7 @@ func (g *diffGen) condition() (op, key string, vals []string) {
 
 // conditionFor picks a key and values fitting the operator.
 func (g *diffGen) conditionFor(op string) (string, []string) {
-	o := evalParseOp(op)
+	o := parseOperator(op)
 	if !o.known {
 		return KeyGoogleSub, []string{diffUID}
 	}
@@ -473,21 +473,21 @@ func (g *diffGen) conditionFor(op string) (string, []string) {
 
 func diffJSONList(vals []string) string {
 	if len(vals) == 1 {
-		return polQuote(vals[0])
+		return quoteJSON(vals[0])
 	}
 	q := make([]string, len(vals))
 	for i, v := range vals {
-		q[i] = polQuote(v)
+		q[i] = quoteJSON(v)
 	}
 	return "[" + strings.Join(q, ",") + "]"
 }
 
 // diffOperatorsIn names the base operators and qualifiers a policy uses.
-func diffOperatorsIn(p *PolicyDocument) map[string]bool {
+func diffOperatorsIn(p *Document) map[string]bool {
 	out := map[string]bool{}
 	for _, st := range p.Statements {
 		for name := range st.Condition {
-			o := evalParseOp(name)
+			o := parseOperator(name)
 			out[o.base] = true
 			if o.ifExists {
 				out["IfExists"] = true
