@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
 )
 
 // API versions accepted in Config.APIVersion.
@@ -142,7 +144,7 @@ func NewClient(cfg Config) (*Client, error) {
 		retryWaitMin:      cfg.RetryWaitMin,
 		retryWaitMax:      cfg.RetryWaitMax,
 		logger:            cfg.Logger,
-		sleep:             sleepContext,
+		sleep:             clock.Sleep,
 	}
 	if cfg.Token == "" {
 		c.username, c.password = cfg.Username, cfg.Password
