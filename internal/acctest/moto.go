@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // Moto is a running moto server (AWS IAM, STS, Secrets Manager, KMS mock).
@@ -59,6 +62,16 @@ func MotoServer(t testing.TB) *Moto {
 	}
 	c := *m
 	return &c
+}
+
+// AWSConfig is an AWS SDK configuration for moto: its region and static
+// credentials. Every service's endpoint is URL, which the service packages
+// take as their endpoint overrides.
+func (m *Moto) AWSConfig() aws.Config {
+	return aws.Config{
+		Region:      m.Region,
+		Credentials: credentials.NewStaticCredentialsProvider(m.AccessKeyID, m.SecretAccessKey, ""),
+	}
 }
 
 // Reset wipes all moto state (POST /moto-api/reset): every service, account

@@ -1,9 +1,18 @@
-// Package airflow is a small typed client for the connection endpoints of
-// the Apache Airflow REST API: /api/v1 on Airflow 2 and /api/v2 on Airflow 3.
+// Package airflow holds what the provider knows of Apache Airflow
+// connections. It knows nothing about Terraform.
 //
-// It handles authentication (basic auth, Airflow 3 JWT login or a static
-// bearer token), API version detection, bounded retries and decoding of
-// Airflow's error bodies. It knows nothing about Terraform.
+//   - Client: a small typed client for the connection endpoints of the REST
+//     API, /api/v1 on Airflow 2 and /api/v2 on Airflow 3, with
+//     authentication (basic auth, Airflow 3 JWT login or a static bearer
+//     token), API version detection, bounded retries, decoding of Airflow's
+//     error bodies, and a listing snapshot that keeps refreshes of many
+//     connections cheap (ReadConnection).
+//   - Connection, the model, and its textual forms as Airflow itself
+//     renders and parses them: the URI and JSON forms of AIRFLOW_CONN_<ID>
+//     (codec.go), and the value of a secret that holds one connection in a
+//     secrets backend (secretvalue.go).
+//   - UnmaskExtra: puts back the values Airflow masks as "***" in what it
+//     returns.
 package airflow
 
 import (
@@ -16,6 +25,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
 )
 
 // API versions accepted in Config.APIVersion.
@@ -131,7 +142,7 @@ func NewClient(cfg Config) (*Client, error) {
 		retryWaitMin:      cfg.RetryWaitMin,
 		retryWaitMax:      cfg.RetryWaitMax,
 		logger:            cfg.Logger,
-		sleep:             sleepContext,
+		sleep:             clock.Sleep,
 	}
 	if cfg.Token == "" {
 		c.username, c.password = cfg.Username, cfg.Password

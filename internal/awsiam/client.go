@@ -1,101 +1,52 @@
-// Package awsiam talks to AWS for the provider: it builds the IAM, STS,
-// Secrets Manager and KMS clients, creates, reads, updates and deletes IAM
-// roles with their attached and inline policies, reads a role's trust
-// policy, and exchanges web-identity tokens with STS. Trust-policy
-// documents themselves (parsing, building, comparing, evaluating) live in
-// package awspolicy. It knows nothing of Terraform.
+// Package awsiam manages the AWS IAM roles that trust Google service
+// accounts through web-identity federation (create, read, update, delete,
+// with IAM's eventual consistency allowed for) and talks to STS for them:
+// AssumeRoleWithWebIdentity, GetCallerIdentity and the caller's own
+// account. Client holds the IAM and STS clients, built from an aws.Config
+// the caller loads once. Trust-policy documents themselves (parsing,
+// building, comparing, evaluating) live in package awspolicy. It knows
+// nothing of Terraform.
 package awsiam
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/kms"
-	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 )
 
-// Config selects credentials, region and endpoints. Empty fields fall back
-// to the AWS SDK's default chain (environment, shared config and profile,
-// web identity, instance metadata).
-type Config struct {
-	Region    string
-	Profile   string
-	AccessKey string // static credentials; both or neither with SecretKey
-	SecretKey string
-	// Endpoint overrides, for tests and sandboxes.
-	IAMEndpoint            string
-	STSEndpoint            string
-	SecretsManagerEndpoint string
-	KMSEndpoint            string
-	UserAgent              string
+// Endpoints override the IAM and STS endpoints, for tests and sandboxes.
+// Empty means the SDK's endpoint for the configuration's region.
+type Endpoints struct {
+	IAM string
+	STS string
 }
 
-// Client holds the AWS service clients the provider uses.
+// Client holds the IAM and STS clients.
 type Client struct {
-	IAM            *iam.Client
-	STS            *sts.Client
-	SecretsManager *secretsmanager.Client
-	KMS            *kms.Client
-	Region         string
+	IAM    *iam.Client
+	STS    *sts.Client
+	Region string
 
 	callerMu      sync.Mutex
 	callerAccount string // cached by CallerAccount once known
 }
 
-// NewClient resolves the configuration (reading shared config files, but
-// calling no AWS API) and builds the service clients.
-func NewClient(ctx context.Context, cfg Config) (*Client, error) {
-	if (cfg.AccessKey == "") != (cfg.SecretKey == "") {
-		return nil, errors.New("access_key and secret_key must be set together")
-	}
-	var opts []func(*config.LoadOptions) error
-	if cfg.Region != "" {
-		opts = append(opts, config.WithRegion(cfg.Region))
-	}
-	if cfg.Profile != "" {
-		opts = append(opts, config.WithSharedConfigProfile(cfg.Profile))
-	}
-	if cfg.AccessKey != "" {
-		opts = append(opts, config.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(cfg.AccessKey, cfg.SecretKey, "")))
-	}
-	if cfg.UserAgent != "" {
-		opts = append(opts, config.WithAppID(cfg.UserAgent))
-	}
-	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("loading AWS configuration: %w", err)
-	}
-	if awsCfg.Region == "" {
-		return nil, errors.New("no AWS region: set region in the provider's aws block, or AWS_REGION")
-	}
+// NewClient builds the IAM and STS clients from cfg, which is shared with
+// the other AWS service packages; it calls no AWS API.
+func NewClient(cfg aws.Config, endpoints Endpoints) *Client {
 	return &Client{
-		IAM: iam.NewFromConfig(awsCfg, func(o *iam.Options) {
-			if cfg.IAMEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.IAMEndpoint)
+		IAM: iam.NewFromConfig(cfg, func(o *iam.Options) {
+			if endpoints.IAM != "" {
+				o.BaseEndpoint = aws.String(endpoints.IAM)
 			}
 		}),
-		STS: sts.NewFromConfig(awsCfg, func(o *sts.Options) {
-			if cfg.STSEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.STSEndpoint)
+		STS: sts.NewFromConfig(cfg, func(o *sts.Options) {
+			if endpoints.STS != "" {
+				o.BaseEndpoint = aws.String(endpoints.STS)
 			}
 		}),
-		SecretsManager: secretsmanager.NewFromConfig(awsCfg, func(o *secretsmanager.Options) {
-			if cfg.SecretsManagerEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.SecretsManagerEndpoint)
-			}
-		}),
-		KMS: kms.NewFromConfig(awsCfg, func(o *kms.Options) {
-			if cfg.KMSEndpoint != "" {
-				o.BaseEndpoint = aws.String(cfg.KMSEndpoint)
-			}
-		}),
-		Region: awsCfg.Region,
-	}, nil
+		Region: cfg.Region,
+	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
 )
 
 // RoleSpec is what a role should look like.
@@ -117,10 +118,8 @@ func (c *Client) readAfterWrite(ctx context.Context, name string) (*Role, error)
 		if err == nil || !IsNotFound(err) || attempt == consistencyAttempts {
 			return role, err
 		}
-		select {
-		case <-ctx.Done():
-			return nil, ctx.Err()
-		case <-time.After(wait):
+		if err := clock.Sleep(ctx, wait); err != nil {
+			return nil, err
 		}
 		wait *= 2
 	}

@@ -6,10 +6,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 )
 
 // fakeIAM answers the IAM query API calls GetRole makes. GetRole fails with
@@ -55,11 +57,8 @@ func newFakeIAMClient(t *testing.T, f *fakeIAM) *Client {
 	t.Helper()
 	srv := httptest.NewServer(f)
 	t.Cleanup(srv.Close)
-	c, err := NewClient(context.Background(), Config{Region: "us-east-1", AccessKey: "k", SecretKey: "s", IAMEndpoint: srv.URL, STSEndpoint: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("k", "s", "")}
+	return NewClient(cfg, Endpoints{IAM: srv.URL, STS: srv.URL})
 }
 
 func fastConsistencyRetries(t *testing.T) {
@@ -93,19 +92,5 @@ func TestReadAfterWriteGivesUpAtItsBound(t *testing.T) {
 	}
 	if f.getRoles != consistencyAttempts {
 		t.Errorf("GetRole called %d times, want the bound %d", f.getRoles, consistencyAttempts)
-	}
-}
-
-func TestNewClientNeedsRegionAndBothKeys(t *testing.T) {
-	t.Setenv("AWS_REGION", "")
-	t.Setenv("AWS_DEFAULT_REGION", "")
-	t.Setenv("AWS_PROFILE", "")
-	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
-	if _, err := NewClient(context.Background(), Config{}); err == nil || !strings.Contains(err.Error(), "set region in the provider's aws block, or AWS_REGION") {
-		t.Errorf("no region: err = %v", err)
-	}
-	if _, err := NewClient(context.Background(), Config{Region: "us-east-1", AccessKey: "k"}); err == nil || !strings.Contains(err.Error(), "access_key and secret_key must be set together") {
-		t.Errorf("half a key pair: err = %v", err)
 	}
 }

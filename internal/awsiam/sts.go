@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
@@ -16,13 +17,12 @@ import (
 
 // RoleNameFromARN is the role name of a role ARN (the part after the last
 // slash of arn:aws:iam::ACCOUNT:role/PATH/NAME).
-func RoleNameFromARN(arn string) (string, error) {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || !strings.HasPrefix(parts[5], "role/") {
-		return "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", arn)
+func RoleNameFromARN(roleARN string) (string, error) {
+	parsed, err := arn.Parse(roleARN)
+	if err != nil || parsed.Service != "iam" || !strings.HasPrefix(parsed.Resource, "role/") {
+		return "", fmt.Errorf("%q is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)", roleARN)
 	}
-	resource := parts[5]
-	return resource[strings.LastIndex(resource, "/")+1:], nil
+	return parsed.Resource[strings.LastIndex(parsed.Resource, "/")+1:], nil
 }
 
 // TrustPolicy reads only the trust policy of the role with this ARN.

@@ -1,6 +1,8 @@
 // Package awssecrets keeps Airflow connections in AWS Secrets Manager, one
 // secret per connection, named and encoded as Amazon's
-// SecretsManagerBackend for Airflow reads them. It knows nothing of
+// SecretsManagerBackend for Airflow reads them, and resolves the KMS keys
+// that encrypt them. Client holds the Secrets Manager and KMS clients,
+// built from an aws.Config the caller loads once. It knows nothing of
 // Terraform.
 package awssecrets
 
@@ -36,12 +38,6 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]*$`)
 
 // NameChars describes namePattern for messages.
 const NameChars = "ASCII letters, digits and /_+=.@-"
-
-// SecretName is the name SecretsManagerBackend looks up for a connection:
-// prefix, separator, connection ID (BaseSecretsBackend.build_path).
-func SecretName(prefix, separator, connectionID string) string {
-	return prefix + separator + connectionID
-}
 
 // CheckNamePart reports whether s may be part of a secret name.
 func CheckNamePart(s string) error {
@@ -97,10 +93,34 @@ var ErrNotFound = errors.New("secret not found")
 // scheduled for deletion.
 var ErrExists = errors.New("secret exists")
 
+// Endpoints override the Secrets Manager and KMS endpoints, for tests and
+// sandboxes. Empty means the SDK's endpoint for the configuration's region.
+type Endpoints struct {
+	SecretsManager string
+	KMS            string
+}
+
 // Client keeps connections in Secrets Manager.
 type Client struct {
 	SecretsManager *secretsmanager.Client
 	KMS            *kms.Client
+}
+
+// NewClient builds the Secrets Manager and KMS clients from cfg, which is
+// shared with the other AWS service packages; it calls no AWS API.
+func NewClient(cfg aws.Config, endpoints Endpoints) *Client {
+	return &Client{
+		SecretsManager: secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) {
+			if endpoints.SecretsManager != "" {
+				o.BaseEndpoint = aws.String(endpoints.SecretsManager)
+			}
+		}),
+		KMS: kms.NewFromConfig(cfg, func(o *kms.Options) {
+			if endpoints.KMS != "" {
+				o.BaseEndpoint = aws.String(endpoints.KMS)
+			}
+		}),
+	}
 }
 
 // CreateInput is one new secret.
@@ -109,17 +129,14 @@ type CreateInput struct {
 	Value    string
 	KMSKeyID string
 	Tags     map[string]string
-	// Token makes the first version idempotent across retries.
-	Token string
 }
 
 // Create creates the secret with its first version.
 func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 	req := &secretsmanager.CreateSecretInput{
-		Name:               aws.String(in.Name),
-		SecretString:       aws.String(in.Value),
-		ClientRequestToken: optional(in.Token),
-		KmsKeyId:           optional(in.KMSKeyID),
+		Name:         aws.String(in.Name),
+		SecretString: aws.String(in.Value),
+		KmsKeyId:     optional(in.KMSKeyID),
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
 		req.Tags = append(req.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})

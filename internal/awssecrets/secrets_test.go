@@ -12,7 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 )
 
 func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) }
@@ -52,14 +51,7 @@ func TestCheckKMSKeyID(t *testing.T) {
 func motoClient(t *testing.T) *Client {
 	t.Helper()
 	m := acctest.MotoServer(t)
-	c, err := awsiam.NewClient(context.Background(), awsiam.Config{
-		Region: m.Region, AccessKey: m.AccessKeyID, SecretKey: m.SecretAccessKey,
-		SecretsManagerEndpoint: m.URL, KMSEndpoint: m.URL,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &Client{SecretsManager: c.SecretsManager, KMS: c.KMS}
+	return NewClient(m.AWSConfig(), Endpoints{SecretsManager: m.URL, KMS: m.URL})
 }
 
 func TestSecretLifecycle(t *testing.T) {
@@ -70,7 +62,7 @@ func TestSecretLifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyID := aws.ToString(key.KeyMetadata.KeyId)
-	name := SecretName(DefaultPrefix, DefaultSeparator, "lifecycle_"+strings.ToLower(t.Name()[4:9]))
+	name := DefaultPrefix + DefaultSeparator + "lifecycle_" + strings.ToLower(t.Name()[4:9])
 
 	s, err := c.Create(ctx, CreateInput{Name: name, Value: "http://h", KMSKeyID: keyID, Tags: map[string]string{"team": "data"}})
 	if err != nil {

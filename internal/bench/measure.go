@@ -268,11 +268,7 @@ func (e *env) floor(ctx context.Context, n int) error {
 	if err != nil {
 		return err
 	}
-	a, err := awsiam.NewClient(ctx, awsiam.Config{Region: e.sandbox.Moto.Region, AccessKey: e.sandbox.Moto.AccessKeyID,
-		SecretKey: e.sandbox.Moto.SecretAccessKey, IAMEndpoint: e.aws.URL(), STSEndpoint: e.aws.URL()})
-	if err != nil {
-		return err
-	}
+	a := awsiam.NewClient(e.sandbox.Moto.AWSConfig(), awsiam.Endpoints{IAM: e.aws.URL(), STS: e.aws.URL()})
 	var jobs []func() error
 	for i := range n {
 		jobs = append(jobs, func() error { _, err := af.GetConnection(ctx, fmt.Sprintf("bench_%04d", i)); return err })

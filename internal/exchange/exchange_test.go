@@ -239,6 +239,9 @@ func TestRun_rejectedCredentialsStopTheCheck(t *testing.T) {
 	if res.Failure == nil || res.Failure.Step != StepCaller || len(res.Steps) != 1 {
 		t.Fatalf("result = %+v", res)
 	}
+	if c.Sleep != nil || c.Now != nil {
+		t.Error("Run wrote its defaults for Sleep and Now into the caller's Checker")
+	}
 }
 
 type rejectingGoogle struct{ fakeGoogle }

@@ -15,6 +15,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/iamcond"
 )
@@ -33,15 +34,17 @@ const (
 
 // Run walks the path and returns every verdict. It stops at the first
 // failure, which Result.Failure describes; it never returns a token or a
-// credential.
+// credential. The caller's Checker is left as it is: defaults for Sleep and
+// Now go into this run's own copy.
 func (c *Checker) Run(ctx context.Context, in Input) *Result {
-	r := &run{c: c, in: in, res: &Result{}}
-	if r.c.Sleep == nil {
-		r.c.Sleep = gcpiam.SleepContext
+	checker := *c
+	if checker.Sleep == nil {
+		checker.Sleep = clock.Sleep
 	}
-	if r.c.Now == nil {
-		r.c.Now = time.Now
+	if checker.Now == nil {
+		checker.Now = time.Now
 	}
+	r := &run{c: &checker, in: in, res: &Result{}}
 	if r.in.SessionName == "" {
 		r.in.SessionName = DefaultSessionName
 	}

@@ -28,9 +28,10 @@
 //     Credentials request is 404 NOT_FOUND.
 //   - Permissions come from the bindings of the account's own policy and
 //     of the policy it inherits from its project (Seed,
-//     SetProjectBindings); Roles and RolePermissions list the roles known,
-//     each with the iam.serviceAccounts.* permissions of Google's roles
-//     reference (https://cloud.google.com/iam/docs/roles-permissions/iam).
+//     SetProjectBindings). The fake knows a fixed set of predefined roles
+//     (rolePermissions in permissions.go), each with the
+//     iam.serviceAccounts.* permissions of Google's roles reference
+//     (https://cloud.google.com/iam/docs/roles-permissions/iam).
 //     Members match exactly, or through allUsers, allAuthenticatedUsers
 //     and domain:DOMAIN (for user: callers); group: members match nobody
 //     because the fake knows no group membership.
@@ -87,7 +88,7 @@
 //     project-level permission (listing or creating service accounts,
 //     Secret Manager), because the fake does not model the resource
 //     attributes of those requests.
-//   - Roles outside Roles() are rejected as unsupported, custom
+//   - Other predefined roles are rejected as unsupported, custom
 //     roles (projects/P/roles/R) as not existing.
 //   - Requests with unknown JSON fields are 400, as Google does; snake_case
 //     aliases of field names are not accepted.

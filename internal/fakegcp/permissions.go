@@ -71,22 +71,6 @@ var rolePermissions = map[string][]string{
 	"roles/iam.serviceAccountUser":               {permActAs, permGet, permList},
 }
 
-// Roles lists the roles the fake knows, sorted.
-func Roles() []string {
-	out := make([]string, 0, len(rolePermissions))
-	for r := range rolePermissions {
-		out = append(out, r)
-	}
-	slices.Sort(out)
-	return out
-}
-
-// RolePermissions returns the service-account permissions a known role
-// grants, or nil.
-func RolePermissions(role string) []string {
-	return slices.Clone(rolePermissions[role])
-}
-
 func validateRole(role string) *APIError {
 	if _, ok := rolePermissions[role]; ok {
 		return nil

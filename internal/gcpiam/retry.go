@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
 )
 
 // Retry bounds how often a read-modify-write is tried again after a
@@ -32,21 +34,9 @@ func (r Retry) withDefaults() Retry {
 		r.Max = 8 * time.Second
 	}
 	if r.Sleep == nil {
-		r.Sleep = SleepContext
+		r.Sleep = clock.Sleep
 	}
 	return r
-}
-
-// SleepContext waits for d, or until ctx ends.
-func SleepContext(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 // retryable reports whether a whole read-modify-write should be tried again

@@ -14,9 +14,10 @@ import (
 	"slices"
 	"strings"
 
-	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
 	secretmanager "google.golang.org/api/secretmanager/v1"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
 // Defaults of CloudSecretManagerBackend.
@@ -137,7 +138,7 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 	secret := &secretmanager.Secret{Replication: replication(in.KMSKeyName, in.Replicas), Labels: in.Labels}
 	created, err := c.svc.Projects.Secrets.Create("projects/"+in.Project, secret).SecretId(in.SecretID).Context(ctx).Do()
 	if err != nil {
-		if code(err) == http.StatusConflict {
+		if gcpiam.StatusCode(err) == http.StatusConflict {
 			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, SecretPath(in.Project, in.SecretID), err)
 		}
 		return nil, fmt.Errorf("creating secret %s: %w", SecretPath(in.Project, in.SecretID), err)
@@ -155,7 +156,7 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 func (c *Client) Get(ctx context.Context, name string) (*Secret, error) {
 	s, err := c.svc.Projects.Secrets.Get(name).Context(ctx).Do()
 	if err != nil {
-		if code(err) == http.StatusNotFound {
+		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, ErrNotFound
 		}
 		return nil, fmt.Errorf("reading secret %s: %w", name, err)
@@ -168,7 +169,7 @@ func (c *Client) Get(ctx context.Context, name string) (*Secret, error) {
 func (c *Client) Latest(ctx context.Context, secretName string) (*Version, string, error) {
 	v, err := c.svc.Projects.Secrets.Versions.Get(secretName + "/versions/latest").Context(ctx).Do()
 	if err != nil {
-		if code(err) == http.StatusNotFound {
+		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, "", ErrNoReadableVersion
 		}
 		return nil, "", fmt.Errorf("reading the latest version of secret %s: %w", secretName, err)
@@ -179,7 +180,7 @@ func (c *Client) Latest(ctx context.Context, secretName string) (*Version, strin
 	}
 	out, err := c.svc.Projects.Secrets.Versions.Access(v.Name).Context(ctx).Do()
 	if err != nil {
-		if code(err) == http.StatusBadRequest || code(err) == http.StatusNotFound {
+		if gcpiam.StatusCode(err) == http.StatusBadRequest || gcpiam.StatusCode(err) == http.StatusNotFound {
 			return version, "", ErrNoReadableVersion // disabled or destroyed meanwhile
 		}
 		return nil, "", fmt.Errorf("accessing %s: %w", v.Name, err)
@@ -257,7 +258,7 @@ func (c *Client) SetLabels(ctx context.Context, secretName string, labels map[st
 // Delete deletes the secret with every version. A missing secret is not an
 // error.
 func (c *Client) Delete(ctx context.Context, secretName string) error {
-	if _, err := c.svc.Projects.Secrets.Delete(secretName).Context(ctx).Do(); err != nil && code(err) != http.StatusNotFound {
+	if _, err := c.svc.Projects.Secrets.Delete(secretName).Context(ctx).Do(); err != nil && gcpiam.StatusCode(err) != http.StatusNotFound {
 		return fmt.Errorf("deleting secret %s: %w", secretName, err)
 	}
 	return nil
@@ -319,12 +320,4 @@ func locations(rs []Replica) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func code(err error) int {
-	var gerr *googleapi.Error
-	if errors.As(err, &gerr) {
-		return gerr.Code
-	}
-	return 0
 }

@@ -13,6 +13,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
@@ -28,6 +31,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
@@ -98,8 +102,9 @@ type airflowBlockModel struct {
 }
 
 // providerData is handed to every resource and data source. Clients are built
-// once here; a nil client means its block is not configured, and clientErr
-// explains why so the object that needs it can say so.
+// once here; a nil client means its block is not configured, and the block's
+// *Err field explains why, so the object that needs it can say so (through
+// clientFrom). The AWS clients share one aws.Config.
 type providerData struct {
 	airflow    *airflow.Client
 	airflowErr string
@@ -108,7 +113,9 @@ type providerData struct {
 	// gsecrets shares google's identity; it is set whenever google is.
 	gsecrets *gcpsecrets.Client
 	aws      *awsiam.Client
-	awsErr   string
+	// awssecrets shares aws's configuration; it is set whenever aws is.
+	awssecrets *awssecrets.Client
+	awsErr     string
 }
 
 func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -287,7 +294,7 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 		}
 		data.gsecrets = secrets
 	}
-	data.aws, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
+	data.aws, data.awssecrets, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -379,35 +386,80 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 	return client, ""
 }
 
-// configureAWS builds the AWS clients when the aws block is present.
-func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, string) {
+// configureAWS loads one AWS configuration from the aws block and the SDK's
+// default chain, and builds every AWS service client from it.
+func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, string) {
 	if block == nil {
-		return nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
+		return nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
 	}
 	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
 	}); name != "" {
-		return nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
+		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
-	client, err := awsiam.NewClient(ctx, awsiam.Config{
-		Region:                 block.Region.ValueString(),
-		Profile:                block.Profile.ValueString(),
-		AccessKey:              block.AccessKey.ValueString(),
-		SecretKey:              block.SecretKey.ValueString(),
-		IAMEndpoint:            block.IAMEndpoint.ValueString(),
-		STSEndpoint:            block.STSEndpoint.ValueString(),
-		SecretsManagerEndpoint: block.SecretsManagerEndpoint.ValueString(),
-		KMSEndpoint:            block.KMSEndpoint.ValueString(),
-		UserAgent:              "terraform-provider-airflowiam",
+	cfg, err := loadAWSConfig(ctx, awsSettings{
+		Region:    block.Region.ValueString(),
+		Profile:   block.Profile.ValueString(),
+		AccessKey: block.AccessKey.ValueString(),
+		SecretKey: block.SecretKey.ValueString(),
+		AppID:     "terraform-provider-airflowiam",
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
-		return nil, ""
+		return nil, nil, ""
 	}
-	return client, ""
+	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
+		IAM: block.IAMEndpoint.ValueString(),
+		STS: block.STSEndpoint.ValueString(),
+	})
+	secretsClient := awssecrets.NewClient(cfg, awssecrets.Endpoints{
+		SecretsManager: block.SecretsManagerEndpoint.ValueString(),
+		KMS:            block.KMSEndpoint.ValueString(),
+	})
+	return iamClient, secretsClient, ""
+}
+
+// awsSettings are the aws block's credential and region attributes. Empty
+// fields fall back to the AWS SDK's default chain (environment, shared
+// config and profile, web identity, instance metadata).
+type awsSettings struct {
+	Region    string
+	Profile   string
+	AccessKey string // static credentials; both or neither with SecretKey
+	SecretKey string
+	AppID     string // added to the SDK's User-Agent
+}
+
+// loadAWSConfig resolves the one AWS configuration every AWS service client
+// is built from. It reads shared config files but calls no AWS API.
+func loadAWSConfig(ctx context.Context, s awsSettings) (aws.Config, error) {
+	if (s.AccessKey == "") != (s.SecretKey == "") {
+		return aws.Config{}, errors.New("access_key and secret_key must be set together")
+	}
+	var opts []func(*awsconfig.LoadOptions) error
+	if s.Region != "" {
+		opts = append(opts, awsconfig.WithRegion(s.Region))
+	}
+	if s.Profile != "" {
+		opts = append(opts, awsconfig.WithSharedConfigProfile(s.Profile))
+	}
+	if s.AccessKey != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(s.AccessKey, s.SecretKey, "")))
+	}
+	if s.AppID != "" {
+		opts = append(opts, awsconfig.WithAppID(s.AppID))
+	}
+	cfg, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("loading AWS configuration: %w", err)
+	}
+	if cfg.Region == "" {
+		return aws.Config{}, errors.New("no AWS region: set region in the provider's aws block, or AWS_REGION")
+	}
+	return cfg, nil
 }
 
 func (p *airflowIAMProvider) Resources(_ context.Context) []func() resource.Resource {
@@ -464,34 +516,6 @@ func quotedList(values []string) string {
 		quoted[i] = "`" + v + "`"
 	}
 	return strings.Join(quoted, ", ")
-}
-
-// awsClientFrom extracts the AWS clients from provider data, adding an error
-// naming the missing configuration when there are none.
-func awsClientFrom(data *providerData, addError func(summary, detail string)) *awsiam.Client {
-	if data == nil {
-		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
-		return nil
-	}
-	if data.aws == nil {
-		addError("AWS Not Configured", "This object uses AWS, but "+data.awsErr+".")
-		return nil
-	}
-	return data.aws
-}
-
-// googleClientFrom extracts the Google clients from provider data, adding an
-// error naming the missing configuration when there are none.
-func googleClientFrom(data *providerData, addError func(summary, detail string)) *gcpiam.Client {
-	if data == nil {
-		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
-		return nil
-	}
-	if data.google == nil {
-		addError("Google Not Configured", "This object uses Google Cloud, but "+data.googleErr+".")
-		return nil
-	}
-	return data.google
 }
 
 // googleErrorDetail is err's message followed by what to do about the usual
@@ -558,16 +582,60 @@ func providerDataFrom(raw any, diags *diag.Diagnostics) *providerData {
 	return data
 }
 
-// airflowClientFrom extracts the Airflow client from provider data, adding an
-// error naming the missing configuration when there is none.
-func airflowClientFrom(data *providerData, addError func(summary, detail string)) *airflow.Client {
+// clientFrom returns one client from provider data: what pick returns, or,
+// when that is nil, an error that names what the object uses (service, as
+// in "This object uses AWS") and why the client is missing (pick's
+// reason). Every object's client goes through it.
+func clientFrom[C any](data *providerData, addError func(summary, detail string), block, service string,
+	pick func(*providerData) (*C, string)) *C {
 	if data == nil {
 		addError("Provider Not Configured", "The airflowiam provider was not configured before this object was used. This is a bug in the provider; please report it.")
 		return nil
 	}
-	if data.airflow == nil {
-		addError("Airflow Not Configured", "This object talks to Airflow's REST API, but "+data.airflowErr+".")
+	client, why := pick(data)
+	if client == nil {
+		addError(block+" Not Configured", "This object "+service+", but "+why+".")
 		return nil
 	}
-	return data.airflow
+	return client
+}
+
+// airflowClientFrom is the Airflow client, or nil after an error naming the
+// missing configuration.
+func airflowClientFrom(data *providerData, addError func(summary, detail string)) *airflow.Client {
+	return clientFrom(data, addError, "Airflow", "talks to Airflow's REST API", func(d *providerData) (*airflow.Client, string) {
+		return d.airflow, d.airflowErr
+	})
+}
+
+// googleClientFrom is the Google IAM client, or nil after an error naming
+// the missing configuration.
+func googleClientFrom(data *providerData, addError func(summary, detail string)) *gcpiam.Client {
+	return clientFrom(data, addError, "Google", "uses Google Cloud", func(d *providerData) (*gcpiam.Client, string) {
+		return d.google, d.googleErr
+	})
+}
+
+// gcpSecretsClientFrom is the Secret Manager client, or nil after an error
+// naming the missing configuration.
+func gcpSecretsClientFrom(data *providerData, addError func(summary, detail string)) *gcpsecrets.Client {
+	return clientFrom(data, addError, "Google", "uses Google Cloud", func(d *providerData) (*gcpsecrets.Client, string) {
+		return d.gsecrets, d.googleErr
+	})
+}
+
+// awsClientFrom is the AWS IAM and STS client, or nil after an error naming
+// the missing configuration.
+func awsClientFrom(data *providerData, addError func(summary, detail string)) *awsiam.Client {
+	return clientFrom(data, addError, "AWS", "uses AWS", func(d *providerData) (*awsiam.Client, string) {
+		return d.aws, d.awsErr
+	})
+}
+
+// awsSecretsClientFrom is the Secrets Manager and KMS client, or nil after
+// an error naming the missing configuration.
+func awsSecretsClientFrom(data *providerData, addError func(summary, detail string)) *awssecrets.Client {
+	return clientFrom(data, addError, "AWS", "uses AWS", func(d *providerData) (*awssecrets.Client, string) {
+		return d.awssecrets, d.awsErr
+	})
 }

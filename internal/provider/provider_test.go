@@ -246,6 +246,28 @@ func TestFirstUnknown(t *testing.T) {
 	}
 }
 
+func TestLoadAWSConfigNeedsRegionAndBothKeys(t *testing.T) {
+	t.Setenv("AWS_REGION", "")
+	t.Setenv("AWS_DEFAULT_REGION", "")
+	t.Setenv("AWS_PROFILE", "")
+	t.Setenv("AWS_CONFIG_FILE", "/nonexistent")
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+	if _, err := loadAWSConfig(t.Context(), awsSettings{}); err == nil || !strings.Contains(err.Error(), "set region in the provider's aws block, or AWS_REGION") {
+		t.Errorf("no region: err = %v", err)
+	}
+	if _, err := loadAWSConfig(t.Context(), awsSettings{Region: "us-east-1", AccessKey: "k"}); err == nil || !strings.Contains(err.Error(), "access_key and secret_key must be set together") {
+		t.Errorf("half a key pair: err = %v", err)
+	}
+	cfg, err := loadAWSConfig(t.Context(), awsSettings{Region: "eu-west-1", AccessKey: "k", SecretKey: "s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(t.Context())
+	if err != nil || cfg.Region != "eu-west-1" || creds.AccessKeyID != "k" || creds.SecretAccessKey != "s" {
+		t.Errorf("region %q, credentials %+v, %v; want eu-west-1 and the static pair", cfg.Region, creds, err)
+	}
+}
+
 // googleAuthTaskIdentity is a task identity under a provider whose google
 // block is given.
 func googleAuthTaskIdentity(googleBlock, gsa string) string {

@@ -180,14 +180,11 @@ func (r *awsSecretConnectionResource) ModifyPlan(ctx context.Context, req resour
 }
 
 func (r *awsSecretConnectionResource) secretsClient() *awssecrets.Client {
-	return &awssecrets.Client{SecretsManager: r.data.aws.SecretsManager, KMS: r.data.aws.KMS}
+	return r.data.awssecrets
 }
 
 func (r *awsSecretConnectionResource) client(addError func(string, string)) *awssecrets.Client {
-	if c := awsClientFrom(r.data, addError); c != nil {
-		return &awssecrets.Client{SecretsManager: c.SecretsManager, KMS: c.KMS}
-	}
-	return nil
+	return awsSecretsClientFrom(r.data, addError)
 }
 
 func (r *awsSecretConnectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {

@@ -25,7 +25,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
 )
 
@@ -49,14 +48,7 @@ provider "airflowiam" {
 
 func testSecretsClient(t *testing.T, m *acctest.Moto) *awssecrets.Client {
 	t.Helper()
-	c, err := awsiam.NewClient(context.Background(), awsiam.Config{
-		Region: m.Region, AccessKey: m.AccessKeyID, SecretKey: m.SecretAccessKey,
-		SecretsManagerEndpoint: m.URL, KMSEndpoint: m.URL,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &awssecrets.Client{SecretsManager: c.SecretsManager, KMS: c.KMS}
+	return awssecrets.NewClient(m.AWSConfig(), awssecrets.Endpoints{SecretsManager: m.URL, KMS: m.URL})
 }
 
 // testKMSKey creates a KMS key in moto and returns its ID and ARN.

@@ -221,10 +221,7 @@ func (r *gcpSecretConnectionResource) Configure(_ context.Context, req resource.
 }
 
 func (r *gcpSecretConnectionResource) client(addError func(string, string)) *gcpsecrets.Client {
-	if googleClientFrom(r.data, addError) == nil {
-		return nil
-	}
-	return r.data.gsecrets
+	return gcpSecretsClientFrom(r.data, addError)
 }
 
 func (r *gcpSecretConnectionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {

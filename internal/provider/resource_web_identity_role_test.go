@@ -59,13 +59,7 @@ func awsBlockWithSTS(m *acctest.Moto, stsURL string) string {
 
 func testAWSClient(t *testing.T, m *acctest.Moto) *awsiam.Client {
 	t.Helper()
-	c, err := awsiam.NewClient(context.Background(), awsiam.Config{
-		Region: m.Region, AccessKey: m.AccessKeyID, SecretKey: m.SecretAccessKey, IAMEndpoint: m.URL, STSEndpoint: m.URL,
-	})
-	if err != nil {
-		t.Fatalf("AWS test client: %v", err)
-	}
-	return c
+	return awsiam.NewClient(m.AWSConfig(), awsiam.Endpoints{IAM: m.URL, STS: m.URL})
 }
 
 // roleArgs are the arguments of one test configuration.
