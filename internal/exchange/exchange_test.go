@@ -397,3 +397,23 @@ func (e *smithyErr) Error() string                 { return e.code + ": test" }
 func (e *smithyErr) ErrorCode() string             { return e.code }
 func (e *smithyErr) ErrorMessage() string          { return "test" }
 func (e *smithyErr) ErrorFault() smithy.ErrorFault { return smithy.FaultClient }
+
+// When the workers' account is also a delegate of gcp_impersonation_chain,
+// the fix for its ID-token hop is Token Creator, which serves both steps;
+// alone, the ID token's own least privilege is OpenID Token Creator.
+func TestRun_idTokenFixCountsTheLaterChain(t *testing.T) {
+	for _, tc := range []struct {
+		chain []string
+		role  string
+	}{
+		{nil, gcpiam.RoleOpenIDTokenCreator},
+		{[]string{"t@p.iam.gserviceaccount.com"}, gcpiam.RoleTokenCreator},
+	} {
+		var slept []time.Duration
+		g := &fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: 0, allowAfter: -1}
+		res := checker(g, &slept).Run(t.Context(), Input{RoleARN: roleARN, Audience: "aud-1", ServiceAccount: worker, GCPChain: tc.chain})
+		if res.Failure == nil || res.Failure.Step != StepIDToken || !strings.Contains(res.Failure.Detail, "--role="+tc.role) {
+			t.Errorf("chain %v: failure %+v, want a fix with %s", tc.chain, res.Failure, tc.role)
+		}
+	}
+}

@@ -382,6 +382,7 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		}
 		offset := len(hops) - len(known)
 		if rep.Broken >= 0 {
+			r.delegateLater(rep, permission)
 			return waited, brokenHop(rep, rep.Broken, offset, hops, kind, err)
 		}
 		switch {
@@ -404,6 +405,23 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		}
 		waited += gap
 		gap = min(2*gap, maxPropagationWait)
+	}
+}
+
+// delegateLater makes the fix for the workers' account Token Creator when
+// the ID token's chain ends at it and gcp_impersonation_chain follows: the
+// same grant then also makes it a delegate, which OpenID Token Creator
+// cannot.
+func (r *run) delegateLater(rep *gcpiam.ChainReport, permission string) {
+	last := len(rep.Hops) - 1
+	if permission != gcpiam.PermissionGetOpenIDToken || len(r.in.GCPChain) == 0 || r.in.ServiceAccount == "" || last < 0 {
+		return
+	}
+	h := &rep.Hops[last]
+	if h.Hop.Role == gcpiam.RoleOpenIDTokenCreator {
+		h.Hop.Role = gcpiam.RoleTokenCreator
+		h.Note = "Token Creator rather than OpenID Token Creator: " + h.Hop.ServiceAccount +
+			" is also a delegate of gcp_impersonation_chain, which needs " + gcpiam.PermissionImplicitDelegation + "."
 	}
 }
 
@@ -470,12 +488,19 @@ func brokenHop(rep *gcpiam.ChainReport, i, offset int, hops []gcpiam.Hop, kind s
 	return &mintFailure{cause: err,
 		summary: fmt.Sprintf("Impersonation Hop %d of %d Is Broken: %s Cannot Mint %s for %s", pos, n, grantee, titleCase(kind), sa),
 		detail: fmt.Sprintf("Hop %d of the chain %s: %s needs %s on service account %s%s.\n\n"+
-			"Expected: %s holds %s on %s.\nActual: %s\n\n"+
+			"Expected: %s holds %s on %s.%s\nActual: %s\n\n"+
 			"Fix: add the hop with airflowiam_impersonation_chain, or run:\n"+
 			"  gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=%s",
 			pos, chainText(hops), h.Hop.Grantee, h.Needed, sa, neededWhy(h.Needed),
-			h.Hop.Grantee, h.Hop.Role, sa, heldText(h),
+			h.Hop.Grantee, h.Hop.Role, sa, noteText(h.Note), heldText(h),
 			sa, h.Hop.Grantee, h.Hop.Role)}
+}
+
+func noteText(note string) string {
+	if note == "" {
+		return ""
+	}
+	return " (" + note + ")"
 }
 
 // neededWhy says why a delegate needs more than the token's permission.

@@ -92,6 +92,9 @@ func (g Grant) Effective() bool { return g.Permits && g.ConditionNow == iamcond.
 type HopReport struct {
 	Hop    Hop    // Role is the role that works at this position
 	Needed string // the permission needed
+	// Note says why Hop.Role is more than Needed asks, when a caller
+	// widened it.
+	Note string
 	// Missing and Disabled describe the account; Account is nil when it
 	// could not be read.
 	Missing, Disabled bool
