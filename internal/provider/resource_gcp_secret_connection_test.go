@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,9 +16,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+	"golang.org/x/oauth2"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
 
 const gcpSecretAddr = "airflowiam_gcp_secret_connection.test"
@@ -323,6 +327,73 @@ resource "airflowiam_gcp_secret_connection" "test" {
 			},
 		},
 	})
+}
+
+func TestAccGCPSecretConnection_disappears(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_ggone")
+	secretID := "airflow-connections-" + id
+	config := googleSecretsProviderBlock(g) + fmt.Sprintf(`
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = %q
+  conn_type     = "http"
+  host          = "api.example.com"
+}
+`, g.Project, id)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkGCPSecretGone(g, secretID),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					if err := g.DeleteSecret(g.Project, secretID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				Check:  checkGCPSecret(g, secretID, "http://api.example.com", fakegcp.VersionEnabled),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(gcpSecretAddr, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccGCPSecretConnection_alreadyExists(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_gexists")
+	secretID := "airflow-connections-" + id
+	// Made by hand, through the API, before Terraform runs.
+	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: g.AdminToken})}}
+	c, err := gcpsecrets.NewClient(context.Background(), hc, g.URL, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), gcpsecrets.CreateInput{Project: g.Project, SecretID: secretID, Value: "http://made-by-hand"}); err != nil {
+		t.Fatal(err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: googleSecretsProviderBlock(g) + fmt.Sprintf(`
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = %q
+  conn_type     = "http"
+}
+`, g.Project, id),
+			ExpectError: regexp.MustCompile(`(?s)Secret Already Exists.*terraform import\s+airflowiam_gcp_secret_connection.NAME\s+` +
+				regexp.QuoteMeta("projects/"+g.Project+"/secrets/"+secretID)),
+		}},
+	})
+	// The existing secret was left as it was: one version, its own value.
+	if err := checkGCPSecret(g, secretID, "http://made-by-hand", fakegcp.VersionEnabled)(nil); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestAccGCPSecretConnection_import(t *testing.T) {
