@@ -417,17 +417,11 @@ resource "airflowiam_gcp_secret_connection" "test" {
   connection_id = %q
   prefix        = %q
   separator     = %q
-  conn_type     = "mysql"
-  host          = "db.internal"
-  login         = "reader"
-  password      = "imported-password"
-  port          = 3306
-  format        = "json"
+%s
   kms_key_name  = %q
   labels        = { team = "data" }
-  extra         = jsonencode({ charset = "utf8" })
 }
-`, g.Project, connID, tc.prefix, tc.separator, globalKey(g, "k"))
+`, g.Project, connID, tc.prefix, tc.separator, importedConnectionFields, globalKey(g, "k"))
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				CheckDestroy:             checkGCPSecretGone(g, tc.prefix+tc.separator+connID),
@@ -454,10 +448,7 @@ func TestAccGCPSecretConnection_invalidInput(t *testing.T) {
 	base := func(attrs string) string {
 		return googleSecretsProviderBlock(g) + fmt.Sprintf("resource \"airflowiam_gcp_secret_connection\" \"test\" {\n  project = %q\n%s\n}\n", g.Project, attrs)
 	}
-	cases := []struct {
-		name, attrs string
-		want        *regexp.Regexp
-	}{
+	cases := []refusedPlan{
 		{"dot in the id", `connection_id = "my.db"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*no dots`)},
 		{"slash in the prefix", `connection_id = "ok"` + "\nconn_type = \"http\"\nprefix = \"a/b\"", regexp.MustCompile(`(?s)prefix.*may contain only ASCII letters`)},
 		{"secret ID too long", fmt.Sprintf("connection_id = \"ok\"\nconn_type = \"http\"\nprefix = %q", strings.Repeat("p", 254)), regexp.MustCompile(`(?s)connection_id.*1 to 255 characters`)},
@@ -468,14 +459,7 @@ func TestAccGCPSecretConnection_invalidInput(t *testing.T) {
 		{"key and replication", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"\nreplication = { replicas = [{ location = \"us-east1\" }] }", regexp.MustCompile(`(?s)"replication"\s+cannot\s+be\s+specified\s+when\s+"kms_key_name"`)},
 		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 0", regexp.MustCompile(`(?s)port.*between 1 and 65535`)},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: protoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: base(tc.attrs), PlanOnly: true, ExpectError: tc.want}},
-			})
-		})
-	}
+	testRefusedPlans(t, base, cases)
 	if _, ok := g.Secret(g.Project, "airflow-connections-ok"); ok {
 		t.Fatal("a refused plan left a secret behind")
 	}
