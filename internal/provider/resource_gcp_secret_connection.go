@@ -345,6 +345,12 @@ func (s gcpSecretStore) readLatest(ctx context.Context, m *gcpSecretConnectionMo
 // versions added after a key change, so the connection Airflow reads is
 // written again under the new key.
 func (gcpSecretStore) rewrites(plan, prior *gcpSecretConnectionModel) bool {
+	return keysChanged(plan, prior)
+}
+
+// keysChanged says whether the plan changes the secret's key or its
+// replicas' keys (locations that change replace the secret).
+func keysChanged(plan, prior *gcpSecretConnectionModel) bool {
 	return !plan.KMSKeyName.Equal(prior.KMSKeyName) || !plan.Replication.Equal(prior.Replication)
 }
 
@@ -358,7 +364,7 @@ func (s gcpSecretStore) update(ctx context.Context, plan, prior *gcpSecretConnec
 		return diags, nil
 	}
 	name := prior.SecretName.ValueString()
-	if s.rewrites(plan, prior) {
+	if keysChanged(plan, prior) {
 		if err := s.client.SetEncryption(ctx, name, plan.KMSKeyName.ValueString(), replicas); err != nil {
 			return diags, err
 		}
