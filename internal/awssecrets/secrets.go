@@ -39,6 +39,23 @@ var namePattern = regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]*$`)
 // NameChars describes namePattern for messages.
 const NameChars = "ASCII letters, digits and /_+=.@-"
 
+// connectionIDPattern is Airflow's rule for connection IDs, ^[\w.-]+$,
+// within what a secret name allows: the connection IDs this package can
+// name.
+var connectionIDPattern = regexp.MustCompile(`^[A-Za-z0-9_.-]+$`)
+
+// ConnectionIDChars describes connectionIDPattern for messages.
+const ConnectionIDChars = "ASCII letters, digits, underscores, dots and hyphens"
+
+// CheckConnectionID reports whether id is a connection ID that both Airflow
+// and Secrets Manager allow in a secret name.
+func CheckConnectionID(id string) error {
+	if !connectionIDPattern.MatchString(id) {
+		return fmt.Errorf("%q must be an Airflow connection ID of %s", id, ConnectionIDChars)
+	}
+	return nil
+}
+
 // CheckNamePart reports whether s may be part of a secret name.
 func CheckNamePart(s string) error {
 	if !namePattern.MatchString(s) {

@@ -29,6 +29,34 @@ func TestCheckName(t *testing.T) {
 	}
 }
 
+func TestCheckConnectionID(t *testing.T) {
+	for _, ok := range []string{"my_db", "a", "my.db-2", "A_9"} {
+		if err := CheckConnectionID(ok); err != nil {
+			t.Errorf("CheckConnectionID(%q) = %v", ok, err)
+		}
+	}
+	// Airflow allows Unicode letters, Secrets Manager does not; neither
+	// allows "/", which a name may hold.
+	for _, bad := range []string{"", "my db", "données", "a/b", "a+b"} {
+		if err := CheckConnectionID(bad); err == nil {
+			t.Errorf("CheckConnectionID(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCheckNamePart(t *testing.T) {
+	for _, ok := range []string{"", "airflow/connections", "/", "x+y=z.@-_"} {
+		if err := CheckNamePart(ok); err != nil {
+			t.Errorf("CheckNamePart(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a:b", "a b", "ü"} {
+		if err := CheckNamePart(bad); err == nil {
+			t.Errorf("CheckNamePart(%q) accepted", bad)
+		}
+	}
+}
+
 func TestCheckKMSKeyID(t *testing.T) {
 	for _, ok := range []string{
 		"1234abcd-12ab-34cd-56ef-1234567890ab",

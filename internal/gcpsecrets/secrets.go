@@ -33,6 +33,10 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9_-]*$`)
 // IDChars describes the characters of a secret ID, for messages.
 const IDChars = "ASCII letters, digits, underscores and hyphens"
 
+// ConnectionIDChars describes the connection IDs a secret ID can hold, for
+// messages: Airflow's ^[\w.-]+$ without what Secret Manager refuses.
+const ConnectionIDChars = IDChars + " (no dots: Secret Manager IDs cannot hold them)"
+
 // CheckID reports whether id is a valid secret ID.
 func CheckID(id string) error {
 	if id == "" || len(id) > MaxIDLength {
@@ -40,6 +44,24 @@ func CheckID(id string) error {
 	}
 	if !idPattern.MatchString(id) {
 		return fmt.Errorf("the secret ID %q may contain only %s", id, IDChars)
+	}
+	return nil
+}
+
+// CheckIDPart reports whether s may be part of a secret ID (a prefix or a
+// separator; it may be empty).
+func CheckIDPart(s string) error {
+	if !idPattern.MatchString(s) {
+		return fmt.Errorf("%q may contain only %s", s, IDChars)
+	}
+	return nil
+}
+
+// CheckConnectionID reports whether id is a connection ID a secret ID can
+// hold: not empty, and only the characters of a secret ID.
+func CheckConnectionID(id string) error {
+	if id == "" || !idPattern.MatchString(id) {
+		return fmt.Errorf("%q must be an Airflow connection ID of %s", id, ConnectionIDChars)
 	}
 	return nil
 }

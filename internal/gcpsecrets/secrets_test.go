@@ -46,6 +46,30 @@ func TestCheckID(t *testing.T) {
 	}
 }
 
+func TestCheckIDPartAndConnectionID(t *testing.T) {
+	for _, ok := range []string{"", "airflow-connections", "-", "__"} {
+		if err := CheckIDPart(ok); err != nil {
+			t.Errorf("CheckIDPart(%q) = %v", ok, err)
+		}
+	}
+	for _, ok := range []string{"my_db", "my-db", "A9"} {
+		if err := CheckConnectionID(ok); err != nil {
+			t.Errorf("CheckConnectionID(%q) = %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"a/b", "my.db", "a b", "ü"} {
+		if err := CheckIDPart(bad); err == nil {
+			t.Errorf("CheckIDPart(%q) accepted", bad)
+		}
+		if err := CheckConnectionID(bad); err == nil {
+			t.Errorf("CheckConnectionID(%q) accepted", bad)
+		}
+	}
+	if err := CheckConnectionID(""); err == nil {
+		t.Error("CheckConnectionID accepted an empty ID")
+	}
+}
+
 func TestKeyLocation(t *testing.T) {
 	if loc, err := KeyLocation("projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k"); err != nil || loc != "europe-west1" {
 		t.Fatalf("KeyLocation = %q, %v", loc, err)

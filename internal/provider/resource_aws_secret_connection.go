@@ -2,9 +2,7 @@ package provider
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
@@ -30,16 +28,21 @@ var (
 	_ resource.ResourceWithImportState    = (*awsSecretConnectionResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*awsSecretConnectionResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*awsSecretConnectionResource)(nil)
+
+	_ secretBackend[awsSecretConnectionModel] = awsSecretStore{}
 )
 
 // NewAWSSecretConnectionResource returns the
 // airflowiam_aws_secret_connection resource.
 func NewAWSSecretConnectionResource() resource.Resource {
-	return &awsSecretConnectionResource{}
+	return &awsSecretConnectionResource{secretConnectionResource[awsSecretConnectionModel]{
+		spec: awsSecretSpec, backend: awsSecretStore{},
+	}}
 }
 
+// awsSecretConnectionResource is the shared body driving awsSecretStore.
 type awsSecretConnectionResource struct {
-	data *providerData
+	secretConnectionResource[awsSecretConnectionModel]
 }
 
 type awsSecretConnectionModel struct {
@@ -52,27 +55,34 @@ type awsSecretConnectionModel struct {
 	SecretName           types.String `tfsdk:"secret_name"`
 }
 
-var awsSecretBackend = &secretBackend{
-	name:             "AWS Secrets Manager",
-	defaultPrefix:    awssecrets.DefaultPrefix,
-	defaultSeparator: awssecrets.DefaultSeparator,
-	namePattern:      regexp.MustCompile(`^[A-Za-z0-9/_+=.@-]*$`),
-	nameRule:         "ASCII letters, digits and /_+=.@-",
-	// Airflow's ^[\w.-]+$ within what a Secrets Manager name allows.
-	idPattern: regexp.MustCompile(`^[A-Za-z0-9_.-]+$`),
-	idRule:    "ASCII letters, digits, underscores, dots and hyphens",
-	checkName: awssecrets.CheckName,
-	decode: func(value string) (*airflow.Connection, string, error) {
-		if airflow.SecretValueFormat(value) == airflow.FormatJSON {
-			std, err := airflow.StandardizeAWSSecretJSON(value)
-			if err != nil {
-				return nil, "", err
-			}
-			c, err := airflow.ParseConnectionJSON(std)
-			return c, airflow.FormatJSON, err
+var awsSecretSpec = &secretSpec{
+	typeName:          "airflowiam_aws_secret_connection",
+	name:              "AWS Secrets Manager",
+	defaultPrefix:     awssecrets.DefaultPrefix,
+	defaultSeparator:  awssecrets.DefaultSeparator,
+	checkNamePart:     awssecrets.CheckNamePart,
+	nameRule:          awssecrets.NameChars,
+	checkConnectionID: awssecrets.CheckConnectionID,
+	idRule:            awssecrets.ConnectionIDChars,
+	checkName:         awssecrets.CheckName,
+	decode:            decodeAWSSecretValue,
+	errExists:         awssecrets.ErrExists,
+	errNotFound:       awssecrets.ErrNotFound,
+	errorDetail:       error.Error,
+}
+
+// decodeAWSSecretValue reads a value as SecretsManagerBackend does: its
+// JSON form takes the backend's aliases of the field names.
+func decodeAWSSecretValue(value string) (*airflow.Connection, string, error) {
+	if airflow.SecretValueFormat(value) == airflow.FormatJSON {
+		std, err := airflow.StandardizeAWSSecretJSON(value)
+		if err != nil {
+			return nil, "", err
 		}
-		return airflow.DecodeSecretValue(value)
-	},
+		c, err := airflow.ParseConnectionJSON(std)
+		return c, airflow.FormatJSON, err
+	}
+	return airflow.DecodeSecretValue(value)
 }
 
 func (r *awsSecretConnectionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -80,7 +90,7 @@ func (r *awsSecretConnectionResource) Metadata(_ context.Context, req resource.M
 }
 
 func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	attrs := awsSecretBackend.connectionAttributes()
+	attrs := awsSecretSpec.connectionAttributes()
 	attrs["id"] = schema.StringAttribute{
 		Computed:            true,
 		MarkdownDescription: "The secret's ARN.",
@@ -132,19 +142,6 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 	}
 }
 
-func (r *awsSecretConnectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
-func (r *awsSecretConnectionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var config awsSecretConnectionModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(awsSecretBackend.validate(config.secretConnectionModel)...)
-}
-
 // ModifyPlan shows the secret name in the plan and checks during plan
 // that a changed kms_key_id names a key that exists.
 func (r *awsSecretConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
@@ -157,7 +154,7 @@ func (r *awsSecretConnectionResource) ModifyPlan(ctx context.Context, req resour
 		return
 	}
 	if known(plan.ConnectionID, plan.Prefix, plan.Separator) {
-		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("secret_name"), awsSecretBackend.secretName(&plan.secretConnectionModel))...)
+		resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("secret_name"), awsSecretSpec.secretName(&plan.secretConnectionModel))...)
 	}
 	if plan.KMSKeyID.IsNull() || plan.KMSKeyID.IsUnknown() {
 		return
@@ -169,100 +166,84 @@ func (r *awsSecretConnectionResource) ModifyPlan(ctx context.Context, req resour
 			return
 		}
 	}
-	if r.data == nil || r.data.aws == nil {
+	store := newAWSSecretStore(r.data, func(string, string) {})
+	if store == nil {
 		return // unconfigured: Create says so
 	}
-	client := r.secretsClient()
-	if _, err := client.KeyARN(ctx, plan.KMSKeyID.ValueString()); err != nil {
+	if _, err := store.client.KeyARN(ctx, plan.KMSKeyID.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("kms_key_id"), "KMS Key Not Usable",
 			fmt.Sprintf("%s. Create the key first (or fix the reference), in the region of the provider's aws block.", err))
 	}
 }
 
-func (r *awsSecretConnectionResource) secretsClient() *awssecrets.Client {
-	return r.data.awssecrets
+// awsSecretStore is the secretBackend of airflowiam_aws_secret_connection,
+// over Secrets Manager. Its zero value has no client and serves only the
+// methods that need none.
+type awsSecretStore struct {
+	client *awssecrets.Client
 }
 
-func (r *awsSecretConnectionResource) client(addError func(string, string)) *awssecrets.Client {
-	return awsSecretsClientFrom(r.data, addError)
+// newAWSSecretStore binds a store to the provider's AWS clients, or adds an
+// error and returns nil when the aws block is missing. It is the one place
+// this resource reaches into them.
+func newAWSSecretStore(data *providerData, addError func(string, string)) *awsSecretStore {
+	c := awsSecretsClientFrom(data, addError)
+	if c == nil {
+		return nil
+	}
+	return &awsSecretStore{client: c}
 }
 
-func (r *awsSecretConnectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
+func (awsSecretStore) connect(data *providerData, addError func(string, string)) (secretBackend[awsSecretConnectionModel], bool) {
+	if s := newAWSSecretStore(data, addError); s != nil {
+		return *s, true
 	}
-	var plan awsSecretConnectionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	var passwordWO types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
-	tags := map[string]string{}
-	resp.Diagnostics.Append(plan.Tags.ElementsAs(ctx, &tags, false)...)
-	if resp.Diagnostics.HasError() {
-		return
+	return nil, false
+}
+
+func (awsSecretStore) model(m *awsSecretConnectionModel) *secretConnectionModel {
+	return &m.secretConnectionModel
+}
+
+func (awsSecretStore) importID(m *awsSecretConnectionModel) string {
+	return awsSecretSpec.secretName(&m.secretConnectionModel)
+}
+
+func (s awsSecretStore) create(ctx context.Context, m *awsSecretConnectionModel, value string) (diag.Diagnostics, error) {
+	tags, diags := stringMap(ctx, m.Tags)
+	if diags.HasError() {
+		return diags, nil
 	}
-	value, err := plan.value(passwordWO)
-	if err != nil {
-		resp.Diagnostics.AddError("Connection Cannot Be Written", err.Error())
-		return
-	}
-	name := awsSecretBackend.secretName(&plan.secretConnectionModel)
+	name := s.importID(m)
 	tflog.Debug(ctx, "creating Secrets Manager secret", map[string]any{"secret_name": name})
-	secret, err := client.Create(ctx, awssecrets.CreateInput{Name: name, Value: value, KMSKeyID: plan.KMSKeyID.ValueString(), Tags: tags})
+	secret, err := s.client.Create(ctx, awssecrets.CreateInput{Name: name, Value: value, KMSKeyID: m.KMSKeyID.ValueString(), Tags: tags})
 	if err != nil {
-		if errors.Is(err, awssecrets.ErrExists) {
-			resp.Diagnostics.AddAttributeError(path.Root("connection_id"), "Secret Already Exists",
-				fmt.Sprintf("%s.\n\nTo manage an existing secret with Terraform, import it: "+
-					"terraform import airflowiam_aws_secret_connection.NAME %s", err, name))
-			return
-		}
-		resp.Diagnostics.AddError("Error Creating Secret", err.Error())
-		return
+		return diags, err
 	}
-	state := plan
-	state.ID = types.StringValue(secret.ARN)
-	state.SecretARN = types.StringValue(secret.ARN)
-	state.SecretName = types.StringValue(secret.Name)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-func (r *awsSecretConnectionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var state awsSecretConnectionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	secret, err := client.Read(ctx, state.ID.ValueString())
-	if errors.Is(err, awssecrets.ErrNotFound) {
-		tflog.Warn(ctx, "secret no longer exists or is scheduled for deletion; removing it from state", map[string]any{"secret": state.ID.ValueString()})
-		resp.State.RemoveResource(ctx)
-		return
-	}
-	if err != nil {
-		resp.Diagnostics.AddError("Error Reading Secret", err.Error())
-		return
-	}
-	resp.Diagnostics.Append(r.applySecret(ctx, client, &state, secret)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
-}
-
-// applySecret records what Secrets Manager holds in state.
-func (r *awsSecretConnectionResource) applySecret(ctx context.Context, client *awssecrets.Client, m *awsSecretConnectionModel, secret *awssecrets.Secret) (diags diag.Diagnostics) {
 	m.ID = types.StringValue(secret.ARN)
 	m.SecretARN = types.StringValue(secret.ARN)
 	m.SecretName = types.StringValue(secret.Name)
-	if want := awsSecretBackend.secretName(&m.secretConnectionModel); want != secret.Name {
+	return diags, nil
+}
+
+// read records what Secrets Manager holds: the AWSCURRENT value, the key
+// and the tags.
+func (s awsSecretStore) read(ctx context.Context, m *awsSecretConnectionModel) (diags diag.Diagnostics, err error) {
+	secret, err := s.client.Read(ctx, m.ID.ValueString())
+	if err != nil {
+		return nil, err
+	}
+	m.ID = types.StringValue(secret.ARN)
+	m.SecretARN = types.StringValue(secret.ARN)
+	m.SecretName = types.StringValue(secret.Name)
+	if want := awsSecretSpec.secretName(&m.secretConnectionModel); want != secret.Name {
 		diags.AddError("Secret Name Does Not Match",
 			fmt.Sprintf("Secret %s is named %q, but prefix %q, separator %q and connection_id %q name %q. "+
 				"When importing a secret with a custom prefix or separator, use the ID form PREFIX,SEPARATOR,CONNECTION_ID.",
 				secret.ARN, secret.Name, m.Prefix.ValueString(), m.Separator.ValueString(), m.ConnectionID.ValueString(), want))
-		return diags
+		return diags, nil
 	}
-	if same, err := client.SameKey(ctx, m.KMSKeyID.ValueString(), secret.KMSKeyID); err != nil {
+	if same, err := s.client.SameKey(ctx, m.KMSKeyID.ValueString(), secret.KMSKeyID); err != nil {
 		diags.AddWarning("KMS Key Not Compared", fmt.Sprintf("Could not tell whether secret %s still uses kms_key_id: %s", secret.Name, err))
 	} else if !same {
 		m.KMSKeyID = types.StringNull()
@@ -273,89 +254,59 @@ func (r *awsSecretConnectionResource) applySecret(ctx context.Context, client *a
 	tags, d := types.MapValueFrom(ctx, types.StringType, secret.Tags)
 	diags.Append(d...)
 	m.Tags = tags
-	if err := awsSecretBackend.applyValue(&m.secretConnectionModel, secret.Value); err != nil {
+	if err := awsSecretSpec.applyValue(&m.secretConnectionModel, secret.Value); err != nil {
 		diags.AddError("Secret Is Not A Connection",
 			fmt.Sprintf("Airflow could not read the current value of secret %s as a connection: %s. "+
 				"The next apply writes the configured connection as a new version.", secret.Name, err))
 	}
-	return diags
+	return diags, nil
 }
 
-func (r *awsSecretConnectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var plan, prior awsSecretConnectionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
-	var passwordWO types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
-	have, want := map[string]string{}, map[string]string{}
-	resp.Diagnostics.Append(prior.Tags.ElementsAs(ctx, &have, false)...)
-	resp.Diagnostics.Append(plan.Tags.ElementsAs(ctx, &want, false)...)
-	if resp.Diagnostics.HasError() {
-		return
+// rewrites is false: a new key encrypts the versions written after it,
+// and the value is written only when it changes.
+func (awsSecretStore) rewrites(_, _ *awsSecretConnectionModel) bool { return false }
+
+// update sets the key first, so that a new version is written with it,
+// then writes the value as the new AWSCURRENT version, then the tags.
+func (s awsSecretStore) update(ctx context.Context, plan, prior *awsSecretConnectionModel, value *string) (diag.Diagnostics, error) {
+	have, diags := stringMap(ctx, prior.Tags)
+	want, d := stringMap(ctx, plan.Tags)
+	if diags.Append(d...); diags.HasError() {
+		return diags, nil
 	}
 	arn := prior.SecretARN.ValueString()
-	// The key first, so that a new version is written with it.
 	if !plan.KMSKeyID.Equal(prior.KMSKeyID) {
-		if err := client.SetKMSKey(ctx, arn, plan.KMSKeyID.ValueString()); err != nil {
-			resp.Diagnostics.AddError("Error Updating Secret", err.Error())
-			return
+		if err := s.client.SetKMSKey(ctx, arn, plan.KMSKeyID.ValueString()); err != nil {
+			return diags, err
 		}
 	}
-	if plan.valueChanged(&prior.secretConnectionModel) {
-		value, err := plan.value(passwordWO)
-		if err != nil {
-			resp.Diagnostics.AddError("Connection Cannot Be Written", err.Error())
-			return
-		}
+	if value != nil {
 		tflog.Debug(ctx, "writing a new secret version", map[string]any{"secret_name": prior.SecretName.ValueString()})
-		if _, err := client.PutValue(ctx, arn, value, ""); err != nil {
-			resp.Diagnostics.AddError("Error Updating Secret", err.Error())
-			return
+		if _, err := s.client.PutValue(ctx, arn, *value, ""); err != nil {
+			return diags, err
 		}
 	}
-	if err := client.SetTags(ctx, arn, have, want); err != nil {
-		resp.Diagnostics.AddError("Error Updating Secret", err.Error())
-		return
+	if err := s.client.SetTags(ctx, arn, have, want); err != nil {
+		return diags, err
 	}
-	state := plan
-	state.ID, state.SecretARN, state.SecretName = prior.ID, prior.SecretARN, prior.SecretName
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	plan.ID, plan.SecretARN, plan.SecretName = prior.ID, prior.SecretARN, prior.SecretName
+	return diags, nil
 }
 
-func (r *awsSecretConnectionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var state awsSecretConnectionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := client.Delete(ctx, state.SecretARN.ValueString(), state.RecoveryWindowInDays.ValueInt64()); err != nil {
-		resp.Diagnostics.AddError("Error Deleting Secret", err.Error())
-	}
+func (s awsSecretStore) delete(ctx context.Context, m *awsSecretConnectionModel) error {
+	return s.client.Delete(ctx, m.SecretARN.ValueString(), m.RecoveryWindowInDays.ValueInt64())
 }
 
-// ImportState takes the secret's name or ARN, whose last "/" separates
+// importAttributes takes the secret's name or ARN, whose last "/" separates
 // prefix and connection ID, or PREFIX,SEPARATOR,CONNECTION_ID for any other
-// separator. The password is not imported: it stays out of state until
-// configured.
-func (r *awsSecretConnectionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	prefix, separator, id, secretID, err := parseAWSSecretImportID(req.ID)
+// separator.
+func (awsSecretStore) importAttributes(importID string) (map[string]any, error) {
+	prefix, separator, id, secretID, err := parseAWSSecretImportID(importID)
 	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
-		return
+		return nil, err
 	}
-	for attr, v := range map[string]string{"id": secretID, "prefix": prefix, "separator": separator, "connection_id": id} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
-	}
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("format"), airflow.FormatURI)...)
-	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("recovery_window_in_days"), 30)...)
+	return map[string]any{"id": secretID, "prefix": prefix, "separator": separator, "connection_id": id,
+		"recovery_window_in_days": 30}, nil
 }
 
 func parseAWSSecretImportID(importID string) (prefix, separator, id, secretID string, err error) {

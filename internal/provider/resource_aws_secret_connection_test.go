@@ -349,18 +349,12 @@ resource "airflowiam_aws_secret_connection" "test" {
   connection_id = %q
   prefix        = %q
   separator     = %q
-  conn_type     = "mysql"
-  host          = "db.internal"
-  login         = "reader"
-  password      = "imported-password"
-  port          = 3306
-  format        = "json"
+%s
   kms_key_id    = %q
   tags          = { team = "data" }
-  extra         = jsonencode({ charset = "utf8" })
   recovery_window_in_days = 0
 }
-`, connID, tc.prefix, tc.separator, key)
+`, connID, tc.prefix, tc.separator, importedConnectionFields, key)
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				CheckDestroy:             checkSecretGone(c, tc.prefix+tc.separator+connID),
@@ -389,10 +383,7 @@ func TestAccAWSSecretConnection_invalidInput(t *testing.T) {
 	base := func(attrs string) string {
 		return awsSecretsProviderBlock(m) + "resource \"airflowiam_aws_secret_connection\" \"test\" {\n" + attrs + "\n}\n"
 	}
-	cases := []struct {
-		name, attrs string
-		want        *regexp.Regexp
-	}{
+	cases := []refusedPlan{
 		{"id with space", `connection_id = "bad id"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*ASCII letters, digits, underscores`)},
 		{"non-ASCII id", `connection_id = "données"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*ASCII letters`)},
 		{"prefix with a colon", `connection_id = "ok"` + "\nconn_type = \"http\"\nprefix = \"a:b\"", regexp.MustCompile(`(?s)prefix.*may contain only ASCII letters, digits and`)},
@@ -407,18 +398,7 @@ func TestAccAWSSecretConnection_invalidInput(t *testing.T) {
 		{"JSON normalises postgresql", `connection_id = "ok"` + "\nconn_type = \"postgresql\"\nformat = \"json\"", regexp.MustCompile(`(?s)conn_type.*"postgres",\s+not\s+as\s+configured`)},
 		{"missing KMS key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"alias/does-not-exist\"", regexp.MustCompile(`(?s)kms_key_id.*does not exist`)},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: protoV6ProviderFactories,
-				Steps: []resource.TestStep{{
-					Config:      base(tc.attrs),
-					PlanOnly:    true,
-					ExpectError: tc.want,
-				}},
-			})
-		})
-	}
+	testRefusedPlans(t, base, cases)
 	// Nothing was written.
 	if _, err := c.Read(context.Background(), "airflow/connections/ok"); !errors.Is(err, awssecrets.ErrNotFound) {
 		t.Fatalf("a refused plan left a secret behind: %v", err)

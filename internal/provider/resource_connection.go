@@ -112,41 +112,68 @@ func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest,
 					"their configured value.",
 				Validators: []validator.String{jsonObjectValidator{}},
 			},
-			"password": schema.StringAttribute{
-				Optional:  true,
-				Sensitive: true,
-				MarkdownDescription: "Password. Stored in state (marked sensitive); prefer `password_wo`. Conflicts with `password_wo`. " +
-					"Airflow cannot unset a password through its API, so removing it replaces the connection.",
-				Validators: []validator.String{
-					stringvalidator.LengthAtLeast(1),
-					stringvalidator.ConflictsWith(path.MatchRoot("password_wo")),
-				},
-				PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(
-					passwordClearedString, passwordClearedDescription, passwordClearedDescription)},
-			},
-			"password_wo": schema.StringAttribute{
-				Optional:  true,
-				Sensitive: true,
-				WriteOnly: true,
-				MarkdownDescription: "Password, write-only: sent to Airflow but never stored in plan or state (Terraform 1.11+). " +
-					"It is sent on create and whenever `password_wo_version` changes. Requires `password_wo_version`; conflicts with `password`.",
-				Validators: []validator.String{
-					stringvalidator.LengthAtLeast(1),
-					stringvalidator.ConflictsWith(path.MatchRoot("password")),
-					stringvalidator.AlsoRequires(path.MatchRoot("password_wo_version")),
-				},
-			},
-			"password_wo_version": schema.Int64Attribute{
-				Optional: true,
-				MarkdownDescription: "Version of `password_wo`. Change it (for example increment it) to send a new `password_wo`. " +
-					"Removing it together with `password_wo` replaces the connection, because Airflow cannot unset a password.",
-				Validators: []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("password_wo"))},
-				PlanModifiers: []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(
-					passwordClearedInt64, passwordClearedDescription, passwordClearedDescription)},
-			},
 		},
 	}
 	maps.Copy(resp.Schema.Attributes, connectionFieldAttributes())
+	maps.Copy(resp.Schema.Attributes, connectionPasswordSchema.attributes())
+}
+
+// connectionPasswordSchema documents the password attributes of
+// airflowiam_connection, which replaces the connection when they are
+// removed.
+var connectionPasswordSchema = passwordSchema{
+	password: "Password. Stored in state (marked sensitive); prefer `password_wo`. Conflicts with `password_wo`. " +
+		"Airflow cannot unset a password through its API, so removing it replaces the connection.",
+	passwordPlan: []planmodifier.String{stringplanmodifier.RequiresReplaceIf(
+		passwordClearedString, passwordClearedDescription, passwordClearedDescription)},
+	passwordWO: "Password, write-only: sent to Airflow but never stored in plan or state (Terraform 1.11+). " +
+		"It is sent on create and whenever `password_wo_version` changes. Requires `password_wo_version`; conflicts with `password`.",
+	passwordWOVersion: "Version of `password_wo`. Change it (for example increment it) to send a new `password_wo`. " +
+		"Removing it together with `password_wo` replaces the connection, because Airflow cannot unset a password.",
+	versionPlan: []planmodifier.Int64{int64planmodifier.RequiresReplaceIf(
+		passwordClearedInt64, passwordClearedDescription, passwordClearedDescription)},
+}
+
+// passwordSchema is the password of a resource that writes a connection:
+// `password`, kept in state, or the write-only `password_wo` with
+// `password_wo_version`, never both. The descriptions say what the
+// resource does with them; the plan modifiers are its own.
+type passwordSchema struct {
+	password, passwordWO, passwordWOVersion string
+	passwordPlan                            []planmodifier.String
+	versionPlan                             []planmodifier.Int64
+}
+
+func (p passwordSchema) attributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"password": schema.StringAttribute{
+			Optional:            true,
+			Sensitive:           true,
+			MarkdownDescription: p.password,
+			Validators: []validator.String{
+				stringvalidator.LengthAtLeast(1),
+				stringvalidator.ConflictsWith(path.MatchRoot("password_wo")),
+			},
+			PlanModifiers: p.passwordPlan,
+		},
+		"password_wo": schema.StringAttribute{
+			Optional:            true,
+			Sensitive:           true,
+			WriteOnly:           true,
+			MarkdownDescription: p.passwordWO,
+			Validators: []validator.String{
+				stringvalidator.LengthAtLeast(1),
+				stringvalidator.ConflictsWith(path.MatchRoot("password")),
+				stringvalidator.AlsoRequires(path.MatchRoot("password_wo_version")),
+			},
+		},
+		"password_wo_version": schema.Int64Attribute{
+			Optional:            true,
+			MarkdownDescription: p.passwordWOVersion,
+			Validators:          []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("password_wo"))},
+			PlanModifiers:       p.versionPlan,
+		},
+	}
 }
 
 // connectionFieldAttributes are the connection fields both the Airflow and

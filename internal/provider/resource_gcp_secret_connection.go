@@ -33,16 +33,22 @@ var (
 	_ resource.ResourceWithImportState    = (*gcpSecretConnectionResource)(nil)
 	_ resource.ResourceWithValidateConfig = (*gcpSecretConnectionResource)(nil)
 	_ resource.ResourceWithModifyPlan     = (*gcpSecretConnectionResource)(nil)
+
+	_ secretBackend[gcpSecretConnectionModel]         = gcpSecretStore{}
+	_ secretConfigValidator[gcpSecretConnectionModel] = gcpSecretStore{}
 )
 
 // NewGCPSecretConnectionResource returns the
 // airflowiam_gcp_secret_connection resource.
 func NewGCPSecretConnectionResource() resource.Resource {
-	return &gcpSecretConnectionResource{}
+	return &gcpSecretConnectionResource{secretConnectionResource[gcpSecretConnectionModel]{
+		spec: gcpSecretSpec, backend: gcpSecretStore{},
+	}}
 }
 
+// gcpSecretConnectionResource is the shared body driving gcpSecretStore.
 type gcpSecretConnectionResource struct {
-	data *providerData
+	secretConnectionResource[gcpSecretConnectionModel]
 }
 
 type gcpSecretConnectionModel struct {
@@ -70,16 +76,20 @@ var (
 	replicationAttrTypes = map[string]attr.Type{"replicas": types.ListType{ElemType: types.ObjectType{AttrTypes: replicaAttrTypes}}}
 )
 
-var gcpSecretBackend = &secretBackend{
-	name:             "Secret Manager",
-	defaultPrefix:    gcpsecrets.DefaultPrefix,
-	defaultSeparator: gcpsecrets.DefaultSeparator,
-	namePattern:      regexp.MustCompile(`^[A-Za-z0-9_-]*$`),
-	nameRule:         "ASCII letters, digits, underscores and hyphens",
-	idPattern:        regexp.MustCompile(`^[A-Za-z0-9_-]+$`),
-	idRule:           "ASCII letters, digits, underscores and hyphens (no dots: Secret Manager IDs cannot hold them)",
-	checkName:        gcpsecrets.CheckID,
-	decode:           airflow.DecodeSecretValue,
+var gcpSecretSpec = &secretSpec{
+	typeName:          "airflowiam_gcp_secret_connection",
+	name:              "Secret Manager",
+	defaultPrefix:     gcpsecrets.DefaultPrefix,
+	defaultSeparator:  gcpsecrets.DefaultSeparator,
+	checkNamePart:     gcpsecrets.CheckIDPart,
+	nameRule:          gcpsecrets.IDChars,
+	checkConnectionID: gcpsecrets.CheckConnectionID,
+	idRule:            gcpsecrets.ConnectionIDChars,
+	checkName:         gcpsecrets.CheckID,
+	decode:            airflow.DecodeSecretValue,
+	errExists:         gcpsecrets.ErrExists,
+	errNotFound:       gcpsecrets.ErrNotFound,
+	errorDetail:       googleErrorDetail,
 }
 
 // objectAsOptions reads a nested object into its model.
@@ -90,7 +100,7 @@ func (r *gcpSecretConnectionResource) Metadata(_ context.Context, req resource.M
 }
 
 func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
-	attrs := gcpSecretBackend.connectionAttributes()
+	attrs := gcpSecretSpec.connectionAttributes()
 	attrs["id"] = schema.StringAttribute{
 		Computed:            true,
 		MarkdownDescription: "`projects/<project>/secrets/<secret_id>`.",
@@ -216,48 +226,6 @@ func replicationValue(replicas []gcpsecrets.Replica) (types.Object, diag.Diagnos
 	return types.ObjectValueFrom(context.Background(), replicationAttrTypes, m)
 }
 
-func (r *gcpSecretConnectionResource) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
-	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
-}
-
-func (r *gcpSecretConnectionResource) client(addError func(string, string)) *gcpsecrets.Client {
-	return gcpSecretsClientFrom(r.data, addError)
-}
-
-func (r *gcpSecretConnectionResource) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
-	var config gcpSecretConnectionModel
-	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	resp.Diagnostics.Append(gcpSecretBackend.validate(config.secretConnectionModel)...)
-	if config.Replication.IsNull() || config.Replication.IsUnknown() {
-		return
-	}
-	var m replicationModel
-	resp.Diagnostics.Append(config.Replication.As(ctx, &m, objectAsOptions)...)
-	seen := map[string]bool{}
-	for i, rep := range m.Replicas {
-		if rep.Location.IsUnknown() || rep.KMSKeyName.IsUnknown() {
-			continue
-		}
-		at := path.Root("replication").AtName("replicas").AtListIndex(i)
-		loc := rep.Location.ValueString()
-		if seen[loc] {
-			resp.Diagnostics.AddAttributeError(at.AtName("location"), "Duplicate Replica Location",
-				fmt.Sprintf("replication.replicas[%d].location: %q appears more than once; each location holds one replica.", i, loc))
-		}
-		seen[loc] = true
-		if rep.KMSKeyName.IsNull() {
-			continue
-		}
-		if keyLoc, err := gcpsecrets.KeyLocation(rep.KMSKeyName.ValueString()); err == nil && keyLoc != loc {
-			resp.Diagnostics.AddAttributeError(at.AtName("kms_key_name"), "Key In Another Location",
-				fmt.Sprintf("replication.replicas[%d].kms_key_name: the key of the replica in %q is in %q; Secret Manager needs a key in the replica's own location.", i, loc, keyLoc))
-		}
-	}
-}
-
 // ModifyPlan shows the secret ID and the ID in the plan.
 func (r *gcpSecretConnectionResource) ModifyPlan(ctx context.Context, req resource.ModifyPlanRequest, resp *resource.ModifyPlanResponse) {
 	if req.Plan.Raw.IsNull() {
@@ -268,196 +236,200 @@ func (r *gcpSecretConnectionResource) ModifyPlan(ctx context.Context, req resour
 	if resp.Diagnostics.HasError() || !known(plan.ConnectionID, plan.Prefix, plan.Separator, plan.Project) {
 		return
 	}
-	secretID := gcpSecretBackend.secretName(&plan.secretConnectionModel)
+	secretID := gcpSecretSpec.secretName(&plan.secretConnectionModel)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("secret_id"), secretID)...)
 	resp.Diagnostics.Append(resp.Plan.SetAttribute(ctx, path.Root("id"), gcpsecrets.SecretPath(plan.Project.ValueString(), secretID))...)
 }
 
-func (r *gcpSecretConnectionResource) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
+// gcpSecretStore is the secretBackend of airflowiam_gcp_secret_connection,
+// over Secret Manager. Its zero value has no client and serves only the
+// methods that need none.
+type gcpSecretStore struct {
+	client *gcpsecrets.Client
+}
+
+// connect binds a store to the provider's Secret Manager client, which the
+// provider builds with its google identity.
+func (gcpSecretStore) connect(data *providerData, addError func(string, string)) (secretBackend[gcpSecretConnectionModel], bool) {
+	c := gcpSecretsClientFrom(data, addError)
+	if c == nil {
+		return nil, false
 	}
-	var plan gcpSecretConnectionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	var passwordWO types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
-	labels := map[string]string{}
-	resp.Diagnostics.Append(plan.Labels.ElementsAs(ctx, &labels, false)...)
-	replicas, d := replicasOf(ctx, plan.Replication)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
+	return gcpSecretStore{client: c}, true
+}
+
+func (gcpSecretStore) model(m *gcpSecretConnectionModel) *secretConnectionModel {
+	return &m.secretConnectionModel
+}
+
+// importID is the secret's path, projects/PROJECT/secrets/SECRET_ID.
+func (gcpSecretStore) importID(m *gcpSecretConnectionModel) string {
+	return gcpsecrets.SecretPath(m.Project.ValueString(), gcpSecretSpec.secretName(&m.secretConnectionModel))
+}
+
+func (s gcpSecretStore) create(ctx context.Context, m *gcpSecretConnectionModel, value string) (diag.Diagnostics, error) {
+	labels, diags := stringMap(ctx, m.Labels)
+	replicas, d := replicasOf(ctx, m.Replication)
+	if diags.Append(d...); diags.HasError() {
+		return diags, nil
 	}
-	value, err := plan.value(passwordWO)
-	if err != nil {
-		resp.Diagnostics.AddError("Connection Cannot Be Written", err.Error())
-		return
-	}
-	secretID := gcpSecretBackend.secretName(&plan.secretConnectionModel)
-	tflog.Debug(ctx, "creating Secret Manager secret", map[string]any{"project": plan.Project.ValueString(), "secret_id": secretID})
-	secret, err := client.Create(ctx, gcpsecrets.CreateInput{
-		Project: plan.Project.ValueString(), SecretID: secretID, KMSKeyName: plan.KMSKeyName.ValueString(),
+	secretID := gcpSecretSpec.secretName(&m.secretConnectionModel)
+	tflog.Debug(ctx, "creating Secret Manager secret", map[string]any{"project": m.Project.ValueString(), "secret_id": secretID})
+	secret, err := s.client.Create(ctx, gcpsecrets.CreateInput{
+		Project: m.Project.ValueString(), SecretID: secretID, KMSKeyName: m.KMSKeyName.ValueString(),
 		Replicas: replicas, Labels: labels, Value: value,
 	})
 	if err != nil {
-		if errors.Is(err, gcpsecrets.ErrExists) {
-			resp.Diagnostics.AddAttributeError(path.Root("connection_id"), "Secret Already Exists",
-				fmt.Sprintf("%s.\n\nTo manage an existing secret with Terraform, import it: "+
-					"terraform import airflowiam_gcp_secret_connection.NAME %s", err, gcpsecrets.SecretPath(plan.Project.ValueString(), secretID)))
-			return
-		}
-		resp.Diagnostics.AddError("Error Creating Secret", googleErrorDetail(err))
-		return
+		return diags, err
 	}
-	state := plan
-	state.ID = types.StringValue(gcpsecrets.SecretPath(plan.Project.ValueString(), secretID))
-	state.SecretID = types.StringValue(secretID)
-	state.SecretName = types.StringValue(secret.Name)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	m.ID = types.StringValue(s.importID(m))
+	m.SecretID = types.StringValue(secretID)
+	m.SecretName = types.StringValue(secret.Name)
+	return diags, nil
 }
 
-func (r *gcpSecretConnectionResource) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var state gcpSecretConnectionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	secretPath := gcpsecrets.SecretPath(state.Project.ValueString(), gcpSecretBackend.secretName(&state.secretConnectionModel))
-	secret, err := client.Get(ctx, secretPath)
-	if errors.Is(err, gcpsecrets.ErrNotFound) {
-		tflog.Warn(ctx, "secret no longer exists; removing it from state", map[string]any{"secret": secretPath})
-		resp.State.RemoveResource(ctx)
-		return
-	}
+// read records what Secret Manager holds: the secret's keys and labels,
+// then the latest version, which is what Airflow reads.
+func (s gcpSecretStore) read(ctx context.Context, m *gcpSecretConnectionModel) (diag.Diagnostics, error) {
+	secretPath := s.importID(m)
+	secret, err := s.client.Get(ctx, secretPath)
 	if err != nil {
-		resp.Diagnostics.AddError("Error Reading Secret", googleErrorDetail(err))
-		return
+		return nil, err
 	}
-	state.ID = types.StringValue(secretPath)
-	state.SecretID = types.StringValue(gcpSecretBackend.secretName(&state.secretConnectionModel))
-	state.SecretName = types.StringValue(secret.Name)
-	state.KMSKeyName = types.StringNull()
+	m.ID = types.StringValue(secretPath)
+	m.SecretID = types.StringValue(gcpSecretSpec.secretName(&m.secretConnectionModel))
+	m.SecretName = types.StringValue(secret.Name)
+	m.KMSKeyName = types.StringNull()
 	if secret.KMSKeyName != "" {
-		state.KMSKeyName = types.StringValue(secret.KMSKeyName)
+		m.KMSKeyName = types.StringValue(secret.KMSKeyName)
 	}
-	replication, d := replicationValue(secret.Replicas)
-	resp.Diagnostics.Append(d...)
-	state.Replication = replication
+	replication, diags := replicationValue(secret.Replicas)
+	m.Replication = replication
 	labels, d := types.MapValueFrom(ctx, types.StringType, secret.Labels)
-	resp.Diagnostics.Append(d...)
+	diags.Append(d...)
 	if secret.Labels == nil {
 		labels = types.MapValueMust(types.StringType, map[string]attr.Value{})
 	}
-	state.Labels = labels
+	m.Labels = labels
+	return diags, s.readLatest(ctx, m, secret.Name, &diags)
+}
 
-	version, value, err := client.Latest(ctx, secret.Name)
+// readLatest records the latest version's connection in m. A version
+// Airflow cannot read is a warning, and clears conn_type so that the next
+// plan writes a new version.
+func (s gcpSecretStore) readLatest(ctx context.Context, m *gcpSecretConnectionModel, name string, diags *diag.Diagnostics) error {
+	secretPath := m.ID.ValueString()
+	version, value, err := s.client.Latest(ctx, name)
 	switch {
 	case errors.Is(err, gcpsecrets.ErrNoReadableVersion):
 		what := "has no version"
 		if version != nil {
 			what = fmt.Sprintf("has its latest version %s in state %s", version.Name, version.State)
 		}
-		resp.Diagnostics.AddWarning("Secret Not Readable By Airflow",
+		diags.AddWarning("Secret Not Readable By Airflow",
 			fmt.Sprintf("Secret %s %s, so Airflow cannot read the connection. The next apply writes it as a new version.", secretPath, what))
-		state.ConnType = types.StringNull() // plans the new version
+		m.ConnType = types.StringNull()
 	case err != nil:
-		resp.Diagnostics.AddError("Error Reading Secret", googleErrorDetail(err))
-		return
+		return err
 	default:
-		if err := gcpSecretBackend.applyValue(&state.secretConnectionModel, value); err != nil {
-			resp.Diagnostics.AddWarning("Secret Is Not A Connection",
+		if err := gcpSecretSpec.applyValue(&m.secretConnectionModel, value); err != nil {
+			diags.AddWarning("Secret Is Not A Connection",
 				fmt.Sprintf("Airflow could not read the latest version of secret %s as a connection: %s. "+
 					"The next apply writes the configured connection as a new version.", secretPath, err))
-			state.ConnType = types.StringNull()
+			m.ConnType = types.StringNull()
 		}
 	}
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	return nil
 }
 
-func (r *gcpSecretConnectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var plan, prior gcpSecretConnectionModel
-	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
-	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
-	var passwordWO types.String
-	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
-	labels := map[string]string{}
-	resp.Diagnostics.Append(plan.Labels.ElementsAs(ctx, &labels, false)...)
+// rewrites is true when the keys change: Secret Manager encrypts only
+// versions added after a key change, so the connection Airflow reads is
+// written again under the new key.
+func (gcpSecretStore) rewrites(plan, prior *gcpSecretConnectionModel) bool {
+	return keysChanged(plan, prior)
+}
+
+// keysChanged says whether the plan changes the secret's key or its
+// replicas' keys (locations that change replace the secret).
+func keysChanged(plan, prior *gcpSecretConnectionModel) bool {
+	return !plan.KMSKeyName.Equal(prior.KMSKeyName) || !plan.Replication.Equal(prior.Replication)
+}
+
+// update sets the keys first, so that a new version is written with them,
+// then the labels, then adds the value as a version and disables the one
+// it supersedes.
+func (s gcpSecretStore) update(ctx context.Context, plan, prior *gcpSecretConnectionModel, value *string) (diag.Diagnostics, error) {
+	labels, diags := stringMap(ctx, plan.Labels)
 	replicas, d := replicasOf(ctx, plan.Replication)
-	resp.Diagnostics.Append(d...)
-	if resp.Diagnostics.HasError() {
-		return
+	if diags.Append(d...); diags.HasError() {
+		return diags, nil
 	}
 	name := prior.SecretName.ValueString()
-	// The keys first, so that the new version is written with them.
-	keysChanged := !plan.KMSKeyName.Equal(prior.KMSKeyName) || !plan.Replication.Equal(prior.Replication)
-	if keysChanged {
-		if err := client.SetEncryption(ctx, name, plan.KMSKeyName.ValueString(), replicas); err != nil {
-			resp.Diagnostics.AddError("Error Updating Secret", googleErrorDetail(err))
-			return
+	if keysChanged(plan, prior) {
+		if err := s.client.SetEncryption(ctx, name, plan.KMSKeyName.ValueString(), replicas); err != nil {
+			return diags, err
 		}
 	}
 	if !plan.Labels.Equal(prior.Labels) {
-		if err := client.SetLabels(ctx, name, labels); err != nil {
-			resp.Diagnostics.AddError("Error Updating Secret", googleErrorDetail(err))
-			return
+		if err := s.client.SetLabels(ctx, name, labels); err != nil {
+			return diags, err
 		}
 	}
-	// Secret Manager encrypts only versions added after a key change: write
-	// one, so that the connection Airflow reads is under the new key.
-	if plan.valueChanged(&prior.secretConnectionModel) || keysChanged {
-		value, err := plan.value(passwordWO)
-		if err != nil {
-			resp.Diagnostics.AddError("Connection Cannot Be Written", err.Error())
-			return
-		}
+	if value != nil {
 		tflog.Debug(ctx, "adding a secret version", map[string]any{"secret": name})
-		if err := client.Supersede(ctx, name, value); err != nil {
-			resp.Diagnostics.AddError("Error Updating Secret", googleErrorDetail(err))
-			return
+		if err := s.client.Supersede(ctx, name, *value); err != nil {
+			return diags, err
 		}
 	}
-	state := plan
-	state.ID, state.SecretID, state.SecretName = prior.ID, prior.SecretID, prior.SecretName
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	plan.ID, plan.SecretID, plan.SecretName = prior.ID, prior.SecretID, prior.SecretName
+	return diags, nil
 }
 
-func (r *gcpSecretConnectionResource) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
-	client := r.client(resp.Diagnostics.AddError)
-	if client == nil {
-		return
-	}
-	var state gcpSecretConnectionModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
-	if resp.Diagnostics.HasError() {
-		return
-	}
-	if err := client.Delete(ctx, state.ID.ValueString()); err != nil {
-		resp.Diagnostics.AddError("Error Deleting Secret", googleErrorDetail(err))
-	}
+func (s gcpSecretStore) delete(ctx context.Context, m *gcpSecretConnectionModel) error {
+	return s.client.Delete(ctx, m.ID.ValueString())
 }
 
-// ImportState takes projects/PROJECT/secrets/SECRET_ID (or
+// validateConfig checks that each replica has its own location, and a key
+// in that location.
+func (gcpSecretStore) validateConfig(ctx context.Context, config *gcpSecretConnectionModel) (diags diag.Diagnostics) {
+	if config.Replication.IsNull() || config.Replication.IsUnknown() {
+		return nil
+	}
+	var m replicationModel
+	diags.Append(config.Replication.As(ctx, &m, objectAsOptions)...)
+	seen := map[string]bool{}
+	for i, rep := range m.Replicas {
+		if rep.Location.IsUnknown() || rep.KMSKeyName.IsUnknown() {
+			continue
+		}
+		at := path.Root("replication").AtName("replicas").AtListIndex(i)
+		loc := rep.Location.ValueString()
+		if seen[loc] {
+			diags.AddAttributeError(at.AtName("location"), "Duplicate Replica Location",
+				fmt.Sprintf("replication.replicas[%d].location: %q appears more than once; each location holds one replica.", i, loc))
+		}
+		seen[loc] = true
+		if rep.KMSKeyName.IsNull() {
+			continue
+		}
+		if keyLoc, err := gcpsecrets.KeyLocation(rep.KMSKeyName.ValueString()); err == nil && keyLoc != loc {
+			diags.AddAttributeError(at.AtName("kms_key_name"), "Key In Another Location",
+				fmt.Sprintf("replication.replicas[%d].kms_key_name: the key of the replica in %q is in %q; Secret Manager needs a key in the replica's own location.", i, loc, keyLoc))
+		}
+	}
+	return diags
+}
+
+// importAttributes takes projects/PROJECT/secrets/SECRET_ID (or
 // PROJECT/SECRET_ID) for a secret named with the default prefix and
 // separator, or PROJECT/PREFIX,SEPARATOR,CONNECTION_ID for any other.
-func (r *gcpSecretConnectionResource) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
-	project, prefix, separator, id, err := parseGCPSecretImportID(req.ID)
+func (gcpSecretStore) importAttributes(importID string) (map[string]any, error) {
+	project, prefix, separator, id, err := parseGCPSecretImportID(importID)
 	if err != nil {
-		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
-		return
+		return nil, err
 	}
-	for attr, v := range map[string]string{"project": project, "prefix": prefix, "separator": separator, "connection_id": id,
-		"id": gcpsecrets.SecretPath(project, prefix+separator+id), "format": airflow.FormatURI} {
-		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(attr), v)...)
-	}
+	return map[string]any{"project": project, "prefix": prefix, "separator": separator, "connection_id": id,
+		"id": gcpsecrets.SecretPath(project, prefix+separator+id)}, nil
 }
 
 func parseGCPSecretImportID(importID string) (project, prefix, separator, id string, err error) {

@@ -1,7 +1,9 @@
 package provider
 
 import (
+	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -14,9 +16,11 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 	"github.com/hashicorp/terraform-plugin-testing/tfversion"
+	"golang.org/x/oauth2"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
 
 const gcpSecretAddr = "airflowiam_gcp_secret_connection.test"
@@ -325,6 +329,73 @@ resource "airflowiam_gcp_secret_connection" "test" {
 	})
 }
 
+func TestAccGCPSecretConnection_disappears(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_ggone")
+	secretID := "airflow-connections-" + id
+	config := googleSecretsProviderBlock(g) + fmt.Sprintf(`
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = %q
+  conn_type     = "http"
+  host          = "api.example.com"
+}
+`, g.Project, id)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkGCPSecretGone(g, secretID),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() {
+					if err := g.DeleteSecret(g.Project, secretID); err != nil {
+						t.Fatal(err)
+					}
+				},
+				Config: config,
+				Check:  checkGCPSecret(g, secretID, "http://api.example.com", fakegcp.VersionEnabled),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(gcpSecretAddr, plancheck.ResourceActionCreate)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+}
+
+func TestAccGCPSecretConnection_alreadyExists(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_gexists")
+	secretID := "airflow-connections-" + id
+	// Made by hand, through the API, before Terraform runs.
+	hc := &http.Client{Transport: &oauth2.Transport{Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: g.AdminToken})}}
+	c, err := gcpsecrets.NewClient(context.Background(), hc, g.URL, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Create(context.Background(), gcpsecrets.CreateInput{Project: g.Project, SecretID: secretID, Value: "http://made-by-hand"}); err != nil {
+		t.Fatal(err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: googleSecretsProviderBlock(g) + fmt.Sprintf(`
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = %q
+  conn_type     = "http"
+}
+`, g.Project, id),
+			ExpectError: regexp.MustCompile(`(?s)Secret Already Exists.*terraform import\s+airflowiam_gcp_secret_connection.NAME\s+` +
+				regexp.QuoteMeta("projects/"+g.Project+"/secrets/"+secretID)),
+		}},
+	})
+	// The existing secret was left as it was: one version, its own value.
+	if err := checkGCPSecret(g, secretID, "http://made-by-hand", fakegcp.VersionEnabled)(nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestAccGCPSecretConnection_import(t *testing.T) {
 	g := acctest.FakeGCP(t)
 	id := tfacctest.RandomWithPrefix("tfacc_gimport")
@@ -346,17 +417,11 @@ resource "airflowiam_gcp_secret_connection" "test" {
   connection_id = %q
   prefix        = %q
   separator     = %q
-  conn_type     = "mysql"
-  host          = "db.internal"
-  login         = "reader"
-  password      = "imported-password"
-  port          = 3306
-  format        = "json"
+%s
   kms_key_name  = %q
   labels        = { team = "data" }
-  extra         = jsonencode({ charset = "utf8" })
 }
-`, g.Project, connID, tc.prefix, tc.separator, globalKey(g, "k"))
+`, g.Project, connID, tc.prefix, tc.separator, importedConnectionFields, globalKey(g, "k"))
 			resource.ParallelTest(t, resource.TestCase{
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				CheckDestroy:             checkGCPSecretGone(g, tc.prefix+tc.separator+connID),
@@ -383,10 +448,7 @@ func TestAccGCPSecretConnection_invalidInput(t *testing.T) {
 	base := func(attrs string) string {
 		return googleSecretsProviderBlock(g) + fmt.Sprintf("resource \"airflowiam_gcp_secret_connection\" \"test\" {\n  project = %q\n%s\n}\n", g.Project, attrs)
 	}
-	cases := []struct {
-		name, attrs string
-		want        *regexp.Regexp
-	}{
+	cases := []refusedPlan{
 		{"dot in the id", `connection_id = "my.db"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*no dots`)},
 		{"slash in the prefix", `connection_id = "ok"` + "\nconn_type = \"http\"\nprefix = \"a/b\"", regexp.MustCompile(`(?s)prefix.*may contain only ASCII letters`)},
 		{"secret ID too long", fmt.Sprintf("connection_id = \"ok\"\nconn_type = \"http\"\nprefix = %q", strings.Repeat("p", 254)), regexp.MustCompile(`(?s)connection_id.*1 to 255 characters`)},
@@ -397,14 +459,7 @@ func TestAccGCPSecretConnection_invalidInput(t *testing.T) {
 		{"key and replication", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"\nreplication = { replicas = [{ location = \"us-east1\" }] }", regexp.MustCompile(`(?s)"replication"\s+cannot\s+be\s+specified\s+when\s+"kms_key_name"`)},
 		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 0", regexp.MustCompile(`(?s)port.*between 1 and 65535`)},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			resource.ParallelTest(t, resource.TestCase{
-				ProtoV6ProviderFactories: protoV6ProviderFactories,
-				Steps:                    []resource.TestStep{{Config: base(tc.attrs), PlanOnly: true, ExpectError: tc.want}},
-			})
-		})
-	}
+	testRefusedPlans(t, base, cases)
 	if _, ok := g.Secret(g.Project, "airflow-connections-ok"); ok {
 		t.Fatal("a refused plan left a secret behind")
 	}

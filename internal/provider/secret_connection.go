@@ -1,30 +1,36 @@
 package provider
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"maps"
-	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/helpers/validatordiag"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/resource"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringdefault"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 )
 
 // This file holds what airflowiam_aws_secret_connection and
-// airflowiam_gcp_secret_connection share: the connection fields, how they
-// become a secret value, the plan-time check that Airflow reads the value
-// back as configured, and drift detection on the value a backend reads.
+// airflowiam_gcp_secret_connection share: the resource body that drives a
+// backend adapter (secretBackend), the connection fields, how they become a
+// secret value, the plan-time check that Airflow reads the value back as
+// configured, and drift detection on the value a backend reads.
 
 // secretConnectionModel is the connection part of both resources.
 type secretConnectionModel struct {
@@ -43,27 +49,238 @@ type secretConnectionModel struct {
 	Format            types.String         `tfsdk:"format"`
 }
 
-// secretBackend describes how one backend names and reads secrets.
-type secretBackend struct {
+// secretBackend is one secrets manager as the shared body of the
+// secret-connection resources drives it. M is the resource's model: an
+// adapter reads and writes its own attributes in it and leaves the
+// connection fields to the body. The zero adapter serves the methods that
+// need no client; connect returns one bound to the provider's client.
+type secretBackend[M any] interface {
+	// connect returns the adapter bound to the provider's client, or false
+	// after adding an error that names the missing provider block.
+	connect(data *providerData, addError func(summary, detail string)) (secretBackend[M], bool)
+	// model is the connection part of m.
+	model(m *M) *secretConnectionModel
+	// importID is what `terraform import` takes for m's secret.
+	importID(m *M) string
+	// importAttributes parses an import ID into the attributes it sets
+	// (besides format, which is always uri).
+	importAttributes(id string) (map[string]any, error)
+	// create creates the secret holding value and records the computed
+	// attributes in m.
+	create(ctx context.Context, m *M, value string) (diag.Diagnostics, error)
+	// read records in m what the secret holds. The error is the client's
+	// (wrapping the spec's errNotFound when the secret is gone).
+	read(ctx context.Context, m *M) (diag.Diagnostics, error)
+	// rewrites says whether the backend's own changes need the value
+	// written again even when the connection is unchanged.
+	rewrites(plan, prior *M) bool
+	// update changes the secret from prior to plan, writes value as a new
+	// version when it is not nil, and keeps prior's computed attributes in
+	// plan.
+	update(ctx context.Context, plan, prior *M, value *string) (diag.Diagnostics, error)
+	delete(ctx context.Context, m *M) error
+}
+
+// secretConfigValidator is a secretBackend with checks of its own
+// attributes at validation time.
+type secretConfigValidator[M any] interface {
+	validateConfig(ctx context.Context, config *M) diag.Diagnostics
+}
+
+// secretConnectionResource is the body of a secret-connection resource:
+// Configure, ValidateConfig, Create, Read, Update, Delete and ImportState.
+// A resource embeds it and adds Metadata, Schema and ModifyPlan.
+type secretConnectionResource[M any] struct {
+	data    *providerData
+	spec    *secretSpec
+	backend secretBackend[M]
+}
+
+func (r *secretConnectionResource[M]) Configure(_ context.Context, req resource.ConfigureRequest, resp *resource.ConfigureResponse) {
+	r.data = providerDataFrom(req.ProviderData, &resp.Diagnostics)
+}
+
+func (r *secretConnectionResource[M]) ValidateConfig(ctx context.Context, req resource.ValidateConfigRequest, resp *resource.ValidateConfigResponse) {
+	var config M
+	resp.Diagnostics.Append(req.Config.Get(ctx, &config)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(r.spec.validate(*r.backend.model(&config))...)
+	if v, ok := r.backend.(secretConfigValidator[M]); ok {
+		resp.Diagnostics.Append(v.validateConfig(ctx, &config)...)
+	}
+}
+
+func (r *secretConnectionResource[M]) Create(ctx context.Context, req resource.CreateRequest, resp *resource.CreateResponse) {
+	b, ok := r.backend.connect(r.data, resp.Diagnostics.AddError)
+	if !ok {
+		return
+	}
+	var plan M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	value, ok := r.value(ctx, req.Config, b.model(&plan), &resp.Diagnostics)
+	if !ok {
+		return
+	}
+	diags, err := b.create(ctx, &plan, value)
+	resp.Diagnostics.Append(diags...)
+	if errors.Is(err, r.spec.errExists) {
+		resp.Diagnostics.AddAttributeError(path.Root("connection_id"), "Secret Already Exists",
+			fmt.Sprintf("%s.\n\nTo manage an existing secret with Terraform, import it: "+
+				"terraform import %s.NAME %s", err, r.spec.typeName, b.importID(&plan)))
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error Creating Secret", r.spec.errorDetail(err))
+		return
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+// value renders the secret value of m with the configured write-only
+// password; false when it cannot, after adding the error.
+func (r *secretConnectionResource[M]) value(ctx context.Context, config tfsdk.Config, m *secretConnectionModel, diags *diag.Diagnostics) (string, bool) {
+	var passwordWO types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
+	if diags.HasError() {
+		return "", false
+	}
+	value, err := m.value(passwordWO)
+	if err != nil {
+		diags.AddError("Connection Cannot Be Written", err.Error())
+		return "", false
+	}
+	return value, true
+}
+
+func (r *secretConnectionResource[M]) Read(ctx context.Context, req resource.ReadRequest, resp *resource.ReadResponse) {
+	b, ok := r.backend.connect(r.data, resp.Diagnostics.AddError)
+	if !ok {
+		return
+	}
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	diags, err := b.read(ctx, &state)
+	resp.Diagnostics.Append(diags...)
+	if errors.Is(err, r.spec.errNotFound) {
+		tflog.Warn(ctx, "secret no longer readable by Airflow; removing it from state", map[string]any{"secret": b.importID(&state), "error": err.Error()})
+		resp.State.RemoveResource(ctx)
+		return
+	}
+	if err != nil {
+		resp.Diagnostics.AddError("Error Reading Secret", r.spec.errorDetail(err))
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (r *secretConnectionResource[M]) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
+	b, ok := r.backend.connect(r.data, resp.Diagnostics.AddError)
+	if !ok {
+		return
+	}
+	var plan, prior M
+	resp.Diagnostics.Append(req.Plan.Get(ctx, &plan)...)
+	resp.Diagnostics.Append(req.State.Get(ctx, &prior)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	var value *string
+	if b.model(&plan).valueChanged(b.model(&prior)) || b.rewrites(&plan, &prior) {
+		v, ok := r.value(ctx, req.Config, b.model(&plan), &resp.Diagnostics)
+		if !ok {
+			return
+		}
+		value = &v
+	}
+	diags, err := b.update(ctx, &plan, &prior, value)
+	resp.Diagnostics.Append(diags...)
+	if err != nil {
+		resp.Diagnostics.AddError("Error Updating Secret", r.spec.errorDetail(err))
+		return
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
+}
+
+func (r *secretConnectionResource[M]) Delete(ctx context.Context, req resource.DeleteRequest, resp *resource.DeleteResponse) {
+	b, ok := r.backend.connect(r.data, resp.Diagnostics.AddError)
+	if !ok {
+		return
+	}
+	var state M
+	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	if err := b.delete(ctx, &state); err != nil {
+		resp.Diagnostics.AddError("Error Deleting Secret", r.spec.errorDetail(err))
+	}
+}
+
+// ImportState sets what the import ID names. The password is not imported:
+// it stays out of state until configured.
+func (r *secretConnectionResource[M]) ImportState(ctx context.Context, req resource.ImportStateRequest, resp *resource.ImportStateResponse) {
+	attrs, err := r.backend.importAttributes(req.ID)
+	if err != nil {
+		resp.Diagnostics.AddError("Invalid Import ID", err.Error())
+		return
+	}
+	attrs["format"] = airflow.FormatURI
+	for _, name := range slices.Sorted(maps.Keys(attrs)) {
+		resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root(name), attrs[name])...)
+	}
+}
+
+// stringMap reads a map of strings, such as tags or labels.
+func stringMap(ctx context.Context, m types.Map) (map[string]string, diag.Diagnostics) {
+	out := map[string]string{}
+	diags := m.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+// secretSpec describes how one backend names and reads secrets, and how
+// its API reports the errors the shared body handles. The naming rules
+// live in the backend's API package; these fields point at them.
+type secretSpec struct {
+	typeName         string // "airflowiam_aws_secret_connection", for messages
 	name             string // "AWS Secrets Manager"
 	defaultPrefix    string
 	defaultSeparator string
-	namePattern      *regexp.Regexp // characters the backend allows in a secret name
-	nameRule         string         // namePattern in words
-	idPattern        *regexp.Regexp // connection IDs both Airflow and the backend allow
-	idRule           string         // idPattern in words
+	// checkNamePart checks a prefix or a separator; nameRule says in words
+	// what it allows.
+	checkNamePart func(s string) error
+	nameRule      string
+	// checkConnectionID checks a connection ID that Airflow and the backend
+	// both allow; idRule says in words what it allows.
+	checkConnectionID func(id string) error
+	idRule            string
 	// checkName validates a whole secret name.
 	checkName func(name string) error
 	// decode reads a secret value as the backend hands it to Airflow.
 	decode func(value string) (*airflow.Connection, string, error)
+	// errExists and errNotFound are what the backend's client wraps when a
+	// name is taken and when a secret is gone; errorDetail renders any of
+	// its errors for a diagnostic.
+	errExists, errNotFound error
+	errorDetail            func(err error) string
 }
 
-func (b *secretBackend) secretName(m *secretConnectionModel) string {
+func (b *secretSpec) secretName(m *secretConnectionModel) string {
 	return m.Prefix.ValueString() + m.Separator.ValueString() + m.ConnectionID.ValueString()
 }
 
 // connectionAttributes are the schema attributes of secretConnectionModel.
-func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
+func (b *secretSpec) connectionAttributes() map[string]schema.Attribute {
 	attrs := map[string]schema.Attribute{
 		"connection_id": schema.StringAttribute{
 			Required: true,
@@ -72,7 +289,7 @@ func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
 			Validators: []validator.String{
 				stringvalidator.LengthBetween(1, maxConnectionIDLength),
-				stringvalidator.RegexMatches(b.idPattern, "must be an Airflow connection ID that "+b.name+" can name: "+b.idRule),
+				ruleValidator{check: b.checkConnectionID, description: "must be an Airflow connection ID that " + b.name + " can name: " + b.idRule},
 			},
 		},
 		"extra": schema.StringAttribute{
@@ -82,35 +299,6 @@ func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
 				"Compared semantically: key order and white space never produce a diff.",
 			Validators: []validator.String{jsonObjectValidator{}},
 		},
-		"password": schema.StringAttribute{
-			Optional:  true,
-			Sensitive: true,
-			MarkdownDescription: "Password. Stored in state (marked sensitive), where a change made to the secret out of band shows " +
-				"in the next plan. Prefer `password_wo`. Conflicts with `password_wo`.",
-			Validators: []validator.String{
-				stringvalidator.LengthAtLeast(1),
-				stringvalidator.ConflictsWith(path.MatchRoot("password_wo")),
-			},
-		},
-		"password_wo": schema.StringAttribute{
-			Optional:  true,
-			Sensitive: true,
-			WriteOnly: true,
-			MarkdownDescription: "Password, write-only: written into the secret but never stored in plan or state (Terraform 1.11+). " +
-				"Every new version of the secret is written with the configured value; change `password_wo_version` to write a new " +
-				"password when nothing else changes. A password changed out of band cannot be seen; one removed out of band can. " +
-				"Requires `password_wo_version`; conflicts with `password`.",
-			Validators: []validator.String{
-				stringvalidator.LengthAtLeast(1),
-				stringvalidator.ConflictsWith(path.MatchRoot("password")),
-				stringvalidator.AlsoRequires(path.MatchRoot("password_wo_version")),
-			},
-		},
-		"password_wo_version": schema.Int64Attribute{
-			Optional:            true,
-			MarkdownDescription: "Version of `password_wo`. Change it (for example increment it) to write a new secret version with the current `password_wo`.",
-			Validators:          []validator.Int64{int64validator.AlsoRequires(path.MatchRoot("password_wo"))},
-		},
 		"prefix": schema.StringAttribute{
 			Optional: true,
 			Computed: true,
@@ -118,7 +306,7 @@ func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
 			MarkdownDescription: fmt.Sprintf("The backend's `connections_prefix`. Defaults to `%s`. Changing it replaces the secret.",
 				b.defaultPrefix),
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			Validators:    []validator.String{stringvalidator.RegexMatches(b.namePattern, "may contain only "+b.nameRule)},
+			Validators:    []validator.String{ruleValidator{check: b.checkNamePart, description: "may contain only " + b.nameRule}},
 		},
 		"separator": schema.StringAttribute{
 			Optional: true,
@@ -127,7 +315,7 @@ func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
 			MarkdownDescription: fmt.Sprintf("The backend's `sep`, between prefix and connection ID. Defaults to `%s`. "+
 				"Changing it replaces the secret.", b.defaultSeparator),
 			PlanModifiers: []planmodifier.String{stringplanmodifier.RequiresReplace()},
-			Validators:    []validator.String{stringvalidator.RegexMatches(b.namePattern, "may contain only "+b.nameRule)},
+			Validators:    []validator.String{ruleValidator{check: b.checkNamePart, description: "may contain only " + b.nameRule}},
 		},
 		"format": schema.StringAttribute{
 			Optional: true,
@@ -140,7 +328,40 @@ func (b *secretBackend) connectionAttributes() map[string]schema.Attribute {
 		},
 	}
 	maps.Copy(attrs, connectionFieldAttributes())
+	maps.Copy(attrs, secretPasswordSchema.attributes())
 	return attrs
+}
+
+// secretPasswordSchema documents the password attributes of both
+// secret-connection resources.
+var secretPasswordSchema = passwordSchema{
+	password: "Password. Stored in state (marked sensitive), where a change made to the secret out of band shows " +
+		"in the next plan. Prefer `password_wo`. Conflicts with `password_wo`.",
+	passwordWO: "Password, write-only: written into the secret but never stored in plan or state (Terraform 1.11+). " +
+		"Every new version of the secret is written with the configured value; change `password_wo_version` to write a new " +
+		"password when nothing else changes. A password changed out of band cannot be seen; one removed out of band can. " +
+		"Requires `password_wo_version`; conflicts with `password`.",
+	passwordWOVersion: "Version of `password_wo`. Change it (for example increment it) to write a new secret version with the current `password_wo`.",
+}
+
+// ruleValidator applies a naming rule kept in a backend's API package, with
+// the diagnostic stringvalidator.RegexMatches would give.
+type ruleValidator struct {
+	check       func(string) error
+	description string
+}
+
+func (v ruleValidator) Description(context.Context) string { return v.description }
+
+func (v ruleValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (v ruleValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if value := req.ConfigValue.ValueString(); v.check(value) != nil {
+		resp.Diagnostics.Append(validatordiag.InvalidAttributeValueMatchDiagnostic(req.Path, v.description, value))
+	}
 }
 
 // connection builds the connection from the model, with the write-only
@@ -171,7 +392,7 @@ func (m *secretConnectionModel) value(passwordWO types.String) (string, error) {
 // configuration: the secret name fits the backend, and Airflow reads the
 // value back exactly as configured. Unknown values skip the checks that
 // need them.
-func (b *secretBackend) validate(config secretConnectionModel) (diags diag.Diagnostics) {
+func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnostics) {
 	m := &config
 	// Defaults are not in the configuration.
 	if m.Prefix.IsNull() {
@@ -199,7 +420,7 @@ func (b *secretBackend) validate(config secretConnectionModel) (diags diag.Diagn
 
 // checkRoundTrip refuses a configuration that Airflow would read back
 // differently from the secret value.
-func (b *secretBackend) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagnostics) {
+func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagnostics) {
 	want := m.connection(m.PasswordWO)
 	format := m.Format.ValueString()
 	value, err := airflow.EncodeSecretValue(want, format)
@@ -248,7 +469,7 @@ func otherFormat(format string) string {
 // compared only when it is in state; a write-only password that was
 // removed out of band clears password_wo_version, so the next plan writes
 // it again. It returns an error when the value cannot be read at all.
-func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error {
+func (b *secretSpec) applyValue(m *secretConnectionModel, value string) error {
 	got, format, err := b.decode(value)
 	if err != nil {
 		return err
@@ -257,12 +478,26 @@ func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error
 		m.Format = types.StringValue(format)
 	}
 	// What Airflow reads from the prior state's own value.
-	want := m.connection(types.StringNull())
-	if rendered, err := airflow.EncodeSecretValue(want, format); err == nil {
-		if w, _, err := b.decode(rendered); err == nil {
-			want = w
-		}
+	m.applyFields(b.readBack(m.connection(types.StringNull()), format), got)
+	return nil
+}
+
+// readBack is what Airflow reads from c written in format, or c itself
+// when that cannot be written or read.
+func (b *secretSpec) readBack(c *airflow.Connection, format string) *airflow.Connection {
+	rendered, err := airflow.EncodeSecretValue(c, format)
+	if err != nil {
+		return c
 	}
+	if w, _, err := b.decode(rendered); err == nil {
+		return w
+	}
+	return c
+}
+
+// applyFields takes from got each field that Airflow reads differently
+// from want, the prior state's connection as Airflow reads it.
+func (m *secretConnectionModel) applyFields(want, got *airflow.Connection) {
 	same := airflow.SameField
 	if !same(want, got, airflow.FieldConnType) {
 		m.ConnType = types.StringValue(got.ConnType)
@@ -295,7 +530,6 @@ func (b *secretBackend) applyValue(m *secretConnectionModel, value string) error
 			m.PasswordWOVersion = types.Int64Null()
 		}
 	}
-	return nil
 }
 
 // nonEmpty is a string value, null when s is nil or empty: the secret forms
