@@ -681,3 +681,11 @@ resource "airflowiam_connection" "%s_%d" {
 		},
 	})
 }
+
+// expectField compares one connection field.
+func expectField(name string, got *string, want *string) error {
+	if (got == nil) != (want == nil) || (got != nil && *got != *want) {
+		return fmt.Errorf("%s: Airflow has %s, want %s", name, derefString(got), derefString(want))
+	}
+	return nil
+}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 
@@ -20,29 +19,10 @@ import (
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
 const chainAddr = "airflowiam_impersonation_chain.test"
-
-// googleProviderBlock is a provider block whose google block talks to g as
-// its administrator.
-func googleProviderBlock(g *acctest.GCP) string {
-	return "\nprovider \"airflowiam\" {\n" + googleBlock(g) + "}\n"
-}
-
-// googleBlock is the provider's google block for g's administrator.
-func googleBlock(g *acctest.GCP) string {
-	return fmt.Sprintf(`  google {
-    access_token            = %q
-    iam_endpoint            = %q
-    iamcredentials_endpoint = %q
-    oauth2_endpoint         = %q
-    resourcemanager_endpoint = %q
-  }
-`, g.AdminToken, g.URL, g.URL, g.URL, g.URL)
-}
 
 func chainConfig(g *acctest.GCP, source string, chain []string, extra string) string {
 	return googleProviderBlock(g) + fmt.Sprintf(`
@@ -52,115 +32,6 @@ resource "airflowiam_impersonation_chain" "test" {
 %s}
 `, source, quoteAll(chain), extra)
 }
-
-func quoteAll(ss []string) string {
-	q := make([]string, len(ss))
-	for i, s := range ss {
-		q[i] = fmt.Sprintf("%q", s)
-	}
-	return strings.Join(q, ", ")
-}
-
-// foreignBindings are members other people manage on an account: the same
-// role for someone else, a conditional grant of the same role, and another
-// role.
-func foreignBindings(role string) []fakegcp.Binding {
-	return []fakegcp.Binding{
-		{Role: role, Members: []string{"user:someone-else@example.com"}},
-		{Role: role, Members: []string{"group:oncall@example.com"}, Condition: &fakegcp.Expr{
-			Expression: `request.time < timestamp("2030-01-01T00:00:00Z")`, Title: "until-2030",
-		}},
-		{Role: "roles/iam.serviceAccountUser", Members: []string{"group:deployers@example.com"}},
-	}
-}
-
-// plantForeign puts foreignBindings on each account.
-func plantForeign(t *testing.T, g *acctest.GCP, role string, accounts ...string) {
-	t.Helper()
-	for _, sa := range accounts {
-		if err := g.SetPolicy(sa, fakegcp.Policy{Version: 3, Bindings: foreignBindings(role)}); err != nil {
-			t.Fatalf("planting foreign bindings on %s: %v", sa, err)
-		}
-	}
-}
-
-// checkForeignIntact asserts that every foreign binding is still on each
-// account, condition included.
-func checkForeignIntact(g *acctest.GCP, role string, accounts ...string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		for _, sa := range accounts {
-			p, err := g.Policy(sa)
-			if err != nil {
-				return fmt.Errorf("reading policy of %s: %w", sa, err)
-			}
-			if p.Version != 3 {
-				return fmt.Errorf("%s: policy version %d, want 3 (conditions need it)", sa, p.Version)
-			}
-			for _, want := range foreignBindings(role) {
-				if !policyHolds(p, want) {
-					return fmt.Errorf("%s lost a binding it did not own: %+v; policy now %+v", sa, want, p.Bindings)
-				}
-			}
-		}
-		return nil
-	}
-}
-
-func policyHolds(p fakegcp.Policy, want fakegcp.Binding) bool {
-	for _, b := range p.Bindings {
-		if b.Role != want.Role || (b.Condition == nil) != (want.Condition == nil) {
-			continue
-		}
-		if b.Condition != nil && *b.Condition != *want.Condition {
-			continue
-		}
-		held := true
-		for _, m := range want.Members {
-			held = held && slices.Contains(b.Members, m)
-		}
-		if held {
-			return true
-		}
-	}
-	return false
-}
-
-// unconditionalMembers is the members of the unconditional binding of role.
-func unconditionalMembers(g *acctest.GCP, sa, role string) ([]string, error) {
-	p, err := g.Policy(sa)
-	if err != nil {
-		return nil, err
-	}
-	for _, b := range p.Bindings {
-		if b.Role == role && b.Condition == nil {
-			return b.Members, nil
-		}
-	}
-	return nil, nil
-}
-
-// checkGrants asserts exactly which chain members hold role on each account,
-// ignoring the foreign member planted by plantForeign.
-func checkGrants(g *acctest.GCP, role string, want map[string][]string) resource.TestCheckFunc {
-	return func(*terraform.State) error {
-		for sa, members := range want {
-			got, err := unconditionalMembers(g, sa, role)
-			if err != nil {
-				return fmt.Errorf("reading policy of %s: %w", sa, err)
-			}
-			got = slices.DeleteFunc(slices.Clone(got), func(m string) bool { return m == "user:someone-else@example.com" })
-			slices.Sort(got)
-			w := slices.Clone(members)
-			slices.Sort(w)
-			if !slices.Equal(got, w) {
-				return fmt.Errorf("%s: %s held by %v, want %v", sa, role, got, w)
-			}
-		}
-		return nil
-	}
-}
-
-func sa(email string) string { return "serviceAccount:" + email }
 
 // hopCheck checks one element of hops.
 func hopCheck(grantee, serviceAccount, role string, preExisting bool) knownvalue.Check {

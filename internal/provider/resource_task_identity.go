@@ -31,8 +31,6 @@ var (
 const gkeServiceAccountAnnotation = "iam.gke.io/gcp-service-account"
 
 var (
-	// A project ID, optionally domain-scoped (example.com:my-project).
-	projectIDPattern = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
 	// Kubernetes names: a namespace is a DNS-1123 label, a service account a
 	// DNS-1123 subdomain.
 	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)

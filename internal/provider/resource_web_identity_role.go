@@ -30,19 +30,7 @@ var (
 	_ roleHooks[webIdentityRoleModel] = (*webIdentityRoleResource)(nil)
 )
 
-// Limits and forms from IAM's API reference.
-const (
-	minSessionDuration = 3600
-	maxSessionDuration = 43200
-)
-
-var (
-	roleNamePattern       = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
-	rolePathPattern       = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
-	policyARNPattern      = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$`)
-	googleSAEmailPattern  = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@([a-z0-9][a-z0-9.:-]*\.iam|developer|appspot)\.gserviceaccount\.com$`)
-	googleUniqueIDPattern = regexp.MustCompile(`^[0-9]{1,32}$`)
-)
+var googleUniqueIDPattern = regexp.MustCompile(`^[0-9]{1,32}$`)
 
 // NewWebIdentityRoleResource returns the airflowiam_web_identity_role resource.
 func NewWebIdentityRoleResource() resource.Resource {
@@ -267,32 +255,4 @@ func airflowAWSExtra(roleARN, region, audience string) string {
 	}
 	b, _ := json.Marshal(extra) // a map of strings always encodes
 	return string(b)
-}
-
-// policyDocumentValidator checks that a string is an IAM policy document.
-type policyDocumentValidator struct{}
-
-func (policyDocumentValidator) Description(context.Context) string {
-	return "value must be an IAM policy document in JSON"
-}
-
-func (v policyDocumentValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (policyDocumentValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	if _, err := awspolicy.Parse(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
-			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
-	}
-}
-
-func stringOrNull(s string) types.String {
-	if s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(s)
 }

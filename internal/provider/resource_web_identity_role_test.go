@@ -14,14 +14,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
 	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
 	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
-
-	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
@@ -35,32 +34,6 @@ const (
 	testSAEmail    = "airflow-worker@my-project.iam.gserviceaccount.com"
 	testSAUniqueID = "112233445566778899001"
 )
-
-func awsProviderBlock(m *acctest.Moto) string {
-	return "\nprovider \"airflowiam\" {\n" + awsBlock(m) + "}\n"
-}
-
-// awsBlock is the provider's aws block for moto.
-func awsBlock(m *acctest.Moto) string {
-	return awsBlockWithSTS(m, m.URL)
-}
-
-// awsBlockWithSTS is awsBlock with STS calls sent to stsURL.
-func awsBlockWithSTS(m *acctest.Moto, stsURL string) string {
-	return fmt.Sprintf(`  aws {
-    region       = %q
-    access_key   = %q
-    secret_key   = %q
-    iam_endpoint = %q
-    sts_endpoint = %q
-  }
-`, m.Region, m.AccessKeyID, m.SecretAccessKey, m.URL, stsURL)
-}
-
-func testAWSClient(t *testing.T, m *acctest.Moto) *awsiam.Client {
-	t.Helper()
-	return awsiam.NewClient(m.AWSConfig(), awsiam.Endpoints{IAM: m.URL, STS: m.URL})
-}
 
 // roleArgs are the arguments of one test configuration.
 type roleArgs struct {

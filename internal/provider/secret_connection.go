@@ -549,13 +549,3 @@ func (m *secretConnectionModel) valueChanged(prior *secretConnectionModel) bool 
 		!m.Password.Equal(prior.Password) || !m.PasswordWOVersion.Equal(prior.PasswordWOVersion) ||
 		!m.Format.Equal(prior.Format)
 }
-
-// known says whether every value is known (null counts as known).
-func known(values ...types.String) bool {
-	for _, v := range values {
-		if v.IsUnknown() {
-			return false
-		}
-	}
-	return true
-}

@@ -11,6 +11,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
 
 // Airflow's rule for connection IDs: `^[\w.-]+$` (Unicode word characters)
@@ -103,3 +105,45 @@ var (
 	// sessionNamePattern is STS's rule for role session names.
 	sessionNamePattern = regexp.MustCompile(`^[\w+=,.@-]+$`)
 )
+
+// Limits and forms from IAM's API reference, for role-shaped resources.
+const (
+	minSessionDuration = 3600
+	maxSessionDuration = 43200
+)
+
+var (
+	roleNamePattern  = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	rolePathPattern  = regexp.MustCompile(`^/([\x21-\x7e]*/)?$`)
+	policyARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::(\d{12}|aws):policy/[\w+=,.@/-]+$`)
+)
+
+// googleSAEmailPattern is a Google service account's email: user-managed
+// (NAME@PROJECT.iam.gserviceaccount.com, domain-scoped projects included)
+// and the default App Engine and Compute Engine accounts.
+var googleSAEmailPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]*@([a-z0-9][a-z0-9.:-]*\.iam|developer|appspot)\.gserviceaccount\.com$`)
+
+// projectIDPattern is a Google Cloud project ID, optionally domain-scoped
+// (example.com:my-project).
+var projectIDPattern = regexp.MustCompile(`^([a-z0-9][a-z0-9.-]*[a-z0-9]:)?[a-z][a-z0-9-]{4,28}[a-z0-9]$`)
+
+// policyDocumentValidator checks that a string is an IAM policy document.
+type policyDocumentValidator struct{}
+
+func (policyDocumentValidator) Description(context.Context) string {
+	return "value must be an IAM policy document in JSON"
+}
+
+func (v policyDocumentValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (policyDocumentValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := awspolicy.Parse(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
+			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
+	}
+}
