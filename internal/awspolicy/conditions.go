@@ -139,13 +139,6 @@ func parseOperator(op string) operator {
 	return o
 }
 
-// operatorParts is parseOperator's result as separate values: the set
-// qualifier, the base operator, IfExists, and whether the base is known.
-func operatorParts(op string) (set, base string, ifExists, supported bool) {
-	o := parseOperator(op)
-	return o.set, o.base, o.ifExists, o.known
-}
-
 // isNegated reports whether base is a negated operator (StringNotEquals,
 // NotIpAddress, ArnNotLike, ...).
 func isNegated(base string) bool { return operators[base].negated }

@@ -872,3 +872,12 @@ func TestEvaluatePlainOperatorOnMultivaluedKey(t *testing.T) {
 		t.Errorf("decision:\n%s", d.Explain())
 	}
 }
+
+// operatorParts is parseOperator's result as separate values: the set
+// qualifier, the base operator, IfExists, and whether the base is known.
+func operatorParts(op string) (set, base string, ifExists, supported bool) {
+	o := parseOperator(op)
+	return o.set, o.base, o.ifExists, o.known
+}
+
+
