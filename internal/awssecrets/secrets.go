@@ -215,11 +215,12 @@ func (c *Client) Read(ctx context.Context, id string) (*Secret, error) {
 // PutValue adds a version that becomes AWSCURRENT. Secrets Manager moves
 // AWSPREVIOUS to the version it supersedes, which stays readable until the
 // secret is deleted; Secrets Manager has no disabled state for versions.
-func (c *Client) PutValue(ctx context.Context, arn, value, token string) (string, error) {
+// The SDK fills ClientRequestToken itself, once per call, so its own
+// retries of this call write one version.
+func (c *Client) PutValue(ctx context.Context, arn, value string) (string, error) {
 	out, err := c.SecretsManager.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
-		SecretId:           aws.String(arn),
-		SecretString:       aws.String(value),
-		ClientRequestToken: optional(token),
+		SecretId:     aws.String(arn),
+		SecretString: aws.String(value),
 	})
 	if err != nil {
 		return "", fmt.Errorf("writing a new version of secret %q: %w", arn, err)

@@ -104,7 +104,7 @@ func TestSecretLifecycle(t *testing.T) {
 	}
 
 	first := s.VersionID
-	if _, err := c.PutValue(ctx, s.ARN, "http://h2", ""); err != nil {
+	if _, err := c.PutValue(ctx, s.ARN, "http://h2"); err != nil {
 		t.Fatal(err)
 	}
 	if s, err = c.Read(ctx, s.ARN); err != nil || s.Value != "http://h2" || s.VersionID == first {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -282,7 +283,7 @@ func (s awsSecretStore) update(ctx context.Context, plan, prior *awsSecretConnec
 	}
 	if value != nil {
 		tflog.Debug(ctx, "writing a new secret version", map[string]any{"secret_name": prior.SecretName.ValueString()})
-		if _, err := s.client.PutValue(ctx, arn, *value, ""); err != nil {
+		if _, err := s.client.PutValue(ctx, arn, *value); err != nil {
 			return diags, err
 		}
 	}
@@ -321,13 +322,14 @@ func parseAWSSecretImportID(importID string) (prefix, separator, id, secretID st
 		return "", "", "", "", fmt.Errorf("%q: %s", importID, forms)
 	}
 	name := importID
-	if strings.HasPrefix(importID, "arn:") {
+	if arn.IsARN(importID) {
 		// arn:PARTITION:secretsmanager:REGION:ACCOUNT:secret:NAME-SUFFIX
-		fields := strings.SplitN(importID, ":", 7)
-		if len(fields) != 7 || fields[2] != "secretsmanager" || fields[5] != "secret" {
+		a, err := arn.Parse(importID)
+		resName, isSecret := strings.CutPrefix(a.Resource, "secret:")
+		if err != nil || a.Service != "secretsmanager" || !isSecret {
 			return "", "", "", "", fmt.Errorf("%q is not a Secrets Manager secret ARN: %s", importID, forms)
 		}
-		name = fields[6]
+		name = resName
 		if i := strings.LastIndex(name, "-"); i > 0 && len(name)-i == 7 {
 			name = name[:i] // the random suffix AWS appends
 		}

@@ -233,7 +233,7 @@ resource "airflowiam_aws_secret_connection" "test" {
 		return func() {
 			ctx := context.Background()
 			if value != "" {
-				if _, err := c.PutValue(ctx, name, value, ""); err != nil {
+				if _, err := c.PutValue(ctx, name, value); err != nil {
 					t.Fatal(err)
 				}
 			}
