@@ -879,5 +879,3 @@ func operatorParts(op string) (set, base string, ifExists, supported bool) {
 	o := parseOperator(op)
 	return o.set, o.base, o.ifExists, o.known
 }
-
-
