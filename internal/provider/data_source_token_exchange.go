@@ -38,20 +38,20 @@ type tokenExchangeDataSource struct {
 }
 
 type tokenExchangeModel struct {
-	ID                    types.String         `tfsdk:"id"`
-	RoleARN               types.String         `tfsdk:"role_arn"`
-	Audience              types.String         `tfsdk:"audience"`
-	ServiceAccount        types.String         `tfsdk:"service_account"`
-	Delegates             types.List           `tfsdk:"delegates"`
-	AirflowConnectionID   types.String         `tfsdk:"airflow_connection_id"`
-	GCPImpersonationChain types.List           `tfsdk:"gcp_impersonation_chain"`
-	SessionName           types.String         `tfsdk:"session_name"`
-	PropagationTimeout    timetypes.GoDuration `tfsdk:"propagation_timeout"`
-	AssumedRoleARN        types.String         `tfsdk:"assumed_role_arn"`
-	AWSAccountID          types.String         `tfsdk:"aws_account_id"`
-	Expiration            timetypes.RFC3339    `tfsdk:"expiration"`
-	Claims                *claimsModel         `tfsdk:"claims"`
-	Steps                 []stepModel          `tfsdk:"steps"`
+	ID                    types.String      `tfsdk:"id"`
+	RoleARN               types.String      `tfsdk:"role_arn"`
+	Audience              types.String      `tfsdk:"audience"`
+	ServiceAccount        types.String      `tfsdk:"service_account"`
+	Delegates             types.List        `tfsdk:"delegates"`
+	AirflowConnectionID   types.String      `tfsdk:"airflow_connection_id"`
+	GCPImpersonationChain types.List        `tfsdk:"gcp_impersonation_chain"`
+	SessionName           types.String      `tfsdk:"session_name"`
+	PropagationTimeout    types.String      `tfsdk:"propagation_timeout"`
+	AssumedRoleARN        types.String      `tfsdk:"assumed_role_arn"`
+	AWSAccountID          types.String      `tfsdk:"aws_account_id"`
+	Expiration            timetypes.RFC3339 `tfsdk:"expiration"`
+	Claims                *claimsModel      `tfsdk:"claims"`
+	Steps                 []stepModel       `tfsdk:"steps"`
 }
 
 // claimsModel is the verified ID token's claims; nil when no token was
@@ -166,9 +166,11 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 					stringvalidator.RegexMatches(sessionNamePattern, "must be 2 to 64 letters, digits and =,.@-_"),
 				},
 			},
+			// A string with durationValidator rather than timetypes.GoDuration:
+			// the custom type validates first, and its message names neither
+			// the attribute nor that the duration may not be negative.
 			"propagation_timeout": schema.StringAttribute{
-				CustomType: timetypes.GoDurationType{},
-				Optional:   true,
+				Optional: true,
 				MarkdownDescription: "How long to keep retrying when every IAM grant is in place but Google still denies, as " +
 					"a new grant can take minutes to take effect: a Go duration such as `2m` or `45s`. Default `2m`; `0s` never waits.",
 				Validators: []validator.String{durationValidator{}},
@@ -281,9 +283,7 @@ func (m *tokenExchangeModel) input(ctx context.Context, diags *diag.Diagnostics)
 		PropagationTimeout: defaultPropagationTimeout,
 	}
 	if !m.PropagationTimeout.IsNull() {
-		var d diag.Diagnostics
-		in.PropagationTimeout, d = m.PropagationTimeout.ValueGoDuration()
-		diags.Append(d...)
+		in.PropagationTimeout, _ = time.ParseDuration(m.PropagationTimeout.ValueString()) // validated
 	}
 	diags.Append(m.Delegates.ElementsAs(ctx, &in.Delegates, true)...)
 	diags.Append(m.GCPImpersonationChain.ElementsAs(ctx, &in.GCPChain, true)...)
@@ -319,9 +319,7 @@ func stepsText(steps []exchange.Step) string {
 	return out
 }
 
-// durationValidator accepts a non-negative Go duration. timetypes.GoDuration
-// checks the form already; this adds the sign, which it does not check,
-// and says the expected form in the attribute's own words.
+// durationValidator accepts a non-negative Go duration.
 type durationValidator struct{}
 
 func (durationValidator) Description(context.Context) string {
