@@ -488,7 +488,7 @@ func brokenHop(rep *gcpiam.ChainReport, i, offset int, hops []gcpiam.Hop, kind s
 	return &mintFailure{cause: err,
 		summary: fmt.Sprintf("Impersonation Hop %d of %d Is Broken: %s Cannot Mint %s for %s", pos, n, grantee, titleCase(kind), sa),
 		detail: fmt.Sprintf("Hop %d of the chain %s: %s needs %s on service account %s%s.\n\n"+
-			"Expected: %s holds %s on %s.%s\nActual: %s\n\n"+
+			"Expected: %s holds %s on %s%s.\nActual: %s\n\n"+
 			"Fix: add the hop with airflowiam_impersonation_chain, or run:\n"+
 			"  gcloud iam service-accounts add-iam-policy-binding %s --member=%s --role=%s",
 			pos, chainText(hops), h.Hop.Grantee, h.Needed, sa, neededWhy(h.Needed),
