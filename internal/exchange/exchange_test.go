@@ -10,6 +10,7 @@ import (
 	"github.com/aws/smithy-go"
 	"golang.org/x/oauth2"
 	"google.golang.org/api/googleapi"
+	iam "google.golang.org/api/iam/v1"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
@@ -33,7 +34,10 @@ type fakeGoogle struct {
 	mints      int
 	allowAfter int // mint calls denied before one succeeds; -1 never
 	missing    int
-	hopsSeen   []gcpiam.Hop
+	// unsureHop, 1-based (0: none), is a hop whose only grant is under a
+	// condition the diagnosis cannot judge.
+	unsureHop int
+	hopsSeen  []gcpiam.Hop
 }
 
 func (f *fakeGoogle) CallerEmail(context.Context) (string, error) { return f.email, nil }
@@ -70,7 +74,13 @@ func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permiss
 	for i, h := range hops {
 		hr := gcpiam.HopReport{Hop: h, Needed: gcpiam.NeededAt(i, len(hops), permission)}
 		hr.Hop.Role = gcpiam.WorkingRole(h.Grantee, hr.Needed)
-		if i != f.missing {
+		switch i {
+		case f.missing:
+		case f.unsureHop - 1:
+			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.Unknown,
+				Condition: &iam.Expr{Title: "tagged", Expression: `resource.matchTag("123/env", "prod")`}, ConditionWhy: "unknown function"}}
+			rep.Unsure = i
+		default:
 			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.True}}
 		}
 		rep.Hops = append(rep.Hops, hr)
@@ -415,5 +425,23 @@ func TestRun_idTokenFixCountsTheLaterChain(t *testing.T) {
 		if res.Failure == nil || res.Failure.Step != StepIDToken || !strings.Contains(res.Failure.Detail, "--role="+tc.role) {
 			t.Errorf("chain %v: failure %+v, want a fix with %s", tc.chain, res.Failure, tc.role)
 		}
+	}
+}
+
+// A hop that cannot be judged (here, a grant under a condition the
+// diagnosis cannot evaluate) fails at once as "may be broken", saying why,
+// rather than waiting for a propagation there is no visible grant for.
+func TestRun_unsureHopFailsAtOnce(t *testing.T) {
+	var slept []time.Duration
+	g := &fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1, unsureHop: 2, allowAfter: -1}
+	res := checker(g, &slept).Run(t.Context(), Input{
+		GCPChain: []string{"d0@p.iam.gserviceaccount.com", "t@p.iam.gserviceaccount.com"}, PropagationTimeout: time.Minute,
+	})
+	want := "Impersonation Hop 2 of 2 May Be Broken: d0@p.iam.gserviceaccount.com May Not Mint Access Tokens for t@p.iam.gserviceaccount.com"
+	if res.Failure == nil || res.Failure.Summary != want || !strings.Contains(res.Failure.Detail, "cannot be judged here (unknown function)") {
+		t.Fatalf("failure = %+v, want %q", res.Failure, want)
+	}
+	if len(slept) != 0 {
+		t.Errorf("waited %v for a hop that cannot be judged", slept)
 	}
 }

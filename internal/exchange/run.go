@@ -386,6 +386,11 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 			return waited, brokenHop(rep, rep.Broken, offset, hops, kind, err)
 		}
 		switch {
+		case rep.Unsure >= 0 && !gcpiam.IsNotFound(err):
+			// No hop certainly lacks its grant, but one cannot be judged:
+			// there is no visible grant to wait for, so say so at once.
+			r.delegateLater(rep, permission)
+			return waited, unsureHop(rep, offset, hops, kind, err)
 		case gcpiam.IsNotFound(err):
 			return waited, &mintFailure{cause: err, summary: "Service Account Not Found in the Chain",
 				detail: fmt.Sprintf("Google says an account of the chain %s does not exist: %s\n\nFix: create it, or correct "+
@@ -398,7 +403,7 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 					chainText(hops), needed, hops[0].ServiceAccount, gcpiam.WorkingRole("", needed), oneLine(err))}
 		}
 		if waited+gap > r.in.PropagationTimeout {
-			return waited, r.stillDenied(rep, offset, hops, kind, err, waited, gap)
+			return waited, r.stillDenied(hops, kind, err, waited, gap)
 		}
 		if err := r.c.Sleep(ctx, gap); err != nil {
 			return waited, &mintFailure{cause: err, summary: "Interrupted While Waiting for IAM Propagation", detail: err.Error()}
@@ -434,23 +439,29 @@ func diagnosable(err error) bool {
 }
 
 // stillDenied is the failure after the propagation timeout: it says the
-// timeout, the time waited, and why it stopped before the next retry; and
-// it names a hop the diagnosis could not judge, if any.
-func (r *run) stillDenied(rep *gcpiam.ChainReport, offset int, hops []gcpiam.Hop, kind string, err error, waited, gap time.Duration) *mintFailure {
-	detail := fmt.Sprintf("Every hop of %s has a grant it needs on its account, yet Google still refuses %s. The check waited %s "+
-		"for IAM propagation and stopped there, because the next retry, %s later, would have passed propagation_timeout = %s. "+
-		"A new grant can take minutes to take effect.", chainText(hops), kind, waited, gap, r.in.PropagationTimeout)
-	if rep.Unsure >= 0 {
-		h := rep.Hops[rep.Unsure]
-		detail = fmt.Sprintf("Google refuses %s on %s, and hop %d (%s on %s) cannot be judged: %s. The check waited %s for IAM "+
-			"propagation and stopped there, because the next retry, %s later, would have passed propagation_timeout = %s.",
-			kind, chainText(hops), rep.Unsure+offset+1, memberName(h.Hop.Grantee), h.Hop.ServiceAccount, unsureReason(h),
-			waited, gap, r.in.PropagationTimeout)
-	}
+// timeout, the time waited, and why it stopped before the next retry.
+func (r *run) stillDenied(hops []gcpiam.Hop, kind string, err error, waited, gap time.Duration) *mintFailure {
 	return &mintFailure{cause: err,
 		summary: fmt.Sprintf("Google Still Denies %s After Waiting %s of propagation_timeout %s", titleCase(kind), waited, r.in.PropagationTimeout),
-		detail: detail + "\n\nFix: plan again later or raise propagation_timeout; if it persists, look for an IAM deny policy, an " +
+		detail: fmt.Sprintf("Every hop of %s has a grant it needs on its account, yet Google still refuses %s. The check waited %s "+
+			"for IAM propagation and stopped there, because the next retry, %s later, would have passed propagation_timeout = %s. "+
+			"A new grant can take minutes to take effect.", chainText(hops), kind, waited, gap, r.in.PropagationTimeout) +
+			"\n\nFix: plan again later or raise propagation_timeout; if it persists, look for an IAM deny policy, an " +
 			"organization policy or a grant held on a folder or organization. Google said: " + oneLine(err)}
+}
+
+// unsureHop is the failure when Google refuses and the first hop the
+// diagnosis cannot judge is the likely cause: it says why it cannot judge
+// the hop, what works there, and that a grant it cannot see may be new.
+func unsureHop(rep *gcpiam.ChainReport, offset int, hops []gcpiam.Hop, kind string, err error) *mintFailure {
+	f := brokenHop(rep, rep.Unsure, offset, hops, kind, err)
+	h := rep.Hops[rep.Unsure]
+	f.summary = fmt.Sprintf("Impersonation Hop %d of %d May Be Broken: %s May Not Mint %s for %s",
+		rep.Unsure+offset+1, len(hops), memberName(h.Hop.Grantee), titleCase(kind), h.Hop.ServiceAccount)
+	f.detail = fmt.Sprintf("Google refuses %s on %s. No hop certainly lacks what it needs, but this one cannot be judged: %s. "+
+		"If the grant it needs is held where the check cannot see it, it may be new and still propagating: plan again "+
+		"in a few minutes.\n\n", kind, chainText(hops), unsureReason(h)) + f.detail
+	return f
 }
 
 // hopsWithGrantee drops a leading hop whose grantee is unknown.
