@@ -704,3 +704,30 @@ func TestAccTokenExchange_trustPolicyJudgement(t *testing.T) {
 		})
 	}
 }
+
+// A provider identity that may read the accounts' policies but not their
+// project's: the hop with no visible grant is named as "may be broken",
+// saying that inherited grants could not be read, at once.
+func TestAccTokenExchange_projectPolicyUnreadable(t *testing.T) {
+	e := newExchangeEnv(t)
+	accts := e.g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	ci := "user:ci@example.com"
+	for _, g := range []struct{ account, role string }{
+		{d1, gcpiam.RoleTokenCreator}, {d1, "roles/viewer"}, {target, "roles/viewer"},
+	} {
+		if err := e.g.AddMember(g.account, g.role, ci); err != nil {
+			t.Fatal(err)
+		}
+	}
+	provider := strings.Replace(e.provider(), fmt.Sprintf("access_token            = %q", e.g.AdminToken),
+		fmt.Sprintf("access_token            = %q", e.g.AccessTokenFor(ci)), 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: provider + exchangeData(fmt.Sprintf("  gcp_impersonation_chain = [%q, %q]\n  propagation_timeout = \"1m\"", d1, target)),
+			ExpectError: regexp.MustCompile(`(?s)Impersonation Hop 2 of 2 May Be Broken: ` + regexp.QuoteMeta(d1) + `.*` +
+				wrapped("grants inherited from its project could not be read") + `.*--role=roles/iam.serviceAccountTokenCreator`),
+		}},
+	})
+}
