@@ -26,7 +26,7 @@ type Google interface {
 	OwnIDToken(ctx context.Context, audience string) (string, error)
 	VerifyIDToken(ctx context.Context, token string) (*gcpiam.IDClaims, error)
 	GenerateAccessToken(ctx context.Context, target string, delegates, scopes []string) (*oauth2.Token, error)
-	DiagnoseChain(ctx context.Context, hops []gcpiam.Hop, permission string) (*gcpiam.ChainReport, error)
+	DiagnoseChain(ctx context.Context, hops []gcpiam.Hop, permission string) *gcpiam.ChainReport
 }
 
 // AWS is what the check needs of AWS. *awsiam.Client satisfies it.

@@ -68,7 +68,7 @@ func (f *fakeGoogle) GenerateAccessToken(context.Context, string, []string, []st
 
 // DiagnoseChain reports hop f.missing as holding nothing and every other
 // hop as holding the role that works there.
-func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permission string) (*gcpiam.ChainReport, error) {
+func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permission string) *gcpiam.ChainReport {
 	f.hopsSeen = hops
 	rep := &gcpiam.ChainReport{Broken: f.missing, Unsure: -1}
 	for i, h := range hops {
@@ -77,15 +77,15 @@ func (f *fakeGoogle) DiagnoseChain(_ context.Context, hops []gcpiam.Hop, permiss
 		switch i {
 		case f.missing:
 		case f.unsureHop - 1:
-			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.Unknown,
+			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.Unknown, Direct: true,
 				Condition: &iam.Expr{Title: "tagged", Expression: `resource.matchTag("123/env", "prod")`}, ConditionWhy: "unknown function"}}
 			rep.Unsure = i
 		default:
-			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.True}}
+			hr.Grants = []gcpiam.Grant{{Role: hr.Hop.Role, Permits: true, Known: true, ConditionNow: iamcond.True, Direct: true}}
 		}
 		rep.Hops = append(rep.Hops, hr)
 	}
-	return rep, nil
+	return rep
 }
 
 // fakeAWS answers as one AWS account: account is the provider's (default

@@ -374,15 +374,11 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 				detail: fmt.Sprintf("Minting %s for %s failed: %s", kind, r.tokenIdentity(), oneLine(err))}
 		}
 		known := hopsWithGrantee(hops)
-		rep, derr := r.c.Google.DiagnoseChain(ctx, known, permission)
-		if derr != nil {
-			return waited, &mintFailure{cause: err, summary: fmt.Sprintf("Google Denied %s Along the Chain", titleCase(kind)),
-				detail: fmt.Sprintf("Google refused %s on the chain %s: %s\n\nThe broken hop could not be found because the "+
-					"provider cannot read the accounts' IAM policies: %s", kind, chainText(hops), oneLine(err), oneLine(derr))}
-		}
+		rep := r.c.Google.DiagnoseChain(ctx, known, permission)
 		offset := len(hops) - len(known)
 		if rep.Broken >= 0 {
 			r.delegateLater(rep, permission)
+			rep.Order = r.expressibleOrder(rep.Order, offset, hops)
 			return waited, brokenHop(rep, rep.Broken, offset, hops, kind, err)
 		}
 		switch {
@@ -411,6 +407,26 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		waited += gap
 		gap = min(2*gap, maxPropagationWait)
 	}
+}
+
+// expressibleOrder is a working order of the delegates as the whole chain
+// has them (with the first delegate in front when the diagnosis started
+// after it), or nil when that order cannot be configured: the workers'
+// service account joins delegates and gcp_impersonation_chain and must stay
+// between them.
+func (r *run) expressibleOrder(order []string, offset int, hops []gcpiam.Hop) []string {
+	if len(order) == 0 {
+		return nil
+	}
+	if offset > 0 {
+		order = append([]string{hops[0].ServiceAccount}, order...)
+	}
+	if sa := r.in.ServiceAccount; sa != "" && len(r.in.GCPChain) > 0 {
+		if at := slices.Index(order, sa); at >= 0 && at != len(r.in.Delegates) {
+			return nil
+		}
+	}
+	return order
 }
 
 // delegateLater makes the fix for the workers' account Token Creator when
@@ -557,7 +573,7 @@ func grantText(g gcpiam.Grant, needed string) string {
 	}
 	switch {
 	case !g.Known:
-		return s + ": a custom role, whose permissions the check does not read"
+		return s + ": a custom or service-agent role, whose permissions the check does not read"
 	case !g.Permits && g.Role == gcpiam.RoleOpenIDTokenCreator:
 		return s + ": too narrow: it grants only " + gcpiam.PermissionGetOpenIDToken + ", and " + needed + " is needed here"
 	case !g.Permits && g.Role == gcpiam.RoleWorkloadIdentityUser:
@@ -568,6 +584,8 @@ func grantText(g gcpiam.Grant, needed string) string {
 		return s + ": the condition is false now, so the grant does not apply"
 	case g.ConditionNow == iamcond.Unknown:
 		return s + ": the condition cannot be judged here (" + g.ConditionWhy + ")"
+	case !g.Direct:
+		return s + ": held through " + g.Member + ", whose members the check does not read"
 	}
 	return s + ": grants it"
 }
@@ -575,12 +593,15 @@ func grantText(g gcpiam.Grant, needed string) string {
 // unsureReason says why a hop cannot be judged.
 func unsureReason(h gcpiam.HopReport) string {
 	for _, g := range h.Grants {
-		if !g.Known || g.ConditionNow == iamcond.Unknown {
+		if g.Maybe() {
 			return grantText(g, h.Needed)
 		}
 	}
+	if h.PolicyUnread != "" {
+		return "its IAM policy could not be read (" + h.PolicyUnread + ")"
+	}
 	if h.ProjectUnread != "" {
-		return "no grant on the account itself, and grants inherited from its project could not be read (" + h.ProjectUnread + ")"
+		return "no grant on the account itself gives " + h.Needed + ", and grants inherited from its project could not be read (" + h.ProjectUnread + ")"
 	}
 	return "its grants could not be judged"
 }

@@ -36,14 +36,14 @@
 //     and domain:DOMAIN (for user: callers); group: members match nobody
 //     because the fake knows no group membership.
 //   - A conditional binding grants when its CEL condition is true at the
-//     fake's clock, evaluated by internal/iamcond with request.time and
-//     the resource attributes of the service account the request is about
-//     (resource.name projects/PROJECT_ID/serviceAccounts/EMAIL,
-//     resource.type iam.googleapis.com/ServiceAccount, resource.service
-//     iam.googleapis.com), for a binding on the account's policy and for
-//     one on its project alike
-//     (https://cloud.google.com/iam/docs/conditions-attribute-reference).
-//     A false condition, or one iamcond cannot evaluate (another attribute,
+//     fake's clock, evaluated by internal/iamcond with request.time
+//     (https://cloud.google.com/iam/docs/conditions-attribute-reference),
+//     for a binding on the account's policy and for one on its project
+//     alike. Service accounts do not recognise resource attributes
+//     (iam.googleapis.com is not among the services listed at
+//     https://cloud.google.com/iam/docs/conditions-resource-attributes), so
+//     a condition reading resource.* cannot be evaluated. A false
+//     condition, or one iamcond cannot evaluate (resource attributes,
 //     resource tags, api.getAttribute), grants nothing.
 //   - Token methods walk the delegation chain caller -> delegates -> target
 //     as the IAM Credentials reference describes the delegates field

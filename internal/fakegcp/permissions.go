@@ -110,16 +110,15 @@ func memberMatches(bindingMember, caller string) bool {
 // through a's own policy or the one it inherits from its project, counting
 // only grants older than the propagation delay. A conditional binding
 // grants when its condition is true now, evaluated with the attributes of
-// the request: request.time is the fake's clock, and resource.name,
-// resource.type and resource.service are the service account's
-// (projects/PROJECT_ID/serviceAccounts/EMAIL, iam.googleapis.com/ServiceAccount,
-// iam.googleapis.com), for a binding on the project as well as on the
-// account, because the resource the request is about is the account
-// (https://cloud.google.com/iam/docs/conditions-attribute-reference).
-// False and Unknown (an attribute or function iamcond does not evaluate)
-// grant nothing.
+// the request (https://cloud.google.com/iam/docs/conditions-attribute-reference):
+// request.time is the fake's clock. IAM's own resources do not recognise
+// resource attributes ("Other services and resource types do not recognize
+// resource attributes", and iam.googleapis.com is not listed:
+// https://cloud.google.com/iam/docs/conditions-resource-attributes), so a
+// condition that reads resource.* is Unknown here. False and Unknown (an
+// attribute or function iamcond does not evaluate) grant nothing.
 func (s *Server) holdsLocked(caller string, a *account, perm string) bool {
-	attrs := iamcond.ServiceAccount(a.project.id, a.email, s.now())
+	attrs := iamcond.ServiceAccount(s.now())
 	return s.grantsLocked(caller, &a.policy, perm, &attrs) || s.grantsLocked(caller, &a.project.policy, perm, &attrs)
 }
 

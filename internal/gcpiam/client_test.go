@@ -246,9 +246,9 @@ func TestDiagnoseChain(t *testing.T) {
 		t.Fatal(err)
 	}
 	hops := ChainHops(admin, []string{d1.Email, target.Email}, "")
-	rep, err := c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
-	if err != nil || rep.Broken != 0 {
-		t.Fatalf("no grants: %+v, %v; want hop 0 broken", rep, err)
+	rep := c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
+	if rep.Broken != 0 {
+		t.Fatalf("no grants: %+v; want hop 0 broken", rep)
 	}
 	// The admin's only grant is roles/owner, inherited from the project,
 	// which mints nothing.
@@ -264,11 +264,11 @@ func TestDiagnoseChain(t *testing.T) {
 	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, "serviceAccount:"+d1.Email); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
+	rep = c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
 	if rep.Broken != 1 || rep.Hops[1].Hop.Role != RoleTokenCreator || len(rep.Hops[1].Grants) != 1 || rep.Hops[1].Grants[0].Permits {
 		t.Errorf("access tokens: %+v, want hop 1 broken by a too narrow grant", rep)
 	}
-	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
+	rep = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
 	if rep.Broken != -1 || rep.Unsure != -1 {
 		t.Errorf("ID tokens: %+v, want nothing broken", rep)
 	}
@@ -284,7 +284,7 @@ func TestDiagnoseChain(t *testing.T) {
 	if err := s.AddMember(d1.Email, RoleOpenIDTokenCreator, admin); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
+	rep = c.DiagnoseChain(t.Context(), hops, PermissionGetOpenIDToken)
 	if rep.Broken != 0 || !slices.ContainsFunc(rep.Hops[0].Grants, func(g Grant) bool { return g.Role == RoleOpenIDTokenCreator && !g.Permits }) {
 		t.Errorf("OpenID on a delegate: %+v, want hop 0 broken", rep)
 	}
@@ -300,8 +300,43 @@ func TestDiagnoseChain(t *testing.T) {
 	if err := s.AddMember(target.Email, RoleOpenIDTokenCreator, "serviceAccount:"+d2.Email); err != nil {
 		t.Fatal(err)
 	}
-	rep, _ = c.DiagnoseChain(t.Context(), three, PermissionGetOpenIDToken)
+	rep = c.DiagnoseChain(t.Context(), three, PermissionGetOpenIDToken)
 	if rep.Broken != 0 || !slices.Equal(rep.Order, []string{d1.Email, d2.Email}) {
 		t.Errorf("reversed delegates: broken %d, order %v; want 0 and %v", rep.Broken, rep.Order, []string{d1.Email, d2.Email})
+	}
+}
+
+// A grant through domain:D counts for a user of D; one through a group may
+// or may not, so the hop is unsure rather than broken; a policy the caller
+// cannot read makes its hop unsure too.
+func TestDiagnoseChain_membersAndUnreadablePolicies(t *testing.T) {
+	s, c, target := newFake(t)
+	hops := ChainHops(admin, []string{target.Email}, "")
+	if err := s.AddMember(target.Email, RoleTokenCreator, "domain:example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if rep := c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken); rep.Broken != -1 || rep.Unsure != -1 || !rep.Hops[0].Holds() {
+		t.Errorf("domain member: %+v, want the hop held", rep)
+	}
+	if err := s.RemoveMember(target.Email, RoleTokenCreator, "domain:example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(target.Email, RoleTokenCreator, "group:ops@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	rep := c.DiagnoseChain(t.Context(), hops, PermissionGetAccessToken)
+	if rep.Broken != -1 || rep.Unsure != 0 || rep.Hops[0].Grants[0].Member != "group:ops@example.com" {
+		t.Errorf("group member: %+v, want hop 0 unsure through the group", rep)
+	}
+
+	// A caller without getIamPolicy on the account or its project.
+	intern, err := NewClient(t.Context(), Config{AccessToken: s.AccessTokenFor("user:intern@example.com"), IAMEndpoint: s.URL(),
+		IAMCredentialsEndpoint: s.URL(), ResourceManagerEndpoint: s.URL()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep = intern.DiagnoseChain(t.Context(), ChainHops("user:intern@example.com", []string{target.Email}, ""), PermissionGetAccessToken)
+	if rep.Broken != -1 || rep.Unsure != 0 || rep.Hops[0].PolicyUnread == "" || rep.Hops[0].ProjectUnread == "" {
+		t.Errorf("unreadable policies: %+v, want hop 0 unsure", rep)
 	}
 }

@@ -2,7 +2,6 @@ package gcpiam
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -22,10 +21,10 @@ const PermissionImplicitDelegation = "iam.serviceAccounts.implicitDelegation"
 
 // tokenPermissions are the token permissions of the predefined roles that
 // have any, as Google's roles reference lists them
-// (https://cloud.google.com/iam/docs/roles-permissions/iam). Every other
-// predefined role, roles/owner and roles/iam.serviceAccountUser included,
-// grants none of them
-// (https://cloud.google.com/iam/docs/service-account-permissions).
+// (https://cloud.google.com/iam/docs/roles-permissions/iam). The other
+// predefined roles a chain meets grant none of them: roles/owner,
+// roles/editor and roles/iam.serviceAccountUser, for one, create no
+// credentials (https://cloud.google.com/iam/docs/service-account-permissions).
 var tokenPermissions = map[string][]string{
 	RoleTokenCreator:         {PermissionGetAccessToken, PermissionGetOpenIDToken, PermissionImplicitDelegation, "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"},
 	RoleOpenIDTokenCreator:   {PermissionGetOpenIDToken},
@@ -36,7 +35,9 @@ var tokenPermissions = map[string][]string{
 // service account. ok is false for a custom role, whose permissions are not
 // known here.
 func RoleGrants(role, permission string) (grants, ok bool) {
-	if !strings.HasPrefix(role, "roles/") {
+	// Custom roles, and the service agents' roles (which Google manages
+	// and documents one by one), are not known here.
+	if !strings.HasPrefix(role, "roles/") || strings.HasSuffix(role, "serviceAgent") {
 		return false, false
 	}
 	return slices.Contains(tokenPermissions[role], permission), true
@@ -83,10 +84,24 @@ type Grant struct {
 	// Permits says whether the role grants the permission needed, Known
 	// whether that is known (false for custom roles).
 	Permits, Known bool
+	// Member is the binding's member that names the grantee; Direct is
+	// false when it is a group, whose membership is not read here.
+	Member string
+	Direct bool
 }
 
 // Effective says whether the grant gives the permission now.
-func (g Grant) Effective() bool { return g.Permits && g.ConditionNow == iamcond.True }
+func (g Grant) Effective() bool { return g.Permits && g.Direct && g.ConditionNow == iamcond.True }
+
+// Maybe says whether the grant may give the permission now, without the
+// diagnosis being able to tell: a custom role, a condition it cannot
+// evaluate, or a member (a group) whose membership it cannot read.
+func (g Grant) Maybe() bool {
+	if g.ConditionNow == iamcond.False || (g.Known && !g.Permits) {
+		return false
+	}
+	return !g.Known || g.ConditionNow == iamcond.Unknown || !g.Direct
+}
 
 // HopReport is what the diagnosis found at one hop.
 type HopReport struct {
@@ -101,8 +116,9 @@ type HopReport struct {
 	Account           *ServiceAccount
 	Grants            []Grant
 	// ProjectUnread is why the project's policy could not be read, when it
-	// could not: inherited grants are then unknown.
-	ProjectUnread string
+	// could not: inherited grants are then unknown. PolicyUnread is the same
+	// for the account's own policy.
+	ProjectUnread, PolicyUnread string
 }
 
 // Holds says whether a grant gives the needed permission now.
@@ -117,12 +133,10 @@ func (h HopReport) Unsure() bool {
 	if h.Holds() || h.Missing || h.Disabled {
 		return false
 	}
-	if h.ProjectUnread != "" {
+	if h.ProjectUnread != "" || h.PolicyUnread != "" {
 		return true
 	}
-	return slices.ContainsFunc(h.Grants, func(g Grant) bool {
-		return (!g.Known && g.ConditionNow != iamcond.False) || (g.Permits && g.ConditionNow == iamcond.Unknown)
-	})
+	return slices.ContainsFunc(h.Grants, Grant.Maybe)
 }
 
 // Broken says whether the hop certainly lacks what it needs.
@@ -149,9 +163,9 @@ const maxReorder = 6
 // DiagnoseChain reads each hop's account and IAM policy (version 3) and,
 // where it may, the account project's policy, and reports per hop what the
 // grantee holds and what it needs for a token of permission at the end of
-// the chain. Conditions are evaluated now. An error is returned only when a
-// policy of the chain's own accounts cannot be read.
-func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission string) (*ChainReport, error) {
+// the chain. Conditions are evaluated now. A policy it cannot read makes
+// its hop unsure, never broken.
+func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission string) *ChainReport {
 	now := time.Now()
 	projects := map[string]*projectPolicy{}
 	rep := &ChainReport{Broken: -1, Unsure: -1}
@@ -167,14 +181,16 @@ func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission strin
 			hr.Account, hr.Disabled = sa, sa.Disabled
 		}
 		if !hr.Missing {
+			pp := c.projectPolicy(ctx, projects, projectOf(hr.Account, h.ServiceAccount))
+			hr.ProjectUnread = pp.unread
 			p, err := c.Policy(ctx, h.ServiceAccount)
 			if err != nil {
-				return nil, fmt.Errorf("reading the IAM policy of %s: %w", h.ServiceAccount, err)
+				hr.PolicyUnread = strings.Join(strings.Fields(err.Error()), " ")
+				p = &iam.Policy{}
+			} else {
+				policies[i] = p
 			}
-			policies[i] = p
-			pp := c.projectPolicy(ctx, projects, hr.Account)
-			hr.ProjectUnread = pp.unread
-			hr.Grants = grantsOf(h.Grantee, hr.Needed, p, pp, hr.Account, h.ServiceAccount, now)
+			hr.Grants = grantsOf(h.Grantee, hr.Needed, p, pp, now)
 		}
 		if rep.Broken < 0 && hr.Broken() {
 			rep.Broken = i
@@ -187,7 +203,7 @@ func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission strin
 	if rep.Broken >= 0 && !rep.Hops[rep.Broken].Missing && !rep.Hops[rep.Broken].Disabled {
 		rep.Order = c.workingOrder(hops, policies, projects, permission, now)
 	}
-	return rep, nil
+	return rep
 }
 
 // projectPolicy is a project's policy, or why it could not be read.
@@ -197,15 +213,29 @@ type projectPolicy struct {
 	unread   string
 }
 
-func (c *Client) projectPolicy(ctx context.Context, cache map[string]*projectPolicy, sa *ServiceAccount) *projectPolicy {
-	if sa == nil || sa.ProjectID == "" {
+// projectOf is the account's project ID: as read, or from a user-managed
+// account's email (NAME@PROJECT.iam.gserviceaccount.com).
+func projectOf(sa *ServiceAccount, email string) string {
+	if sa != nil && sa.ProjectID != "" {
+		return sa.ProjectID
+	}
+	_, domain, _ := strings.Cut(email, "@")
+	project, _ := strings.CutSuffix(domain, ".iam.gserviceaccount.com")
+	if project == domain {
+		return ""
+	}
+	return project
+}
+
+func (c *Client) projectPolicy(ctx context.Context, cache map[string]*projectPolicy, project string) *projectPolicy {
+	if project == "" {
 		return &projectPolicy{unread: "the account's project is not known"}
 	}
-	if pp, ok := cache[sa.ProjectID]; ok {
+	if pp, ok := cache[project]; ok {
 		return pp
 	}
-	pp := &projectPolicy{id: sa.ProjectID}
-	p, err := c.crm.Projects.GetIamPolicy(sa.ProjectID, &cloudresourcemanager.GetIamPolicyRequest{
+	pp := &projectPolicy{id: project}
+	p, err := c.crm.Projects.GetIamPolicy(project, &cloudresourcemanager.GetIamPolicyRequest{
 		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: policyVersion},
 	}).Context(ctx).Do()
 	if err != nil {
@@ -213,24 +243,21 @@ func (c *Client) projectPolicy(ctx context.Context, cache map[string]*projectPol
 	} else {
 		pp.bindings = p.Bindings
 	}
-	cache[sa.ProjectID] = pp
+	cache[project] = pp
 	return pp
 }
 
 // grantsOf lists the bindings of the account's policy and of its project's
 // that name grantee.
-func grantsOf(grantee, needed string, p *iam.Policy, pp *projectPolicy, sa *ServiceAccount, email string, now time.Time) []Grant {
-	project := "-"
-	if sa != nil {
-		project, email = sa.ProjectID, sa.Email
-	}
-	attrs := iamcond.ServiceAccount(project, email, now)
+func grantsOf(grantee, needed string, p *iam.Policy, pp *projectPolicy, now time.Time) []Grant {
+	attrs := iamcond.ServiceAccount(now)
 	var out []Grant
 	add := func(role, fromProject string, members []string, cond *iam.Expr) {
-		if !slices.ContainsFunc(members, func(m string) bool { return memberCovers(m, grantee) }) {
+		member, direct := coveringMember(members, grantee)
+		if member == "" {
 			return
 		}
-		g := Grant{Role: role, Project: fromProject, Condition: cond, ConditionNow: iamcond.True}
+		g := Grant{Role: role, Project: fromProject, Condition: cond, ConditionNow: iamcond.True, Member: member, Direct: direct}
 		g.Permits, g.Known = RoleGrants(role, needed)
 		if cond != nil {
 			var err error
@@ -255,10 +282,28 @@ func grantsOf(grantee, needed string, p *iam.Policy, pp *projectPolicy, sa *Serv
 	return out
 }
 
-// memberCovers says whether a binding's member covers grantee: the same
-// member, or allUsers / allAuthenticatedUsers.
-func memberCovers(bindingMember, grantee string) bool {
-	return SameMember(bindingMember, grantee) || bindingMember == "allUsers" || bindingMember == "allAuthenticatedUsers"
+// coveringMember is the member of a binding that names grantee, and
+// whether it names it for sure: the grantee itself, allUsers,
+// allAuthenticatedUsers, or domain:D for a user of D; a group: member may
+// (its membership is not read here). Members are listed in
+// https://cloud.google.com/iam/docs/principals-overview.
+func coveringMember(members []string, grantee string) (member string, direct bool) {
+	for _, m := range members {
+		if SameMember(m, grantee) || m == "allUsers" || m == "allAuthenticatedUsers" {
+			return m, true
+		}
+		if d, ok := strings.CutPrefix(m, "domain:"); ok {
+			if email, isUser := strings.CutPrefix(grantee, "user:"); isUser && strings.EqualFold(email[strings.LastIndex(email, "@")+1:], d) {
+				return m, true
+			}
+		}
+	}
+	for _, m := range members {
+		if strings.HasPrefix(m, "group:") {
+			return m, false
+		}
+	}
+	return "", false
 }
 
 // workingOrder looks for an order of the chain's delegates (every account
@@ -278,14 +323,10 @@ func (c *Client) workingOrder(hops []Hop, policies []*iam.Policy, projects map[s
 		byAccount[h.ServiceAccount] = i
 	}
 	holds := func(grantee string, account, pos int) bool {
-		var pp *projectPolicy
-		var sa *ServiceAccount
-		if a, ok := c.cached(accounts[account]); ok {
-			sa = a
-			pp = projects[a.ProjectID]
-		}
+		sa, _ := c.cached(accounts[account])
+		pp := projects[projectOf(sa, accounts[account])]
 		needed := NeededAt(pos, n, permission)
-		return slices.ContainsFunc(grantsOf(grantee, needed, policies[account], pp, sa, accounts[account], now), Grant.Effective)
+		return slices.ContainsFunc(grantsOf(grantee, needed, policies[account], pp, now), Grant.Effective)
 	}
 	delegates := slices.Clone(accounts[:n-1])
 	var found []string

@@ -58,9 +58,37 @@ func (c *Client) CallerEmail(ctx context.Context) (string, error) {
 		Email string `json:"email"`
 	}
 	if err := c.getJSON(req, &info); err != nil {
+		if IsRejectedCredentials(err) && c.externalAccount() {
+			// A federated access token (workload identity federation,
+			// https://cloud.google.com/iam/docs/workload-identity-federation)
+			// belongs to no Google account, and tokeninfo is not documented
+			// to describe one: its refusal says nothing about the
+			// credentials. The identity is unknown, not rejected; a real
+			// rejection shows when a token is minted.
+			return "", nil
+		}
 		return "", fmt.Errorf("tokeninfo: %w", err)
 	}
 	return info.Email, nil
+}
+
+// externalAccount says whether the provider's own token is a federated one
+// (external_account credentials, given or from Application Default
+// Credentials) rather than a Google account's.
+func (c *Client) externalAccount() bool {
+	if c.impersonate != "" {
+		return false
+	}
+	creds := c.credsJSON
+	if creds == nil {
+		if path := os.Getenv(EnvApplicationCredentials); path != "" {
+			creds, _ = os.ReadFile(path)
+		}
+	}
+	var f struct {
+		Type string `json:"type"`
+	}
+	return creds != nil && json.Unmarshal(creds, &f) == nil && strings.HasPrefix(f.Type, "external_account")
 }
 
 // CallerMember is the IAM member of an email tokeninfo reported.

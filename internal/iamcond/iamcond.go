@@ -1,19 +1,26 @@
 // Package iamcond evaluates the CEL expression of an IAM condition the way
-// Google's IAM does for the attributes this provider can know: request.time,
-// resource.name, resource.type and resource.service.
+// Google's IAM does for the attributes this provider can know: request.time
+// always, and resource.name, resource.type and resource.service for the
+// services that recognise resource attributes.
 //
 // References:
 //   - Overview of IAM Conditions, the attributes and the CEL subset:
 //     https://cloud.google.com/iam/docs/conditions-overview
-//   - Attribute reference (request.time, resource.name, resource.type,
-//     resource.service, and the functions that apply to them):
+//   - Attribute reference (request.time and the resource attributes, and
+//     the functions that apply to them):
 //     https://cloud.google.com/iam/docs/conditions-attribute-reference
+//   - Which services and resource types recognise resource attributes
+//     ("Other services and resource types do not recognize resource
+//     attributes"): https://cloud.google.com/iam/docs/conditions-resource-attributes.
+//     iam.googleapis.com is not among them, so a condition on a service
+//     account's grant that reads resource.* cannot be judged here.
 //   - The CEL language itself: https://github.com/google/cel-spec
 //
 // An expression that does not compile here (it uses an attribute or a
 // function outside that set, such as api.getAttribute or resource.matchTag)
-// or that fails at evaluation is Unknown: the caller decides what an unknown
-// condition means (a fake denies, a diagnosis says it cannot judge).
+// or that fails at evaluation (an attribute the request does not have) is
+// Unknown: the caller decides what an unknown condition means (a fake
+// denies, a diagnosis says it cannot judge).
 package iamcond
 
 import (
@@ -28,30 +35,16 @@ import (
 // Attributes are the request's attributes a condition may read.
 type Attributes struct {
 	Time time.Time
-	// ResourceName is the full resource name, for a service account
-	// projects/PROJECT/serviceAccounts/EMAIL.
-	ResourceName string
-	// ResourceType is, for a service account, iam.googleapis.com/ServiceAccount.
-	ResourceType string
-	// ResourceService is, for a service account, iam.googleapis.com.
-	ResourceService string
+	// The resource attributes, "" when the resource's service does not
+	// recognise them.
+	ResourceName, ResourceType, ResourceService string
 }
 
-// Values of resource.type and resource.service for a service account, as
-// the attribute reference lists them.
-const (
-	ServiceAccountType    = "iam.googleapis.com/ServiceAccount"
-	ServiceAccountService = "iam.googleapis.com"
-)
-
-// ServiceAccount is the attributes of a request on a service account.
-func ServiceAccount(project, email string, now time.Time) Attributes {
-	return Attributes{
-		Time:            now,
-		ResourceName:    "projects/" + project + "/serviceAccounts/" + email,
-		ResourceType:    ServiceAccountType,
-		ResourceService: ServiceAccountService,
-	}
+// ServiceAccount is the attributes of a request on a service account:
+// only the time, since IAM's own resources do not recognise resource
+// attributes (see the package documentation).
+func ServiceAccount(now time.Time) Attributes {
+	return Attributes{Time: now}
 }
 
 // Result is an evaluation's outcome.
@@ -114,13 +107,15 @@ func Eval(expression string, attrs Attributes) (Result, error) {
 	if err != nil {
 		return Unknown, fmt.Errorf("%w: %v", ErrUnknown, err)
 	}
+	resourceAttrs := map[string]any{}
+	for k, v := range map[string]string{"name": attrs.ResourceName, "type": attrs.ResourceType, "service": attrs.ResourceService} {
+		if v != "" {
+			resourceAttrs[k] = v
+		}
+	}
 	out, _, err := prg.Eval(map[string]any{
-		"request": map[string]any{"time": attrs.Time.UTC()},
-		"resource": map[string]any{
-			"name":    attrs.ResourceName,
-			"type":    attrs.ResourceType,
-			"service": attrs.ResourceService,
-		},
+		"request":  map[string]any{"time": attrs.Time.UTC()},
+		"resource": resourceAttrs,
 	})
 	if err != nil {
 		return Unknown, fmt.Errorf("%w: %v", ErrUnknown, err)
