@@ -96,10 +96,12 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"inherited from the project), and says per hop what is held and what is needed: Google requires " +
 			"`roles/iam.serviceAccountTokenCreator` (`iam.serviceAccounts.implicitDelegation`) on every delegate of a chain, " +
 			"and the token's own permission only on the last account. It names a role that mints nothing, a role too " +
-			"narrow for its position, a condition false now (IAM conditions are evaluated with CEL over `request.time` and " +
-			"`resource.*`), a missing or disabled account, and delegates whose grants exist in another order; each `gcloud` " +
-			"fix names the role that works at that position. When every grant is there, IAM may still be propagating a new " +
-			"one: it retries with backoff for up to `propagation_timeout` and says how long it waited.\n\n" +
+			"narrow for its position, a condition false now (IAM conditions are evaluated with CEL over `request.time`), a " +
+			"missing or disabled account, and delegates whose grants exist in another order; each `gcloud` fix names the " +
+			"role that works at that position. A hop it cannot judge (a grant through a group, a custom role, a condition " +
+			"on other attributes, a policy it may not read) is named as one that may be broken, with the reason. When " +
+			"every grant is there, IAM may still be propagating a new one: it retries with backoff for up to " +
+			"`propagation_timeout` and says how long it waited.\n\n" +
 			"Inside a `check` block a failure is a warning, so `terraform plan -detailed-exitcode` in CI reports a broken " +
 			"path without blocking applies. No token or credential is ever stored in state or logged.",
 		Attributes: map[string]schema.Attribute{
