@@ -263,3 +263,11 @@ func FuzzConnectionURIRoundTrip(f *testing.F) {
 		}
 	})
 }
+
+// A parse error quotes the host, never the credentials before it.
+func TestParseConnectionURIErrorHidesCredentials(t *testing.T) {
+	_, err := ParseConnectionURI("postgres://user:s3cr3t@[::1/db")
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") || !strings.Contains(err.Error(), "IPv6") {
+		t.Errorf("err = %v, want an IPv6 error without the password", err)
+	}
+}

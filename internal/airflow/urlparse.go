@@ -185,7 +185,9 @@ func pyURLSplit(url string) (splitResult, error) {
 		r.netloc, url = url[2:end], url[end:]
 		open, closed := strings.Contains(r.netloc, "["), strings.Contains(r.netloc, "]")
 		if open != closed {
-			return r, fmt.Errorf("parsing connection URI: invalid IPv6 address in %q", r.netloc)
+			// The host part only: what comes before @ may hold a password.
+			host := r.netloc[strings.LastIndex(r.netloc, "@")+1:]
+			return r, fmt.Errorf("parsing connection URI: invalid IPv6 address in %q", host)
 		}
 		if open {
 			_, after, _ := strings.Cut(r.netloc, "[")

@@ -69,7 +69,7 @@ var awsSecretSpec = &secretSpec{
 	decode:            decodeAWSSecretValue,
 	errExists:         awssecrets.ErrExists,
 	errNotFound:       awssecrets.ErrNotFound,
-	errorDetail:       error.Error,
+	errorDetail:       awsErrorDetail,
 }
 
 // decodeAWSSecretValue reads a value as SecretsManagerBackend does: its

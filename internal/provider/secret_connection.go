@@ -170,7 +170,7 @@ func (r *secretConnectionResource[M]) Read(ctx context.Context, req resource.Rea
 	diags, err := b.read(ctx, &state)
 	resp.Diagnostics.Append(diags...)
 	if errors.Is(err, r.spec.errNotFound) {
-		tflog.Warn(ctx, "secret no longer readable by Airflow; removing it from state", map[string]any{"secret": b.importID(&state), "error": err.Error()})
+		tflog.Warn(ctx, "secret no longer exists or is scheduled for deletion; removing it from state", map[string]any{"secret": b.importID(&state), "error": err.Error()})
 		resp.State.RemoveResource(ctx)
 		return
 	}
@@ -448,8 +448,9 @@ func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagno
 		attr = "password_wo"
 	}
 	detail := fmt.Sprintf("Airflow would read %s back from the %s form as %q, not as configured", field, format, airflow.FieldValue(got, field))
-	if field == airflow.FieldPassword {
-		detail = fmt.Sprintf("Airflow would not read the password back from the %s form as configured", format)
+	if field == airflow.FieldPassword || field == airflow.FieldExtra {
+		// Neither is echoed: an extra may hold secrets too.
+		detail = fmt.Sprintf("Airflow would not read the %s back from the %s form as configured", field, format)
 	}
 	diags.AddAttributeError(path.Root(attr), "Value Not Kept By The Secret Format",
 		fmt.Sprintf("%s, so every plan would show a change. Write it as Airflow reads it, or use format = %q.", detail, otherFormat(format)))
