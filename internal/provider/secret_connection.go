@@ -241,13 +241,6 @@ func (r *secretConnectionResource[M]) ImportState(ctx context.Context, req resou
 	}
 }
 
-// stringMap reads a map of strings, such as tags or labels.
-func stringMap(ctx context.Context, m types.Map) (map[string]string, diag.Diagnostics) {
-	out := map[string]string{}
-	diags := m.ElementsAs(ctx, &out, false)
-	return out, diags
-}
-
 // secretSpec describes how one backend names and reads secrets, and how
 // its API reports the errors the shared body handles. The naming rules
 // live in the backend's API package; these fields point at them.
@@ -531,15 +524,6 @@ func (m *secretConnectionModel) applyFields(want, got *airflow.Connection) {
 			m.PasswordWOVersion = types.Int64Null()
 		}
 	}
-}
-
-// nonEmpty is a string value, null when s is nil or empty: the secret forms
-// cannot tell an empty field from a missing one.
-func nonEmpty(s *string) types.String {
-	if s == nil || *s == "" {
-		return types.StringNull()
-	}
-	return types.StringValue(*s)
 }
 
 // valueChanged says whether the plan writes a new secret value: a

@@ -1,6 +1,11 @@
 package provider
 
-import "github.com/hashicorp/terraform-plugin-framework/types"
+import (
+	"context"
+
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+)
 
 // Small conversions between API values and Terraform values, shared by
 // every object.
@@ -21,4 +26,20 @@ func known(values ...types.String) bool {
 		}
 	}
 	return true
+}
+
+// stringMap reads a map of strings, such as tags or labels.
+func stringMap(ctx context.Context, m types.Map) (map[string]string, diag.Diagnostics) {
+	out := map[string]string{}
+	diags := m.ElementsAs(ctx, &out, false)
+	return out, diags
+}
+
+// nonEmpty is a string value, null when s is nil or empty: the secret forms
+// cannot tell an empty field from a missing one.
+func nonEmpty(s *string) types.String {
+	if s == nil || *s == "" {
+		return types.StringNull()
+	}
+	return types.StringValue(*s)
 }
