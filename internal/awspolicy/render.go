@@ -21,20 +21,25 @@ func (p *Document) JSON() string {
 	if p == nil {
 		return "null"
 	}
+	rendered := make([]string, len(p.Statements))
+	for i, st := range p.Statements {
+		rendered[i] = statementJSON(st)
+	}
+	return documentJSON(p.Version, rendered)
+}
+
+// documentJSON is a policy document of the given version and rendered
+// statements, in that order.
+func documentJSON(version string, statements []string) string {
 	var b strings.Builder
 	b.WriteByte('{')
-	if p.Version != "" {
+	if version != "" {
 		b.WriteString(`"Version":`)
-		b.WriteString(quoteJSON(p.Version))
+		b.WriteString(quoteJSON(version))
 		b.WriteByte(',')
 	}
 	b.WriteString(`"Statement":[`)
-	for i, st := range p.Statements {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(statementJSON(st))
-	}
+	b.WriteString(strings.Join(statements, ","))
 	b.WriteString("]}")
 	return b.String()
 }
@@ -217,17 +222,7 @@ func canonical(p *Document, foldKeys bool) string {
 		rendered[i] = statementJSON(st)
 	}
 	sort.Strings(rendered)
-	var b strings.Builder
-	b.WriteByte('{')
-	if p.Version != "" {
-		b.WriteString(`"Version":`)
-		b.WriteString(quoteJSON(p.Version))
-		b.WriteByte(',')
-	}
-	b.WriteString(`"Statement":[`)
-	b.WriteString(strings.Join(rendered, ","))
-	b.WriteString("]}")
-	return b.String()
+	return documentJSON(p.Version, rendered)
 }
 
 // Equal reports whether two policy documents mean the same: the
