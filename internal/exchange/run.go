@@ -617,11 +617,7 @@ func chainStart(hops []gcpiam.Hop) string {
 func chainText(hops []gcpiam.Hop) string {
 	parts := make([]string, 0, len(hops)+1)
 	if len(hops) > 0 {
-		if hops[0].Grantee == "" {
-			parts = append(parts, "(the provider)")
-		} else {
-			parts = append(parts, memberName(hops[0].Grantee))
-		}
+		parts = append(parts, chainStart(hops))
 	}
 	for _, h := range hops {
 		parts = append(parts, h.ServiceAccount)

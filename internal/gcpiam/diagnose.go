@@ -185,7 +185,7 @@ func (c *Client) DiagnoseChain(ctx context.Context, hops []Hop, permission strin
 			hr.ProjectUnread = pp.unread
 			p, err := c.Policy(ctx, h.ServiceAccount)
 			if err != nil {
-				hr.PolicyUnread = strings.Join(strings.Fields(err.Error()), " ")
+				hr.PolicyUnread = oneLine(err)
 				p = &iam.Policy{}
 			} else {
 				policies[i] = p
@@ -239,7 +239,7 @@ func (c *Client) projectPolicy(ctx context.Context, cache map[string]*projectPol
 		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: policyVersion},
 	}).Context(ctx).Do()
 	if err != nil {
-		pp.unread = strings.Join(strings.Fields(err.Error()), " ")
+		pp.unread = oneLine(err)
 	} else {
 		pp.bindings = p.Bindings
 	}
@@ -280,6 +280,11 @@ func grantsOf(grantee, needed string, p *iam.Policy, pp *projectPolicy, now time
 		}
 	}
 	return out
+}
+
+// oneLine is err's message on one line, to quote inside a sentence.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
 
 // coveringMember is the member of a binding that names grantee, and
