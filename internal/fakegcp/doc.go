@@ -33,8 +33,10 @@
 //     iam.serviceAccounts.* permissions of Google's roles reference
 //     (https://cloud.google.com/iam/docs/roles-permissions/iam).
 //     Members match exactly, or through allUsers, allAuthenticatedUsers
-//     and domain:DOMAIN (for user: callers); group: members match nobody
-//     because the fake knows no group membership.
+//     and domain:DOMAIN (for user: callers), as the member forms of
+//     https://cloud.google.com/iam/docs/principals-overview describe them;
+//     group: members match nobody because the fake knows no group
+//     membership (stricter than Google).
 //   - A conditional binding grants when its CEL condition is true at the
 //     fake's clock, evaluated by internal/iamcond with request.time
 //     (https://cloud.google.com/iam/docs/conditions-attribute-reference),
@@ -54,7 +56,9 @@
 //     method's permission (getAccessToken, getOpenIdToken, signJwt,
 //     signBlob). OpenID Token Creator is therefore enough only as the last
 //     hop of a chain for ID tokens. A denial names the method's permission,
-//     never the hop.
+//     never the hop: the reference documents one PERMISSION_DENIED for the
+//     request, and its message ("Permission '...' denied on resource (or it
+//     may not exist)") names no delegate.
 //   - A disabled target or delegate cannot be impersonated
 //     (https://cloud.google.com/iam/docs/reference/rest/v1/projects.serviceAccounts/disable:
 //     "requests for new access tokens will fail"). Google does not document
@@ -62,7 +66,14 @@
 //     after the permission walk, so a caller without the grants sees 403.
 //   - ID tokens are RS256 JWTs signed with a key published at
 //     /oauth2/v3/certs, with iss, aud, azp = sub = the account's unique ID,
-//     and email/email_verified only when includeEmail is set.
+//     and email/email_verified only when includeEmail is set
+//     (https://cloud.google.com/iam/docs/reference/credentials/rest/v1/projects.serviceAccounts/generateIdToken,
+//     https://developers.google.com/identity/openid-connect/openid-connect#an-id-tokens-payload).
+//   - Cloud Resource Manager projects.getIamPolicy (resourcemanager.go)
+//     reads a project's policy for a caller with a basic role or Security
+//     Admin there, and answers 403 for an unknown project as for a
+//     forbidden one. Only unconditional bindings give that permission
+//     here (stricter than Google).
 //
 // Secret Manager v1 (secrets and versions, without locations or per-secret
 // IAM policies) keeps secrets per project. Names come back with the project
