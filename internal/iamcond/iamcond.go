@@ -89,23 +89,51 @@ func environment() (*cel.Env, error) {
 	return env, envErr
 }
 
-// Eval evaluates expression against attrs. Unknown comes with an error
-// wrapping ErrUnknown that says why.
-func Eval(expression string, attrs Attributes) (Result, error) {
+// compiled holds each expression's program, or why it has none: a policy's
+// few conditions are evaluated on every permission check.
+var compiled sync.Map // expression -> compiledExpr
+
+type compiledExpr struct {
+	prg cel.Program
+	err error
+}
+
+// program compiles expression once; its error wraps ErrUnknown.
+func program(expression string) (cel.Program, error) {
+	if c, ok := compiled.Load(expression); ok {
+		ce, _ := c.(compiledExpr) // only compiledExpr is stored
+		return ce.prg, ce.err
+	}
+	c := compile(expression)
+	compiled.Store(expression, c)
+	return c.prg, c.err
+}
+
+func compile(expression string) compiledExpr {
 	e, err := environment()
 	if err != nil {
-		return Unknown, fmt.Errorf("%w: %v", ErrUnknown, err)
+		return compiledExpr{err: fmt.Errorf("%w: %v", ErrUnknown, err)}
 	}
 	ast, iss := e.Compile(expression)
 	if iss != nil && iss.Err() != nil {
-		return Unknown, fmt.Errorf("%w: %v", ErrUnknown, iss.Err())
+		return compiledExpr{err: fmt.Errorf("%w: %v", ErrUnknown, iss.Err())}
 	}
 	if !ast.OutputType().IsAssignableType(cel.BoolType) {
-		return Unknown, fmt.Errorf("%w: the expression is of type %s, not bool", ErrUnknown, ast.OutputType())
+		return compiledExpr{err: fmt.Errorf("%w: the expression is of type %s, not bool", ErrUnknown, ast.OutputType())}
 	}
 	prg, err := e.Program(ast)
 	if err != nil {
-		return Unknown, fmt.Errorf("%w: %v", ErrUnknown, err)
+		return compiledExpr{err: fmt.Errorf("%w: %v", ErrUnknown, err)}
+	}
+	return compiledExpr{prg: prg}
+}
+
+// Eval evaluates expression against attrs. Unknown comes with an error
+// wrapping ErrUnknown that says why.
+func Eval(expression string, attrs Attributes) (Result, error) {
+	prg, err := program(expression)
+	if err != nil {
+		return Unknown, err
 	}
 	resourceAttrs := map[string]any{}
 	for k, v := range map[string]string{"name": attrs.ResourceName, "type": attrs.ResourceType, "service": attrs.ResourceService} {
