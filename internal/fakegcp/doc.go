@@ -75,15 +75,17 @@
 //     forbidden one. Only unconditional bindings give that permission
 //     here (stricter than Google).
 //
-// Secret Manager v1 (secrets and versions, without locations or per-secret
-// IAM policies) keeps secrets per project. Names come back with the project
+// Secret Manager v1 (secrets, their own IAM policies and versions, without
+// locations) keeps secrets per project. Names come back with the project
 // number. Replication is required and immutable except for its Cloud KMS
 // keys (a key must be in location global for automatic replication, in
 // the replica's location otherwise); versions are numbered from 1, "latest"
 // is the newest whatever its state, and only an ENABLED version can be
 // accessed (FAILED_PRECONDITION otherwise). addVersion checks dataCrc32c.
-// Permissions are checked on the project's policy; a denial does not tell
-// a missing secret from a forbidden one.
+// Permissions are checked on the project's policy and the secret's own
+// (secretiam.go, citing
+// https://cloud.google.com/secret-manager/docs/access-control); a denial
+// does not tell a missing secret from a forbidden one.
 //
 // Where the fake is stricter or looser than Google:
 //

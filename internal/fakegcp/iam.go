@@ -259,23 +259,9 @@ func validPolicyVersion(v int) bool { return v == 0 || v == 1 || v == 3 }
 // options.requestedPolicyVersion (what the Go client sends) or from a JSON
 // body {"options":{"requestedPolicyVersion":N}}.
 func (s *Server) getIamPolicy(c *call) (any, *APIError) {
-	version := 0
-	if v := c.r.URL.Query().Get("options.requestedPolicyVersion"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return nil, errInvalid("Invalid value for options.requestedPolicyVersion: %q.", v)
-		}
-		version = n
-	}
-	var req getIamPolicyRequest
-	if e := c.decode(&req); e != nil {
+	version, e := requestedVersion(c)
+	if e != nil {
 		return nil, e
-	}
-	if req.Options != nil && req.Options.RequestedPolicyVersion != 0 {
-		version = req.Options.RequestedPolicyVersion
-	}
-	if !validPolicyVersion(version) {
-		return nil, errInvalid("Invalid requested policy version %d; valid versions are 0, 1 and 3.", version)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -286,7 +272,56 @@ func (s *Server) getIamPolicy(c *call) (any, *APIError) {
 	return a.policy.render(version), nil
 }
 
+// requestedVersion is the policy version a getIamPolicy call asks for, from
+// the query or the body.
+func requestedVersion(c *call) (int, *APIError) {
+	version := 0
+	if v := c.r.URL.Query().Get("options.requestedPolicyVersion"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return 0, errInvalid("Invalid value for options.requestedPolicyVersion: %q.", v)
+		}
+		version = n
+	}
+	var req getIamPolicyRequest
+	if e := c.decode(&req); e != nil {
+		return 0, e
+	}
+	if req.Options != nil && req.Options.RequestedPolicyVersion != 0 {
+		version = req.Options.RequestedPolicyVersion
+	}
+	if !validPolicyVersion(version) {
+		return 0, errInvalid("Invalid requested policy version %d; valid versions are 0, 1 and 3.", version)
+	}
+	return version, nil
+}
+
 func (s *Server) setIamPolicy(c *call) (any, *APIError) {
+	req, e := decodeSetIamPolicy(c)
+	if e != nil {
+		return nil, e
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	a, e := s.accountLocked(c, permSetIamPolicy)
+	if e != nil {
+		return nil, e
+	}
+	if e := s.applySetIamPolicyLocked(&a.policy, req); e != nil {
+		return nil, e
+	}
+	return a.policy.render(3), nil
+}
+
+// setIamPolicyCall is a decoded setIamPolicy request.
+type setIamPolicyCall struct {
+	bindings    []Binding
+	version     int
+	etag        string
+	setBindings bool
+}
+
+func decodeSetIamPolicy(c *call) (*setIamPolicyCall, *APIError) {
 	var req setIamPolicyRequest
 	if e := c.decode(&req); e != nil {
 		return nil, e
@@ -302,35 +337,35 @@ func (s *Server) setIamPolicy(c *call) (any, *APIError) {
 	if etag != "" && !validBase64(etag) {
 		return nil, errInvalid("Invalid value at 'policy.etag' (TYPE_BYTES), Base64 decoding failed for %q", etag)
 	}
-	bindings := make([]Binding, len(req.Policy.Bindings))
+	out := &setIamPolicyCall{bindings: make([]Binding, len(req.Policy.Bindings)), version: req.Policy.Version, etag: etag, setBindings: setBindings}
 	for i, b := range req.Policy.Bindings {
-		bindings[i] = Binding{Role: b.Role, Members: b.Members}
+		out.bindings[i] = Binding{Role: b.Role, Members: b.Members}
 		if b.Condition != nil {
-			bindings[i].Condition = &Expr{Expression: b.Condition.Expression, Title: b.Condition.Title, Description: b.Condition.Description}
+			out.bindings[i].Condition = &Expr{Expression: b.Condition.Expression, Title: b.Condition.Title, Description: b.Condition.Description}
 		}
 	}
+	return out, nil
+}
 
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	a, e := s.accountLocked(c, permSetIamPolicy)
-	if e != nil {
-		return nil, e
-	}
-	normalised := a.policy.bindings
-	if setBindings {
-		if normalised, e = s.normaliseLocked(bindings, req.Policy.Version); e != nil {
-			return nil, e
+// applySetIamPolicyLocked validates and writes a setIamPolicy request into
+// ps: a stale etag (or an injected conflict) is 409 ABORTED.
+func (s *Server) applySetIamPolicyLocked(ps *policyState, req *setIamPolicyCall) *APIError {
+	normalised := ps.bindings
+	if req.setBindings {
+		var e *APIError
+		if normalised, e = s.normaliseLocked(req.bindings, req.version); e != nil {
+			return e
 		}
 	}
-	if etag != "" && etag != a.policy.currentEtag() {
-		return nil, errConcurrentChange()
+	if req.etag != "" && req.etag != ps.currentEtag() {
+		return errConcurrentChange()
 	}
 	if s.conflicts > 0 {
 		s.conflicts--
-		return nil, errConcurrentChange()
+		return errConcurrentChange()
 	}
-	s.writeLocked(&a.policy, normalised, s.now())
-	return a.policy.render(3), nil
+	s.writeLocked(ps, normalised, s.now())
+	return nil
 }
 
 // updatesBindings reads setIamPolicy's updateMask: whether the bindings are

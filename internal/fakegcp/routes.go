@@ -111,8 +111,8 @@ var routes = compileRoutes([]*route{
 	{method: http.MethodPost, path: saResource + ":signBlob", id: "iamcredentials.projects.serviceAccounts.signBlob", api: apiIAMCredentials, rpc: credRPC + "SignBlob",
 		handler: (*Server).signBlob, request: signBlobRequest{}, response: signBlobResponse{}},
 
-	// Secret Manager API v1: secrets and versions (no locations, no IAM
-	// policies).
+	// Secret Manager API v1: secrets, their IAM policies (secretiam.go) and
+	// versions (no locations).
 	{method: http.MethodPost, path: secretCollection, id: "secretmanager.projects.secrets.create", api: apiSecretManager, rpc: secretManagerRPC + "CreateSecret",
 		handler: (*Server).createSecret, request: Secret{}, response: Secret{}, query: []string{"secretId"}},
 	{method: http.MethodGet, path: secretResource, id: "secretmanager.projects.secrets.get", api: apiSecretManager, rpc: secretManagerRPC + "GetSecret",
@@ -121,6 +121,10 @@ var routes = compileRoutes([]*route{
 		handler: (*Server).patchSecret, request: Secret{}, response: Secret{}, query: []string{"updateMask"}},
 	{method: http.MethodDelete, path: secretResource, id: "secretmanager.projects.secrets.delete", api: apiSecretManager, rpc: secretManagerRPC + "DeleteSecret",
 		handler: (*Server).deleteSecret, response: empty{}, query: []string{"etag"}},
+	{method: http.MethodGet, path: secretResource + ":getIamPolicy", id: "secretmanager.projects.secrets.getIamPolicy", api: apiSecretManager, rpc: "google.iam.v1.IAMPolicy.GetIamPolicy",
+		handler: (*Server).getSecretIamPolicy, response: Policy{}, query: []string{"options.requestedPolicyVersion"}},
+	{method: http.MethodPost, path: secretResource + ":setIamPolicy", id: "secretmanager.projects.secrets.setIamPolicy", api: apiSecretManager, rpc: "google.iam.v1.IAMPolicy.SetIamPolicy",
+		handler: (*Server).setSecretIamPolicy, request: setIamPolicyRequest{}, response: Policy{}},
 	{method: http.MethodPost, path: secretResource + ":addVersion", id: "secretmanager.projects.secrets.addVersion", api: apiSecretManager, rpc: secretManagerRPC + "AddSecretVersion",
 		handler: (*Server).addSecretVersion, request: addSecretVersionRequest{}, response: SecretVersion{}},
 	{method: http.MethodGet, path: versionResource, id: "secretmanager.projects.secrets.versions.get", api: apiSecretManager, rpc: secretManagerRPC + "GetSecretVersion",

@@ -13,8 +13,8 @@ import (
 )
 
 // Secret Manager API v1: secrets and their versions, in the projects the
-// fake knows. Permissions are checked on the project's policy only (the
-// fake has no per-secret policies).
+// fake knows. Permissions are checked on the project's policy and the
+// secret's own (secretiam.go).
 
 // Wire types, named after the discovery schemas.
 
@@ -130,6 +130,7 @@ type secretState struct {
 	repl     Replication
 	etag     string
 	versions []*versionState // index i holds version i+1
+	policy   policyState     // the secret's own IAM policy (secretiam.go)
 }
 
 type versionState struct {
@@ -277,15 +278,7 @@ func (s *Server) secretsAuthLocked(c *call, perm, resource string) (*project, *A
 }
 
 func (s *Server) secretLocked(c *call, perm string) (*secretState, *APIError) {
-	p, aerr := s.secretsAuthLocked(c, perm, secretPath(c))
-	if aerr != nil {
-		return nil, aerr
-	}
-	sec := p.secrets[c.params[1]]
-	if sec == nil {
-		return nil, errNotFound("Secret [%s] not found or has no versions.", "projects/"+p.number+"/secrets/"+c.params[1])
-	}
-	return sec, nil
+	return s.secretAuthLocked(c, perm)
 }
 
 // versionLocked resolves a version number or "latest".
