@@ -1,0 +1,25 @@
+package gcpiam
+
+import (
+	"context"
+
+	cloudresourcemanager "google.golang.org/api/cloudresourcemanager/v1"
+)
+
+// What the other Google packages (gcpsecrets) take from this one: the retry
+// of a policy read-modify-write and the read of a project's policy.
+
+// Do runs op, a whole read-modify-write, until it succeeds, fails for good,
+// or the attempts run out; it retries the same errors as the service-account
+// policy edits (409 ABORTED, 412, 429, 503).
+func (r Retry) Do(ctx context.Context, op func() error) error {
+	return r.withDefaults().do(ctx, op)
+}
+
+// ProjectPolicy reads a project's IAM policy (version 3) with the
+// provider's identity, through Cloud Resource Manager.
+func (c *Client) ProjectPolicy(ctx context.Context, project string) (*cloudresourcemanager.Policy, error) {
+	return c.crm.Projects.GetIamPolicy(project, &cloudresourcemanager.GetIamPolicyRequest{
+		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: policyVersion},
+	}).Context(ctx).Do()
+}
