@@ -60,6 +60,7 @@ type gcpSecretConnectionModel struct {
 	Labels      types.Map    `tfsdk:"labels"`
 	SecretID    types.String `tfsdk:"secret_id"`
 	SecretName  types.String `tfsdk:"secret_name"`
+	Readers     types.Set    `tfsdk:"readers"` // secret_readers.go
 }
 
 type replicationModel struct {
@@ -171,6 +172,7 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		MarkdownDescription: "The secret's resource name as Google returns it (`projects/<number>/secrets/<secret_id>`), for IAM bindings.",
 		PlanModifiers:       []planmodifier.String{stringplanmodifier.UseStateForUnknown()},
 	}
+	attrs["readers"] = gcpReadersAttribute()
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One Airflow connection kept in Google Secret Manager, named and written as Airflow's " +
 			"`CloudSecretManagerBackend` (from `apache-airflow-providers-google`) reads it: the secret `" + gcpsecrets.DefaultPrefix +
@@ -285,7 +287,7 @@ func (s gcpSecretStore) create(ctx context.Context, m *gcpSecretConnectionModel,
 	m.ID = types.StringValue(s.importID(m))
 	m.SecretID = types.StringValue(secretID)
 	m.SecretName = types.StringValue(secret.Name)
-	return diags, nil
+	return diags, s.createReaders(ctx, m)
 }
 
 // read records what Secret Manager holds: the secret's keys and labels,
@@ -311,6 +313,9 @@ func (s gcpSecretStore) read(ctx context.Context, m *gcpSecretConnectionModel) (
 		labels = types.MapValueMust(types.StringType, map[string]attr.Value{})
 	}
 	m.Labels = labels
+	if err := s.readReaders(ctx, m, secret.Name); err != nil {
+		return diags, err
+	}
 	return diags, s.readLatest(ctx, m, secret.Name, &diags)
 }
 
@@ -374,6 +379,9 @@ func (s gcpSecretStore) update(ctx context.Context, plan, prior *gcpSecretConnec
 		if err := s.client.SetLabels(ctx, name, labels); err != nil {
 			return diags, err
 		}
+	}
+	if err := s.updateReaders(ctx, plan, prior); err != nil {
+		return diags, err
 	}
 	if value != nil {
 		tflog.Debug(ctx, "adding a secret version", map[string]any{"secret": name})

@@ -1,0 +1,197 @@
+package provider
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
+	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-log/tflog"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
+)
+
+// This file holds the readers of a secret connection: who may read the one
+// secret, granted on the secret itself. For Google, the members of the
+// secret's unconditional roles/secretmanager.secretAccessor binding.
+//
+// readers is exclusive for that one binding and nothing else: a member added
+// to it out of band shows in the next plan as a change that removes it, one
+// removed shows as a change that adds it back. Conditional bindings and
+// every other role on the secret are never touched. Unset, the resource
+// leaves the secret's policy alone.
+
+// gcpReaderMemberPattern matches the IAM members a secret can be shared
+// with: an email member, a domain, a Workload Identity member, or a
+// principal:// or principalSet:// identifier
+// (https://cloud.google.com/iam/docs/principals-overview).
+var gcpReaderMemberPattern = regexp.MustCompile(`^(` +
+	`(serviceAccount|user|group):[^@\s:]+@[^@\s:]+\.[^@\s:]+` +
+	`|serviceAccount:[a-z0-9.:-]+\.svc\.id\.goog\[[^/\]\s]+/[^/\]\s]+\]` +
+	`|domain:[A-Za-z0-9.-]+\.[A-Za-z]+` +
+	`|principal(Set)?://\S+` +
+	`)$`)
+
+// gcpReaderMemberForms names the accepted member forms, for messages.
+const gcpReaderMemberForms = "an IAM member: serviceAccount:EMAIL, user:EMAIL, group:EMAIL, domain:DOMAIN, " +
+	"serviceAccount:POOL_PROJECT.svc.id.goog[NAMESPACE/KSA], principal://... or principalSet://..."
+
+// gcpReadersAttribute is the readers attribute of
+// airflowiam_gcp_secret_connection.
+func gcpReadersAttribute() schema.SetAttribute {
+	return schema.SetAttribute{
+		ElementType: types.StringType,
+		Optional:    true,
+		MarkdownDescription: "The IAM members that may read this connection, and only this one: each is granted `" +
+			gcpsecrets.RoleSecretAccessor + "` on the secret itself, through the secret's IAM policy. Each is " +
+			gcpReaderMemberForms + "; a bare email is refused, write `serviceAccount:EMAIL` (for example " +
+			"`\"serviceAccount:${airflowiam_task_identity.a.google_service_account}\"`).\n\n" +
+			"The set is exclusive for the secret's unconditional `" + gcpsecrets.RoleSecretAccessor + "` binding: a member " +
+			"added to that binding out of band shows in the next plan and is removed by the apply; one removed is granted " +
+			"again. Conditional bindings and other roles on the secret are kept as they are. Unset (the default), the " +
+			"secret's IAM policy is left alone; `[]` keeps the binding empty. Grants on the project " +
+			"(a project-wide `" + gcpsecrets.RoleSecretAccessor + "`) still let their members read every secret: " +
+			"prove that they do not with the `airflowiam_connection_access` data source.\n\n" +
+			"The provider's identity needs `secretmanager.secrets.getIamPolicy` and `setIamPolicy` on the secret " +
+			"(`roles/secretmanager.admin`).",
+		Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(gcpReaderMemberPattern,
+			"must be "+gcpReaderMemberForms))},
+	}
+}
+
+// setStrings is a known set's elements; nil for a null set.
+func setStrings(ctx context.Context, s types.Set) ([]string, error) {
+	if s.IsNull() || s.IsUnknown() {
+		return nil, nil
+	}
+	var out []string
+	if diags := s.ElementsAs(ctx, &out, false); diags.HasError() {
+		return nil, fmt.Errorf("reading readers: %v", diags)
+	}
+	return out, nil
+}
+
+// readersError explains a failure to read or edit a secret's policy.
+func readersError(action, secret string, err error) error {
+	if errors.Is(err, gcpsecrets.ErrNotFound) {
+		return err
+	}
+	hint := ""
+	if gcpiam.IsPermissionDenied(err) {
+		hint = " (the provider's Google identity needs secretmanager.secrets.getIamPolicy and " +
+			"secretmanager.secrets.setIamPolicy on the secret, for example through roles/secretmanager.admin)"
+	}
+	return fmt.Errorf("%s the readers of secret %s%s: %w", action, secret, hint, err)
+}
+
+// createReaders grants the configured readers on a secret just created.
+// When that fails the secret is deleted again, so that nothing is left
+// that Terraform does not know of.
+func (s gcpSecretStore) createReaders(ctx context.Context, m *gcpSecretConnectionModel) error {
+	if m.Readers.IsNull() {
+		return nil
+	}
+	err := s.setReaders(ctx, m.SecretName.ValueString(), m.Readers)
+	if err == nil {
+		return nil
+	}
+	if derr := s.client.Delete(ctx, m.SecretName.ValueString()); derr != nil {
+		return fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
+	}
+	return err
+}
+
+// setReaders makes the secret's accessor binding exactly readers.
+func (s gcpSecretStore) setReaders(ctx context.Context, secretName string, readers types.Set) error {
+	want, err := setStrings(ctx, readers)
+	if err != nil {
+		return err
+	}
+	tflog.Debug(ctx, "setting the readers of a secret", map[string]any{"secret": secretName, "readers": want})
+	err = s.client.EditAccessors(ctx, secretName, func([]string) []string { return want })
+	if err != nil {
+		return readersError("setting", secretName, err)
+	}
+	return nil
+}
+
+// updateReaders applies a change of readers. Readers newly unset revoke
+// what the prior state granted and leave every other member in place.
+func (s gcpSecretStore) updateReaders(ctx context.Context, plan, prior *gcpSecretConnectionModel) error {
+	if plan.Readers.Equal(prior.Readers) {
+		return nil
+	}
+	name := prior.SecretName.ValueString()
+	if !plan.Readers.IsNull() {
+		return s.setReaders(ctx, name, plan.Readers)
+	}
+	granted, err := setStrings(ctx, prior.Readers)
+	if err != nil {
+		return err
+	}
+	err = s.client.EditAccessors(ctx, name, func(current []string) []string {
+		return slices.DeleteFunc(slices.Clone(current), func(m string) bool { return containsMember(granted, m) })
+	})
+	if err != nil {
+		return readersError("revoking", name, err)
+	}
+	return nil
+}
+
+// readReaders records in m the members of the secret's accessor binding,
+// in their configured spelling where IAM holds the same member, when m
+// manages readers.
+func (s gcpSecretStore) readReaders(ctx context.Context, m *gcpSecretConnectionModel, secretName string) error {
+	if m.Readers.IsNull() {
+		return nil
+	}
+	configured, err := setStrings(ctx, m.Readers)
+	if err != nil {
+		return err
+	}
+	held, err := s.client.Accessors(ctx, secretName)
+	if err != nil {
+		return readersError("reading", secretName, err)
+	}
+	m.Readers = stringSet(spelledAs(held, configured))
+	return nil
+}
+
+// containsMember says whether members holds m, compared as IAM compares
+// members.
+func containsMember(members []string, m string) bool {
+	return slices.ContainsFunc(members, func(x string) bool { return gcpiam.SameMember(x, m) })
+}
+
+// spelledAs is held with each member written as in configured when IAM
+// holds it under another spelling (Google lower-cases emails).
+func spelledAs(held, configured []string) []string {
+	out := make([]string, 0, len(held))
+	for _, h := range held {
+		spelling := h
+		if i := slices.IndexFunc(configured, func(c string) bool { return gcpiam.SameMember(c, h) }); i >= 0 {
+			spelling = configured[i]
+		}
+		if !slices.Contains(out, spelling) {
+			out = append(out, spelling)
+		}
+	}
+	return out
+}
+
+// stringSet is a known set of strings.
+func stringSet(ss []string) types.Set {
+	values := make([]attr.Value, len(ss))
+	for i, s := range ss {
+		values[i] = types.StringValue(s)
+	}
+	return types.SetValueMust(types.StringType, values)
+}
