@@ -16,6 +16,10 @@ resource "airflowiam_gcp_secret_connection" "warehouse" {
 
   kms_key_name = "projects/data-platform-prod/locations/global/keyRings/airflow/cryptoKeys/connections"
   labels       = { team = "data-platform" }
+
+  # Only the loader task's identity may read this connection: it is granted
+  # roles/secretmanager.secretAccessor on this one secret.
+  readers = ["serviceAccount:${airflowiam_task_identity.loader.google_service_account}"]
 }
 
 # A connection kept in two regions only, each replica with a key of its own
@@ -40,8 +44,9 @@ resource "airflowiam_gcp_secret_connection" "reporting_api" {
 #   [secrets]
 #   backend = airflow.providers.google.cloud.secrets.secret_manager.CloudSecretManagerBackend
 #   backend_kwargs = {"connections_prefix": "airflow-connections", "project_id": "data-platform-prod"}
-# Workers need roles/secretmanager.secretAccessor on the secret
-# (airflowiam_gcp_secret_connection.warehouse.secret_name).
+# The identities that read a connection need roles/secretmanager.secretAccessor
+# on its secret: readers grants it on the secret itself (the warehouse
+# connection above); without readers, grant it yourself.
 
 variable "warehouse_password" {
   type      = string
