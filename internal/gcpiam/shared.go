@@ -23,3 +23,6 @@ func (c *Client) ProjectPolicy(ctx context.Context, project string) (*cloudresou
 		Options: &cloudresourcemanager.GetPolicyOptions{RequestedPolicyVersion: policyVersion},
 	}).Context(ctx).Do()
 }
+
+// OneLine is err's message on one line, to quote inside a sentence.
+func OneLine(err error) string { return oneLine(err) }

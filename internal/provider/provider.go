@@ -477,6 +477,7 @@ func (p *airflowIAMProvider) DataSources(_ context.Context) []func() datasource.
 	return []func() datasource.DataSource{
 		NewConnectionDataSource,
 		NewTokenExchangeDataSource,
+		NewConnectionAccessDataSource,
 	}
 }
 
