@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
@@ -54,6 +55,8 @@ type awsSecretConnectionModel struct {
 	Tags                 types.Map    `tfsdk:"tags"`
 	SecretARN            types.String `tfsdk:"secret_arn"`
 	SecretName           types.String `tfsdk:"secret_name"`
+	Readers              types.Set    `tfsdk:"readers"`        // secret_readers.go
+	Administrators       types.Set    `tfsdk:"administrators"` // secret_readers.go
 }
 
 var awsSecretSpec = &secretSpec{
@@ -129,6 +132,7 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
 		MarkdownDescription: "Tags on the secret, exclusively. Default: none.",
 	}
+	maps.Copy(attrs, awsReadersAttributes())
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "One Airflow connection kept in AWS Secrets Manager, named and written as Airflow's " +
 			"`SecretsManagerBackend` (from `apache-airflow-providers-amazon`) reads it: the secret `" + awssecrets.DefaultPrefix +
@@ -224,7 +228,7 @@ func (s awsSecretStore) create(ctx context.Context, m *awsSecretConnectionModel,
 	m.ID = types.StringValue(secret.ARN)
 	m.SecretARN = types.StringValue(secret.ARN)
 	m.SecretName = types.StringValue(secret.Name)
-	return diags, nil
+	return diags, s.createReaders(ctx, m)
 }
 
 // read records what Secrets Manager holds: the AWSCURRENT value, the key
@@ -255,6 +259,9 @@ func (s awsSecretStore) read(ctx context.Context, m *awsSecretConnectionModel) (
 	tags, d := types.MapValueFrom(ctx, types.StringType, secret.Tags)
 	diags.Append(d...)
 	m.Tags = tags
+	if err := s.readReaders(ctx, m); err != nil {
+		return diags, err
+	}
 	if err := awsSecretSpec.applyValue(&m.secretConnectionModel, secret.Value); err != nil {
 		diags.AddError("Secret Is Not A Connection",
 			fmt.Sprintf("Airflow could not read the current value of secret %s as a connection: %s. "+
@@ -290,11 +297,17 @@ func (s awsSecretStore) update(ctx context.Context, plan, prior *awsSecretConnec
 	if err := s.client.SetTags(ctx, arn, have, want); err != nil {
 		return diags, err
 	}
+	if err := s.updateReaders(ctx, plan, prior); err != nil {
+		return diags, err
+	}
 	plan.ID, plan.SecretARN, plan.SecretName = prior.ID, prior.SecretARN, prior.SecretName
 	return diags, nil
 }
 
 func (s awsSecretStore) delete(ctx context.Context, m *awsSecretConnectionModel) error {
+	if err := s.deleteReaders(ctx, m); err != nil {
+		return err
+	}
 	return s.client.Delete(ctx, m.SecretARN.ValueString(), m.RecoveryWindowInDays.ValueInt64())
 }
 

@@ -10,11 +10,13 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
@@ -194,4 +196,176 @@ func stringSet(ss []string) types.Set {
 		values[i] = types.StringValue(s)
 	}
 	return types.SetValueMust(types.StringType, values)
+}
+
+// AWS: the secret's resource policy allows secretsmanager:GetSecretValue
+// to readers and denies it to every other principal of the account but the
+// administrators; with a customer-managed key each reader gets a KMS grant
+// for kms:Decrypt under this secret's encryption context (awssecrets).
+// Statements of the resource policy other than the two it owns are kept.
+
+// awsReadersAttributes are the readers and administrators attributes of
+// airflowiam_aws_secret_connection.
+func awsReadersAttributes() map[string]schema.Attribute {
+	return map[string]schema.Attribute{
+		"readers": schema.SetAttribute{
+			ElementType: types.StringType,
+			Optional:    true,
+			MarkdownDescription: "IAM role ARNs that may read this connection, and only this one (for example " +
+				"`airflowiam_web_identity_role.x.arn`). The secret gets a resource policy that allows `" +
+				awssecrets.ActionGetSecretValue + "` to them and denies it to every other principal of the secret's account " +
+				"except `administrators`; with `kms_key_id` set, each reader also gets a KMS grant for `kms:Decrypt` on the key, " +
+				"constrained to this secret's encryption context (`SecretARN`), so it decrypts this secret only; a reader that " +
+				"leaves has its grant revoked. A grant cannot require Secrets Manager (`kms:ViaService`); the encryption " +
+				"context is what ties it to this secret. With the AWS managed key `aws/secretsmanager`, no grant is made or " +
+				"needed.\n\nA reader added to or removed from the policy out of band, or whose grant was revoked, shows in the " +
+				"next plan. Statements of the resource policy other than the two this resource owns (Sids `" +
+				awssecrets.ReadersSid + "` and `" + awssecrets.OthersDeniedSid + "`) are kept. Unset, the resource policy is " +
+				"left alone.\n\n**Lock-out warning:** the deny applies to every principal of the account not listed, Terraform's " +
+				"own identity included: list the role Terraform runs as in `administrators`, or it can no longer read the " +
+				"secret (and so refresh this resource). A root user or an administrator can always delete the resource policy.",
+			Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(roleARNPattern,
+				"must be an IAM role ARN, such as arn:aws:iam::123456789012:role/airflow-task"))},
+		},
+		"administrators": schema.SetAttribute{
+			ElementType: types.StringType,
+			Optional:    true,
+			MarkdownDescription: "IAM principal ARNs (roles or users) of the secret's account that the resource policy's deny " +
+				"spares, besides the readers: Terraform's own role and break-glass administrators. They still need their own " +
+				"permissions to read. Requires `readers`.",
+			Validators: []validator.Set{
+				setvalidator.ValueStringsAre(stringvalidator.RegexMatches(awsPrincipalARNPattern, "must be an IAM role or user ARN")),
+				setvalidator.AlsoRequires(path.MatchRoot("readers")),
+			},
+		},
+	}
+}
+
+var awsPrincipalARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$`)
+
+// awsReaders is the readers and administrators of m; nil when m manages
+// none.
+func awsReaders(ctx context.Context, m *awsSecretConnectionModel) (*awssecrets.Readers, error) {
+	if m.Readers.IsNull() {
+		return nil, nil
+	}
+	readers, err := setStrings(ctx, m.Readers)
+	if err != nil {
+		return nil, err
+	}
+	admins, err := setStrings(ctx, m.Administrators)
+	if err != nil {
+		return nil, err
+	}
+	return &awssecrets.Readers{Readers: readers, Administrators: admins}, nil
+}
+
+// applyReaders writes r (nil: none) into the secret's resource policy and
+// makes the grants on key match; key "" is the AWS managed key.
+func (s awsSecretStore) applyReaders(ctx context.Context, arn, key string, r *awssecrets.Readers) error {
+	if err := s.client.SetReaders(ctx, arn, r); err != nil {
+		return err
+	}
+	if key == "" {
+		return nil
+	}
+	keyARN, err := s.client.KeyARN(ctx, key)
+	if err != nil {
+		return err
+	}
+	var readers []string
+	if r != nil {
+		readers = r.Readers
+	}
+	return s.client.SyncGrants(ctx, keyARN, arn, readers)
+}
+
+// createReaders sets up the readers of a secret just created; when that
+// fails the secret is deleted again.
+func (s awsSecretStore) createReaders(ctx context.Context, m *awsSecretConnectionModel) error {
+	r, err := awsReaders(ctx, m)
+	if err != nil || r == nil {
+		return err
+	}
+	arn := m.SecretARN.ValueString()
+	if err := s.applyReaders(ctx, arn, m.KMSKeyID.ValueString(), r); err != nil {
+		if derr := s.client.Delete(ctx, arn, 0); derr != nil {
+			return fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
+		}
+		return err
+	}
+	return nil
+}
+
+// updateReaders applies a change of readers, administrators or key: the
+// grants on a key that is no longer used are revoked.
+func (s awsSecretStore) updateReaders(ctx context.Context, plan, prior *awsSecretConnectionModel) error {
+	keyChanged := !plan.KMSKeyID.Equal(prior.KMSKeyID)
+	if plan.Readers.Equal(prior.Readers) && plan.Administrators.Equal(prior.Administrators) && (!keyChanged || plan.Readers.IsNull()) {
+		return nil
+	}
+	arn := prior.SecretARN.ValueString()
+	if keyChanged && !prior.Readers.IsNull() && !prior.KMSKeyID.IsNull() {
+		if err := s.applyReaders(ctx, arn, prior.KMSKeyID.ValueString(), nil); err != nil {
+			return err
+		}
+	}
+	r, err := awsReaders(ctx, plan)
+	if err != nil {
+		return err
+	}
+	return s.applyReaders(ctx, arn, plan.KMSKeyID.ValueString(), r)
+}
+
+// deleteReaders revokes the grants of a secret about to be deleted: they
+// are on the key, which outlives the secret.
+func (s awsSecretStore) deleteReaders(ctx context.Context, m *awsSecretConnectionModel) error {
+	if m.Readers.IsNull() || m.KMSKeyID.IsNull() {
+		return nil
+	}
+	keyARN, err := s.client.KeyARN(ctx, m.KMSKeyID.ValueString())
+	if err != nil {
+		return err
+	}
+	return s.client.SyncGrants(ctx, keyARN, m.SecretARN.ValueString(), nil)
+}
+
+// readReaders records the readers the resource policy names, less those
+// of the state whose grant is gone when the key is customer-managed, and
+// the administrators.
+func (s awsSecretStore) readReaders(ctx context.Context, m *awsSecretConnectionModel) error {
+	if m.Readers.IsNull() {
+		return nil
+	}
+	arn := m.SecretARN.ValueString()
+	r, err := s.client.ReadReaders(ctx, arn)
+	if err != nil {
+		return err
+	}
+	readers := r.Readers
+	if !m.KMSKeyID.IsNull() {
+		keyARN, err := s.client.KeyARN(ctx, m.KMSKeyID.ValueString())
+		if err != nil {
+			return err
+		}
+		grants, err := s.client.ReaderGrants(ctx, keyARN, arn)
+		if err != nil {
+			return err
+		}
+		// A reader of the state without its grant is missing (the plan
+		// grants it again); one the policy names out of band stays, so that
+		// the plan removes it.
+		known, err := setStrings(ctx, m.Readers)
+		if err != nil {
+			return err
+		}
+		readers = slices.DeleteFunc(readers, func(reader string) bool {
+			return slices.Contains(known, reader) && !slices.ContainsFunc(grants, func(g awssecrets.Grant) bool { return g.Grantee == reader })
+		})
+	}
+	m.Readers = stringSet(readers)
+	if !m.Administrators.IsNull() || len(r.Administrators) > 0 {
+		m.Administrators = stringSet(r.Administrators)
+	}
+	return nil
 }
