@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -221,5 +222,11 @@ func TestAccModule_taskIdentity(t *testing.T) {
 	}
 	if got := output(t, state, "executor_config"); !regexp.MustCompile(`"serviceAccountName":"etl-task"`).MatchString(got) {
 		t.Errorf("executor_config = %s", got)
+	}
+	// The task's connection has the task as its one reader.
+	p, err := g.SecretPolicy(g.Project, "airflow-connections-etl_warehouse")
+	if err != nil || len(p.Bindings) != 1 || p.Bindings[0].Role != "roles/secretmanager.secretAccessor" ||
+		!slices.Equal(p.Bindings[0].Members, []string{"serviceAccount:" + gsa}) {
+		t.Errorf("policy of the task's connection: %+v, %v", p, err)
 	}
 }

@@ -12,3 +12,8 @@ output "member" {
   description = "The IAM member of the Kubernetes service account."
   value       = airflowiam_task_identity.this.member
 }
+
+output "connection_secrets" {
+  description = "The secret of each of the task's connections (projects/NUMBER/secrets/ID), by connection ID, for airflowiam_connection_access."
+  value       = { for id, c in airflowiam_gcp_secret_connection.this : id => c.secret_name }
+}

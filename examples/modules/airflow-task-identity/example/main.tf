@@ -11,6 +11,16 @@ module "etl" {
   workload_identity_pool_project = "gke-platform-prod"
   namespace                      = "airflow"
   kubernetes_service_account     = "etl-task"
+
+  # The warehouse connection only the etl tasks read.
+  connections = {
+    etl_warehouse = {
+      project   = "airflow-prod"
+      conn_type = "postgres"
+      host      = "warehouse.internal.example.com"
+      login     = "etl"
+    }
+  }
 }
 
 output "kubernetes_annotations" {
@@ -19,4 +29,8 @@ output "kubernetes_annotations" {
 
 output "executor_config" {
   value = module.etl.executor_config
+}
+
+output "connection_secrets" {
+  value = module.etl.connection_secrets
 }

@@ -7,7 +7,7 @@ variable "google_access_token" {
 }
 
 variable "google_endpoint" {
-  description = "One base URL for IAM, IAM Credentials and OAuth2 (a sandbox); null for Google's."
+  description = "One base URL for IAM, IAM Credentials, OAuth2, Resource Manager and Secret Manager (a sandbox); null for Google's."
   type        = string
   default     = null
 }
@@ -19,5 +19,6 @@ provider "airflowiam" {
     iamcredentials_endpoint  = var.google_endpoint
     oauth2_endpoint          = var.google_endpoint
     resourcemanager_endpoint = var.google_endpoint
+    secretmanager_endpoint   = var.google_endpoint
   }
 }
