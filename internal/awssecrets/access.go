@@ -187,14 +187,14 @@ func ownedStatements(arn string, r Readers) []statement {
 		})
 	}
 	excepted := slices.Sorted(slices.Values(append(slices.Clone(readers), r.Administrators...)))
-	deny := statement{
-		"Sid": OthersDeniedSid, "Effect": "Deny", "Principal": "*", "Action": ActionGetSecretValue, "Resource": "*",
-		"Condition": map[string]any{"StringEquals": map[string]any{"aws:PrincipalAccount": AccountOf(arn)}},
-	}
+	cond := map[string]any{"StringEquals": map[string]any{"aws:PrincipalAccount": AccountOf(arn)}}
 	if len(excepted) > 0 {
-		deny["Condition"].(map[string]any)["ArnNotEquals"] = map[string]any{"aws:PrincipalArn": slices.Compact(excepted)}
+		cond["ArnNotEquals"] = map[string]any{"aws:PrincipalArn": slices.Compact(excepted)}
 	}
-	return append(out, deny)
+	return append(out, statement{
+		"Sid": OthersDeniedSid, "Effect": "Deny", "Principal": "*", "Action": ActionGetSecretValue, "Resource": "*",
+		"Condition": cond,
+	})
 }
 
 // SetReaders writes the secret's resource policy with the owned statements

@@ -30,11 +30,20 @@ func TestReadersPolicyKeepsForeignStatements(t *testing.T) {
 	if deny["Effect"] != "Deny" || deny["Principal"] != "*" {
 		t.Fatalf("deny statement %v", deny)
 	}
-	cond := deny["Condition"].(map[string]any)
-	if cond["StringEquals"].(map[string]any)["aws:PrincipalAccount"] != "123456789012" {
-		t.Fatalf("deny is not limited to the secret's account: %v", cond)
+	var shape struct {
+		Condition struct {
+			StringEquals map[string]string   `json:"StringEquals"`
+			ArnNotEquals map[string][]string `json:"ArnNotEquals"`
+		}
 	}
-	if got := stringsOf(cond["ArnNotEquals"].(map[string]any)["aws:PrincipalArn"]); len(got) != 3 {
+	raw, _ := json.Marshal(deny)
+	if err := json.Unmarshal(raw, &shape); err != nil {
+		t.Fatal(err)
+	}
+	if shape.Condition.StringEquals["aws:PrincipalAccount"] != "123456789012" {
+		t.Fatalf("deny is not limited to the secret's account: %s", raw)
+	}
+	if got := shape.Condition.ArnNotEquals["aws:PrincipalArn"]; len(got) != 3 {
 		t.Fatalf("deny exceptions %v, want both readers and the administrator", got)
 	}
 

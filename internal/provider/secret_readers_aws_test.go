@@ -124,9 +124,12 @@ resource "airflowiam_aws_secret_connection" "test" {
 	}
 	plantForeign := func() {
 		editPolicy(t, c, name, func(doc string) string {
-			var p map[string]any
+			var p struct {
+				Version   string
+				Statement []map[string]any
+			}
 			_ = json.Unmarshal([]byte(doc), &p)
-			p["Statement"] = append(p["Statement"].([]any), map[string]any{"Sid": foreignStatementSid, "Effect": "Allow",
+			p.Statement = append(p.Statement, map[string]any{"Sid": foreignStatementSid, "Effect": "Allow",
 				"Principal": map[string]any{"AWS": role("audit")}, "Action": "secretsmanager:DescribeSecret", "Resource": "*"})
 			out, _ := json.Marshal(p)
 			return string(out)
