@@ -10,6 +10,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/setvalidator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -241,6 +242,8 @@ func awsReadersAttributes() map[string]schema.Attribute {
 	}
 }
 
+var _ secretConfigValidator[awsSecretConnectionModel] = awsSecretStore{}
+
 var awsPrincipalARNPattern = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$`)
 
 // awsReaders is the readers and administrators of m; nil when m manages
@@ -368,4 +371,21 @@ func (s awsSecretStore) readReaders(ctx context.Context, m *awsSecretConnectionM
 		m.Administrators = stringSet(r.Administrators)
 	}
 	return nil
+}
+
+// validateConfig warns when the resource policy's deny would spare no
+// administrator: unless Terraform runs as one of the readers, it could no
+// longer read the secret it manages.
+func (awsSecretStore) validateConfig(_ context.Context, config *awsSecretConnectionModel) (diags diag.Diagnostics) {
+	if config.Readers.IsNull() || config.Readers.IsUnknown() || config.Administrators.IsUnknown() {
+		return nil
+	}
+	if len(config.Administrators.Elements()) == 0 {
+		diags.AddAttributeWarning(path.Root("administrators"), "Terraform May Lock Itself Out",
+			"With readers set, the secret's resource policy denies secretsmanager:GetSecretValue to every principal of its "+
+				"account that is neither a reader nor an administrator, and no administrator is listed. Unless Terraform runs as "+
+				"one of the readers, it can no longer read the secret, and refreshing this resource fails. List the role "+
+				"Terraform runs as in administrators.")
+	}
+	return diags
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -222,4 +223,26 @@ resource "airflowiam_aws_secret_connection" "test" {
 			},
 		},
 	})
+}
+
+// TestAWSReadersLockOutWarning: readers without administrators warn that
+// Terraform may deny itself the secret; with one, or without readers, no
+// warning.
+func TestAWSReadersLockOutWarning(t *testing.T) {
+	roles := stringSet([]string{"arn:aws:iam::123456789012:role/task-a"})
+	for name, tc := range map[string]struct {
+		readers, admins types.Set
+		warn            bool
+	}{
+		"readers, no administrators": {roles, types.SetNull(types.StringType), true},
+		"readers, empty set":         {roles, stringSet(nil), true},
+		"readers and administrator":  {roles, stringSet([]string{"arn:aws:iam::123456789012:role/terraform"}), false},
+		"no readers":                 {types.SetNull(types.StringType), types.SetNull(types.StringType), false},
+	} {
+		m := &awsSecretConnectionModel{Readers: tc.readers, Administrators: tc.admins}
+		diags := awsSecretStore{}.validateConfig(context.Background(), m)
+		if got := diags.WarningsCount() == 1; got != tc.warn || diags.HasError() {
+			t.Errorf("%s: diagnostics %v, want a warning: %v", name, diags, tc.warn)
+		}
+	}
 }
