@@ -129,3 +129,23 @@ data "airflowiam_connection_access" %q {
 		},
 	})
 }
+
+// TestConnectionAccessMessages covers the explanations the acceptance test
+// cannot reach with the fake: a grant not in effect yet, a grant through a
+// policy the provider cannot see, and policies it could not read.
+func TestConnectionAccessMessages(t *testing.T) {
+	const member = "serviceAccount:task@p.iam.gserviceaccount.com"
+	const secret = "projects/p/secrets/airflow-connections-db"
+	pending := missingGrant(member, secret, []gcpsecrets.Grant{{Role: gcpsecrets.RoleSecretAccessor, Member: member}}, nil)
+	if !regexp.MustCompile(`(?s)holds roles/secretmanager\.secretAccessor on the secret, but Google does not apply it yet.*propagate`).MatchString(pending) {
+		t.Errorf("pending grant: %s", pending)
+	}
+	unseen := grantsThatRead(member, secret, nil, []string{"project p's IAM policy (403)"})
+	if !regexp.MustCompile(`(?s)cannot see \(a group it belongs to.*Not read, so grants there are not shown: project p's IAM policy \(403\)`).MatchString(unseen) {
+		t.Errorf("unseen grant: %s", unseen)
+	}
+	reader := grantsThatRead(member, secret, []gcpsecrets.Grant{{Role: gcpsecrets.RoleSecretAccessor, Member: member}}, nil)
+	if !regexp.MustCompile(`take "` + regexp.QuoteMeta(member) + `" out of the readers`).MatchString(reader) {
+		t.Errorf("a reader that should not be: %s", reader)
+	}
+}
