@@ -263,6 +263,15 @@ func awsReaders(ctx context.Context, m *awsSecretConnectionModel) (*awssecrets.R
 	return &awssecrets.Readers{Readers: readers, Administrators: admins}, nil
 }
 
+// grantedKey is the key that carries reader grants: a customer-managed one,
+// or "" for the AWS managed key, which takes none.
+func grantedKey(key types.String) string {
+	if k := key.ValueString(); k != awssecrets.DefaultKMSKey {
+		return k
+	}
+	return ""
+}
+
 // applyReaders writes r (nil: none) into the secret's resource policy and
 // makes the grants on key match; key "" is the AWS managed key.
 func (s awsSecretStore) applyReaders(ctx context.Context, arn, key string, r *awssecrets.Readers) error {
@@ -291,7 +300,7 @@ func (s awsSecretStore) createReaders(ctx context.Context, m *awsSecretConnectio
 		return err
 	}
 	arn := m.SecretARN.ValueString()
-	if err := s.applyReaders(ctx, arn, m.KMSKeyID.ValueString(), r); err != nil {
+	if err := s.applyReaders(ctx, arn, grantedKey(m.KMSKeyID), r); err != nil {
 		if derr := s.client.Delete(ctx, arn, 0); derr != nil {
 			return fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
 		}
@@ -308,8 +317,8 @@ func (s awsSecretStore) updateReaders(ctx context.Context, plan, prior *awsSecre
 		return nil
 	}
 	arn := prior.SecretARN.ValueString()
-	if keyChanged && !prior.Readers.IsNull() && !prior.KMSKeyID.IsNull() {
-		if err := s.applyReaders(ctx, arn, prior.KMSKeyID.ValueString(), nil); err != nil {
+	if keyChanged && !prior.Readers.IsNull() && grantedKey(prior.KMSKeyID) != "" {
+		if err := s.applyReaders(ctx, arn, grantedKey(prior.KMSKeyID), nil); err != nil {
 			return err
 		}
 	}
@@ -317,16 +326,16 @@ func (s awsSecretStore) updateReaders(ctx context.Context, plan, prior *awsSecre
 	if err != nil {
 		return err
 	}
-	return s.applyReaders(ctx, arn, plan.KMSKeyID.ValueString(), r)
+	return s.applyReaders(ctx, arn, grantedKey(plan.KMSKeyID), r)
 }
 
 // deleteReaders revokes the grants of a secret about to be deleted: they
 // are on the key, which outlives the secret.
 func (s awsSecretStore) deleteReaders(ctx context.Context, m *awsSecretConnectionModel) error {
-	if m.Readers.IsNull() || m.KMSKeyID.IsNull() {
+	if m.Readers.IsNull() || grantedKey(m.KMSKeyID) == "" {
 		return nil
 	}
-	keyARN, err := s.client.KeyARN(ctx, m.KMSKeyID.ValueString())
+	keyARN, err := s.client.KeyARN(ctx, grantedKey(m.KMSKeyID))
 	if err != nil {
 		return err
 	}
@@ -346,8 +355,8 @@ func (s awsSecretStore) readReaders(ctx context.Context, m *awsSecretConnectionM
 		return err
 	}
 	readers := r.Readers
-	if !m.KMSKeyID.IsNull() {
-		keyARN, err := s.client.KeyARN(ctx, m.KMSKeyID.ValueString())
+	if grantedKey(m.KMSKeyID) != "" {
+		keyARN, err := s.client.KeyARN(ctx, grantedKey(m.KMSKeyID))
 		if err != nil {
 			return err
 		}

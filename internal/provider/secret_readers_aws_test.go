@@ -246,3 +246,17 @@ func TestAWSReadersLockOutWarning(t *testing.T) {
 		}
 	}
 }
+
+// TestGrantedKey: the AWS managed key takes no grants, whether unset or
+// named by its alias.
+func TestGrantedKey(t *testing.T) {
+	for in, want := range map[types.String]string{
+		types.StringNull():                          "",
+		types.StringValue(awssecrets.DefaultKMSKey): "",
+		types.StringValue("alias/connections"):      "alias/connections",
+	} {
+		if got := grantedKey(in); got != want {
+			t.Errorf("grantedKey(%s) = %q, want %q", in, got, want)
+		}
+	}
+}
