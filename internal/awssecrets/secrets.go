@@ -181,26 +181,11 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 // Read returns the secret and its AWSCURRENT value. A secret that does not
 // exist, is scheduled for deletion or has no current value is ErrNotFound.
 func (c *Client) Read(ctx context.Context, id string) (*Secret, error) {
-	d, err := c.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	s, err := c.Describe(ctx, id)
 	if err != nil {
-		if isNotFound(err) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("describing secret %q: %w", id, err)
+		return nil, err
 	}
-	if d.DeletedDate != nil {
-		return nil, ErrNotFound
-	}
-	s := &Secret{
-		ARN:      aws.ToString(d.ARN),
-		Name:     aws.ToString(d.Name),
-		KMSKeyID: aws.ToString(d.KmsKeyId),
-		Tags:     map[string]string{},
-	}
-	for _, t := range d.Tags {
-		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	v, err := c.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: d.ARN})
+	v, err := c.SecretsManager.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(s.ARN)})
 	if err != nil {
 		if isNotFound(err) {
 			return nil, ErrNotFound
@@ -321,6 +306,30 @@ func (c *Client) SameKey(ctx context.Context, a, b string) (bool, error) {
 		return false, err
 	}
 	return arnA == arnB, nil
+}
+
+// Describe is what Read knows of a secret but its value.
+func (c *Client) Describe(ctx context.Context, id string) (*Secret, error) {
+	d, err := c.SecretsManager.DescribeSecret(ctx, &secretsmanager.DescribeSecretInput{SecretId: aws.String(id)})
+	if err != nil {
+		if isNotFound(err) {
+			return nil, ErrNotFound
+		}
+		return nil, fmt.Errorf("describing secret %q: %w", id, err)
+	}
+	if d.DeletedDate != nil {
+		return nil, ErrNotFound
+	}
+	s := &Secret{
+		ARN:      aws.ToString(d.ARN),
+		Name:     aws.ToString(d.Name),
+		KMSKeyID: aws.ToString(d.KmsKeyId),
+		Tags:     map[string]string{},
+	}
+	for _, t := range d.Tags {
+		s.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	}
+	return s, nil
 }
 
 func isNotFound(err error) bool {
