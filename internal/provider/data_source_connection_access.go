@@ -10,6 +10,8 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
+	"github.com/hashicorp/terraform-plugin-framework/diag"
+	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -33,7 +35,11 @@ const (
 // How a verdict was reached.
 const judgedObserved = "observed"
 
-var gcpSecretNamePattern = regexp.MustCompile(`^projects/[^/]+/secrets/[A-Za-z0-9_-]+$`)
+var (
+	gcpSecretNamePattern = regexp.MustCompile(`^projects/[^/]+/secrets/[A-Za-z0-9_-]+$`)
+	// awsSecretPattern is a Secrets Manager secret ARN or name.
+	awsSecretPattern = regexp.MustCompile(`^(arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|[A-Za-z0-9/_+=.@-]{1,512})$`)
+)
 
 // NewConnectionAccessDataSource returns the airflowiam_connection_access
 // data source.
@@ -49,6 +55,8 @@ type connectionAccessModel struct {
 	ID             types.String `tfsdk:"id"`
 	Secret         types.String `tfsdk:"secret"`
 	ServiceAccount types.String `tfsdk:"service_account"`
+	RoleARN        types.String `tfsdk:"role_arn"`
+	Audience       types.String `tfsdk:"audience"`
 	Expect         types.String `tfsdk:"expect"`
 	Readable       types.Bool   `tfsdk:"readable"`
 	Judged         types.String `tfsdk:"judged"`
@@ -73,6 +81,25 @@ func (d *connectionAccessDataSource) Schema(_ context.Context, _ datasource.Sche
 			"not in effect yet (IAM changes can take minutes to propagate), or each grant that lets a non-reader read " +
 			"(on the secret, or project-wide) and how to remove it. Grants through groups, folders, organizations and " +
 			"custom roles cannot be seen and are said to be so.\n\n" +
+			"AWS Secrets Manager (`secret` is an ARN or a name, with `role_arn` and `audience`): the provider's Google " +
+			"identity mints an ID token for `service_account` with `audience` (IAM Credentials `generateIdToken`), STS " +
+			"exchanges it for the role's credentials (`AssumeRoleWithWebIdentity`), as the worker's AWS connection does, " +
+			"and `GetSecretValue` is called with them, as `SecretsManagerBackend` does. When Secrets Manager refuses, " +
+			"the refusal decides (`judged = \"" + judgedObserved + "\"`). When it answers, the verdict is **evaluated, " +
+			"not observed** (`judged = \"" + judgedEvaluated + "\"`): a test environment such as moto enforces neither " +
+			"resource policies nor KMS grants, so the successful read proves only that the credentials work. The " +
+			"project's policy evaluator judges, as AWS does for a request within one account (an explicit Deny anywhere " +
+			"wins, otherwise an Allow in the secret's resource policy or the role's identity policies allows), " +
+			"`secretsmanager:GetSecretValue` over the secret's resource policy and the role's inline and attached " +
+			"policies, and `kms:Decrypt` over the secret's key: the AWS managed key `aws/secretsmanager` needs nothing, " +
+			"a customer managed key needs a grant to the role for `Decrypt` whose constraint every version of the secret " +
+			"meets (none, or `EncryptionContextSubset` on `SecretARN`), or its key policy's allow. The provider's AWS " +
+			"identity needs `iam:ListRolePolicies`, `iam:GetRolePolicy`, `iam:ListAttachedRolePolicies`, " +
+			"`iam:GetPolicy`, `iam:GetPolicyVersion`, `secretsmanager:DescribeSecret`, " +
+			"`secretsmanager:GetResourcePolicy`, `kms:DescribeKey`, `kms:GetKeyPolicy` and `kms:ListGrants`. A failure " +
+			"names the statement or grant at fault and the fix: a reader without the resource-policy allow, a reader " +
+			"without its key grant, or each statement and grant that lets a non-reader read. Permissions boundaries, " +
+			"service control policies and session policies are not evaluated.\n\n" +
 			"Inside a `check` block a failure is a warning. The secret's value is never stored in state or logged.",
 		Attributes: map[string]schema.Attribute{
 			"id": schema.StringAttribute{
@@ -81,17 +108,33 @@ func (d *connectionAccessDataSource) Schema(_ context.Context, _ datasource.Sche
 			},
 			"secret": schema.StringAttribute{
 				Required: true,
-				MarkdownDescription: "The connection's secret: for Secret Manager `projects/PROJECT/secrets/SECRET_ID`. Use the " +
-					"`secret_name` of an `airflowiam_gcp_secret_connection`: it is known only once the secret exists, so the " +
-					"proof waits for the secret (its `id` is known at plan time, before the secret is created).",
-				Validators: []validator.String{stringvalidator.RegexMatches(gcpSecretNamePattern,
-					"must be a Secret Manager secret name, projects/PROJECT/secrets/SECRET_ID")},
+				MarkdownDescription: "The connection's secret: for Secret Manager `projects/PROJECT/secrets/SECRET_ID`, the " +
+					"`secret_name` of an `airflowiam_gcp_secret_connection`; for Secrets Manager the secret's ARN or name, the " +
+					"`secret_arn` of an `airflowiam_aws_secret_connection`. Both are known only once the secret exists, so the " +
+					"proof waits for the secret (an `id` is known at plan time, before the secret is created).",
+				Validators: []validator.String{stringvalidator.Any(
+					stringvalidator.RegexMatches(gcpSecretNamePattern, "must be a Secret Manager secret name, projects/PROJECT/secrets/SECRET_ID"),
+					stringvalidator.RegexMatches(awsSecretPattern, "must be a Secrets Manager secret ARN or name"),
+				)},
 			},
 			"service_account": schema.StringAttribute{
 				Required: true,
 				MarkdownDescription: "Email of the Google service account the task runs as (for example " +
-					"`airflowiam_task_identity.x.google_service_account`). The provider's identity impersonates it.",
+					"`airflowiam_task_identity.x.google_service_account`). The provider's identity impersonates it; on AWS it " +
+					"mints the account's ID token, which `role_arn` trusts.",
 				Validators: []validator.String{serviceAccountEmailValidator()},
+			},
+			"role_arn": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Secrets Manager only, and required there: the reader role the task's ID token is " +
+					"exchanged for (for example `airflowiam_web_identity_role.x.arn`), in the secret's account.",
+				Validators: []validator.String{stringvalidator.RegexMatches(roleARNPattern, "must be an IAM role ARN, such as arn:aws:iam::123456789012:role/airflow")},
+			},
+			"audience": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "Secrets Manager only, and required there: the audience of the ID token, as the role's trust " +
+					"policy expects it (the `audience` of the `airflowiam_web_identity_role`).",
+				Validators: []validator.String{stringvalidator.LengthAtLeast(1)},
 			},
 			"expect": schema.StringAttribute{
 				Optional: true,
@@ -105,7 +148,9 @@ func (d *connectionAccessDataSource) Schema(_ context.Context, _ datasource.Sche
 			},
 			"judged": schema.StringAttribute{
 				Computed:            true,
-				MarkdownDescription: "How the verdict was reached: `" + judgedObserved + "` when the service itself answered.",
+				MarkdownDescription: "How the verdict was reached: `" + judgedObserved + "` when the service itself decided " +
+					"(Google; a refusal by Secrets Manager), `" + judgedEvaluated + "` when the policy evaluator did (a read " +
+					"Secrets Manager did not refuse).",
 			},
 			"finding": schema.StringAttribute{
 				Computed:            true,
@@ -125,28 +170,72 @@ func (d *connectionAccessDataSource) Read(ctx context.Context, req datasource.Re
 	if resp.Diagnostics.HasError() {
 		return
 	}
-	google := googleClientFrom(d.data, resp.Diagnostics.AddError)
-	secrets := gcpSecretsClientFrom(d.data, resp.Diagnostics.AddError)
-	if google == nil || secrets == nil {
-		return
-	}
-	p := gcpAccessProof{google: google, secrets: secrets, secret: cfg.Secret.ValueString(), account: cfg.ServiceAccount.ValueString()}
 	expect := cfg.Expect.ValueString()
 	if expect == "" {
 		expect = expectAllowed
 	}
-	readable, finding, failure := p.run(ctx, expect)
-	tflog.Debug(ctx, "connection access", map[string]any{"secret": p.secret, "identity": p.member(), "readable": readable})
+	var v accessVerdict
+	var identity string
+	var failure *accessFailure
+	if gcpSecretNamePattern.MatchString(cfg.Secret.ValueString()) {
+		identity, v, failure = d.readGCP(ctx, cfg, expect, &resp.Diagnostics)
+	} else {
+		identity, v, failure = d.readAWS(ctx, cfg, expect, &resp.Diagnostics)
+	}
+	if resp.Diagnostics.HasError() {
+		return
+	}
+	tflog.Debug(ctx, "connection access", map[string]any{"secret": cfg.Secret.ValueString(), "identity": identity, "readable": v.readable, "judged": v.judged})
 	if failure != nil {
 		resp.Diagnostics.AddError(failure.summary, failure.detail)
 		return
 	}
 	state := cfg
-	state.ID = types.StringValue(p.secret + "|" + p.member())
-	state.Readable = types.BoolValue(readable)
-	state.Judged = types.StringValue(judgedObserved)
-	state.Finding = types.StringValue(finding)
+	state.ID = types.StringValue(cfg.Secret.ValueString() + "|" + identity)
+	state.Readable = types.BoolValue(v.readable)
+	state.Judged = types.StringValue(v.judged)
+	state.Finding = types.StringValue(v.finding)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+}
+
+func (d *connectionAccessDataSource) readGCP(ctx context.Context, cfg connectionAccessModel, expect string, diags *diag.Diagnostics) (string, accessVerdict, *accessFailure) {
+	for _, a := range []struct {
+		name string
+		v    types.String
+	}{{"role_arn", cfg.RoleARN}, {"audience", cfg.Audience}} {
+		if !a.v.IsNull() {
+			diags.AddAttributeError(path.Root(a.name), "Attribute Not For Secret Manager", a.name+" is for a Secrets Manager secret only.")
+		}
+	}
+	google := googleClientFrom(d.data, diags.AddError)
+	secrets := gcpSecretsClientFrom(d.data, diags.AddError)
+	if google == nil || secrets == nil || diags.HasError() {
+		return "", accessVerdict{}, nil
+	}
+	p := gcpAccessProof{google: google, secrets: secrets, secret: cfg.Secret.ValueString(), account: cfg.ServiceAccount.ValueString()}
+	readable, finding, failure := p.run(ctx, expect)
+	return p.member(), accessVerdict{readable: readable, judged: judgedObserved, finding: finding}, failure
+}
+
+func (d *connectionAccessDataSource) readAWS(ctx context.Context, cfg connectionAccessModel, expect string, diags *diag.Diagnostics) (string, accessVerdict, *accessFailure) {
+	for _, a := range []struct {
+		name string
+		v    types.String
+	}{{"role_arn", cfg.RoleARN}, {"audience", cfg.Audience}} {
+		if a.v.IsNull() {
+			diags.AddAttributeError(path.Root(a.name), "Missing Attribute", a.name+" is required for a Secrets Manager secret.")
+		}
+	}
+	google := googleClientFrom(d.data, diags.AddError)
+	iam := awsClientFrom(d.data, diags.AddError)
+	secrets := awsSecretsClientFrom(d.data, diags.AddError)
+	if google == nil || iam == nil || secrets == nil || diags.HasError() {
+		return "", accessVerdict{}, nil
+	}
+	p := awsAccessProof{google: google, iam: iam, secrets: secrets, secret: cfg.Secret.ValueString(), role: cfg.RoleARN.ValueString(),
+		account: cfg.ServiceAccount.ValueString(), audience: cfg.Audience.ValueString()}
+	v, failure := p.run(ctx, expect)
+	return p.role, v, failure
 }
 
 // accessFailure is the one error of a proof that did not hold.
