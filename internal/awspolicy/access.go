@@ -85,43 +85,58 @@ func EvaluateAccess(policies []NamedPolicy, req AccessRequest) AccessDecision {
 	}
 	ctx["aws:PrincipalArn"] = []string{req.PrincipalARN}
 	ctx["aws:PrincipalAccount"] = []string{req.Account}
-	var d AccessDecision
-	var maybeAllow, maybeDeny []string
+	var t accessTally
 	for _, p := range policies {
 		if p.Doc == nil {
 			continue
 		}
 		env := newRequestEnv(p.Doc, WebIdentityRequest{Context: ctx})
 		for i, st := range p.Doc.Statements {
-			ref := StatementRef{Policy: p.Name, Index: i, Sid: st.Sid}
 			m, delegates, why := judgeAccess(st, p.Resource, req, env)
-			switch {
-			case m == triFalse:
-			case st.Effect == "Deny" && m == triTrue && d.Deny == nil:
-				d.Deny = &ref
-			case st.Effect == "Deny" && m == triUnknown:
-				maybeDeny = append(maybeDeny, ref.String()+": "+why)
-			case st.Effect == "Allow" && m == triUnknown:
-				maybeAllow = append(maybeAllow, ref.String()+": "+why)
-			case st.Effect == "Allow" && delegates:
-				d.Delegated = true
-			case st.Effect == "Allow" && p.Resource:
-				d.ResourceAllows = append(d.ResourceAllows, ref)
-			case st.Effect == "Allow":
-				d.IdentityAllows = append(d.IdentityAllows, ref)
-			}
+			t.add(StatementRef{Policy: p.Name, Index: i, Sid: st.Sid}, st.Effect == "Deny", p.Resource, m, delegates, why)
 		}
 	}
+	return t.decision()
+}
+
+// accessTally collects how the statements fared.
+type accessTally struct {
+	d                     AccessDecision
+	maybeAllow, maybeDeny []string
+}
+
+func (t *accessTally) add(ref StatementRef, deny, resource bool, m tri, delegates bool, why string) {
+	switch {
+	case m == triFalse:
+	case m == triUnknown && deny:
+		t.maybeDeny = append(t.maybeDeny, ref.String()+": "+why)
+	case m == triUnknown:
+		t.maybeAllow = append(t.maybeAllow, ref.String()+": "+why)
+	case deny:
+		if t.d.Deny == nil {
+			t.d.Deny = &ref
+		}
+	case delegates:
+		t.d.Delegated = true
+	case resource:
+		t.d.ResourceAllows = append(t.d.ResourceAllows, ref)
+	default:
+		t.d.IdentityAllows = append(t.d.IdentityAllows, ref)
+	}
+}
+
+func (t *accessTally) decision() AccessDecision {
+	d := t.d
 	allowed := len(d.ResourceAllows)+len(d.IdentityAllows) > 0
 	switch {
 	case d.Deny != nil:
 		d.Verdict = VerdictDenied
-	case allowed && len(maybeDeny) > 0:
-		d.Verdict, d.Unjudged = VerdictUnknown, maybeDeny
+	case allowed && len(t.maybeDeny) > 0:
+		d.Verdict, d.Unjudged = VerdictUnknown, t.maybeDeny
 	case allowed:
 		d.Verdict = VerdictAllowed
-	case len(maybeAllow) > 0:
-		d.Verdict, d.Unjudged = VerdictUnknown, maybeAllow
+	case len(t.maybeAllow) > 0:
+		d.Verdict, d.Unjudged = VerdictUnknown, t.maybeAllow
 	default:
 		d.Verdict = VerdictDenied
 	}
@@ -137,7 +152,7 @@ func judgeAccess(st Statement, resource bool, req AccessRequest, env *requestEnv
 		named, byAccount := awsPrincipalNamed(st.Principal, req)
 		if len(st.NotPrincipal) > 0 {
 			n, a := awsPrincipalNamed(st.NotPrincipal, req)
-			named, byAccount = !(n || a), false
+			named, byAccount = !n && !a, false
 		}
 		if !named && !byAccount {
 			return triFalse, false, ""

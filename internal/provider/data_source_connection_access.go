@@ -147,7 +147,7 @@ func (d *connectionAccessDataSource) Schema(_ context.Context, _ datasource.Sche
 				MarkdownDescription: "Whether the identity read the connection.",
 			},
 			"judged": schema.StringAttribute{
-				Computed:            true,
+				Computed: true,
 				MarkdownDescription: "How the verdict was reached: `" + judgedObserved + "` when the service itself decided " +
 					"(Google; a refusal by Secrets Manager), `" + judgedEvaluated + "` when the policy evaluator did (a read " +
 					"Secrets Manager did not refuse).",

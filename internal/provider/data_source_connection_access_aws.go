@@ -97,7 +97,7 @@ type awsEvaluation struct {
 	key    *awssecrets.KeyAccess
 	// keyPolicy is the judgement of kms:Decrypt by the key policy and the
 	// identity policies, for a customer managed key without a grant.
-	keyPolicy awspolicy.AccessDecision
+	keyPolicy   awspolicy.AccessDecision
 	keyByPolicy bool
 }
 
