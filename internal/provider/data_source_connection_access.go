@@ -198,13 +198,15 @@ func (d *connectionAccessDataSource) Read(ctx context.Context, req datasource.Re
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
+// awsOnly are the attributes of a Secrets Manager proof, by name.
+func (m connectionAccessModel) awsOnly() map[string]types.String {
+	return map[string]types.String{"role_arn": m.RoleARN, "audience": m.Audience}
+}
+
 func (d *connectionAccessDataSource) readGCP(ctx context.Context, cfg connectionAccessModel, expect string, diags *diag.Diagnostics) (string, accessVerdict, *accessFailure) {
-	for _, a := range []struct {
-		name string
-		v    types.String
-	}{{"role_arn", cfg.RoleARN}, {"audience", cfg.Audience}} {
-		if !a.v.IsNull() {
-			diags.AddAttributeError(path.Root(a.name), "Attribute Not For Secret Manager", a.name+" is for a Secrets Manager secret only.")
+	for name, v := range cfg.awsOnly() {
+		if !v.IsNull() {
+			diags.AddAttributeError(path.Root(name), "Attribute Not For Secret Manager", name+" is for a Secrets Manager secret only.")
 		}
 	}
 	google := googleClientFrom(d.data, diags.AddError)
@@ -218,12 +220,9 @@ func (d *connectionAccessDataSource) readGCP(ctx context.Context, cfg connection
 }
 
 func (d *connectionAccessDataSource) readAWS(ctx context.Context, cfg connectionAccessModel, expect string, diags *diag.Diagnostics) (string, accessVerdict, *accessFailure) {
-	for _, a := range []struct {
-		name string
-		v    types.String
-	}{{"role_arn", cfg.RoleARN}, {"audience", cfg.Audience}} {
-		if a.v.IsNull() {
-			diags.AddAttributeError(path.Root(a.name), "Missing Attribute", a.name+" is required for a Secrets Manager secret.")
+	for name, v := range cfg.awsOnly() {
+		if v.IsNull() {
+			diags.AddAttributeError(path.Root(name), "Missing Attribute", name+" is required for a Secrets Manager secret.")
 		}
 	}
 	google := googleClientFrom(d.data, diags.AddError)

@@ -161,6 +161,16 @@ resource "airflowiam_aws_secret_connection" "open" {
 				ExpectError: regexp.MustCompile(`(?s)Connection Readable By A Non-Reader.*` + wrapped(`statement 0 (Sid "ReadAll") of inline policy "read-all" of role `+id+`-b`) +
 					".*" + wrapped("set readers on the airflowiam_aws_secret_connection")),
 			},
+			{
+				// A Secrets Manager proof needs the role and the audience.
+				Config: config(fmt.Sprintf(`
+data "airflowiam_connection_access" "incomplete" {
+  secret          = %q
+  service_account = %q
+}
+`, "airflow/connections/"+id, g.Worker)),
+				ExpectError: regexp.MustCompile(`(?s)audience is required for a Secrets Manager secret.*role_arn is required|role_arn is required.*audience is required`),
+			},
 		},
 	})
 }
