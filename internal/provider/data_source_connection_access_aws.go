@@ -172,7 +172,8 @@ func (e *awsEvaluation) verdict(p awsAccessProof, arn, refused, expect string) (
 			p.role, arn, expectDenied, e.allowing(p, arn))}
 	case !v.readable && expect == expectAllowed:
 		return v, &accessFailure{"Connection Not Readable", fmt.Sprintf("%s cannot read %s (evaluated, not observed: the read "+
-			"itself succeeded, as the service does not enforce the policies).\n\n%s", p.role, arn, e.missing(p, arn))}
+			"itself succeeded, because the service did not enforce what the evaluator found; moto enforces neither resource "+
+			"policies nor key grants, and against AWS a success means something the evaluator does not see allows it).\n\n%s", p.role, arn, e.missing(p, arn))}
 	}
 	return v, nil
 }
