@@ -224,7 +224,8 @@ func awsReadersAttributes() map[string]schema.Attribute {
 				awssecrets.ReadersSid + "` and `" + awssecrets.OthersDeniedSid + "`) are kept. Unset, the resource policy is " +
 				"left alone.\n\n**Lock-out warning:** the deny applies to every principal of the account not listed, Terraform's " +
 				"own identity included: list the role Terraform runs as in `administrators`, or it can no longer read the " +
-				"secret (and so refresh this resource). A root user or an administrator can always delete the resource policy.",
+				"secret (and so refresh this resource). A root user or an administrator can always delete the resource policy.\n\n" +
+				"Prove who reads the connection with the `airflowiam_connection_access` data source (`role_arn`).",
 			Validators: []validator.Set{setvalidator.ValueStringsAre(stringvalidator.RegexMatches(roleARNPattern,
 				"must be an IAM role ARN, such as arn:aws:iam::123456789012:role/airflow-task"))},
 		},
