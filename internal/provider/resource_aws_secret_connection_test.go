@@ -509,6 +509,15 @@ resource "airflowiam_aws_secret_connection" "json" {
 // returns the fields Airflow sees, extra decoded.
 func airflowResolves(t *testing.T, python string, env []string, m *acctest.Moto, prefix, sep string, ids ...string) map[string]map[string]any {
 	t.Helper()
+	return airflowResolvesAs(t, python, env, m, []string{"AWS_ACCESS_KEY_ID=" + m.AccessKeyID, "AWS_SECRET_ACCESS_KEY=" + m.SecretAccessKey}, prefix, sep, ids...)
+}
+
+// airflowResolvesAs is airflowResolves with the given AWS credentials in
+// the environment (boto3's default chain, which SecretsManagerBackend uses
+// when it has no aws_conn_id). Under the key "__caller__" it also returns
+// the ARN STS GetCallerIdentity names for those credentials.
+func airflowResolvesAs(t *testing.T, python string, env []string, m *acctest.Moto, creds []string, prefix, sep string, ids ...string) map[string]map[string]any {
+	t.Helper()
 	out := filepath.Join(t.TempDir(), "resolved.json")
 	script := `
 import json, sys
@@ -522,6 +531,8 @@ for conn_id in sys.argv[2:]:
         continue
     result[conn_id] = {"conn_type": c.conn_type, "host": c.host, "login": c.login, "password": c.password,
                        "schema": c.schema, "port": c.port, "extra": json.loads(c.extra) if c.extra else None}
+import boto3
+result["__caller__"] = {"arn": boto3.client("sts").get_caller_identity()["Arn"]}
 with open(sys.argv[1], "w") as f:
     json.dump(result, f)
 `
@@ -530,9 +541,9 @@ with open(sys.argv[1], "w") as f:
 	cmd.Env = append(env,
 		"AIRFLOW__SECRETS__BACKEND=airflow.providers.amazon.aws.secrets.secrets_manager.SecretsManagerBackend",
 		"AIRFLOW__SECRETS__BACKEND_KWARGS="+string(kwargs),
-		"AWS_ACCESS_KEY_ID="+m.AccessKeyID, "AWS_SECRET_ACCESS_KEY="+m.SecretAccessKey,
-		"AWS_DEFAULT_REGION="+m.Region, "AWS_ENDPOINT_URL_SECRETS_MANAGER="+m.URL,
+		"AWS_DEFAULT_REGION="+m.Region, "AWS_ENDPOINT_URL="+m.URL,
 	)
+	cmd.Env = append(cmd.Env, creds...)
 	if output, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("Airflow could not resolve the connections: %v\n%s", err, output)
 	}
