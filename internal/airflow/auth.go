@@ -62,32 +62,21 @@ func (c *Client) authorization(ctx context.Context, version string) (header, jwt
 }
 
 // accessToken returns the cached Airflow 3 JWT, logging in first when there
-// is none. Concurrent callers wait for one shared login.
+// is none. Concurrent callers wait for one shared login; a failed login
+// (after its retries) is remembered and returned to every caller (see
+// shared).
 func (c *Client) accessToken(ctx context.Context) (string, error) {
-	c.jwtMu.Lock()
-	defer c.jwtMu.Unlock()
-	if c.jwt != "" {
-		return c.jwt, nil
-	}
-	jwt, err := c.login(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.jwt = jwt
-	return jwt, nil
+	return c.jwt.get(ctx, c.login)
 }
 
 // invalidateToken forgets the cached JWT if it is still the refused one; if
 // another caller already replaced it, the new token is kept.
 func (c *Client) invalidateToken(refused string) {
-	c.jwtMu.Lock()
-	defer c.jwtMu.Unlock()
-	if c.jwt == refused {
-		c.jwt = ""
-	}
+	c.jwt.forget(refused)
 }
 
-// login obtains a JWT from POST {endpoint}/auth/token.
+// login obtains a JWT from POST {endpoint}/auth/token. The POST is retried
+// like an idempotent request: a repeated login only issues another token.
 func (c *Client) login(ctx context.Context) (string, error) {
 	u := c.endpoint + tokenPath
 	body, err := json.Marshal(struct {
@@ -99,7 +88,7 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	}
 
 	c.log(ctx, "requesting an Airflow access token", map[string]any{"url": u, "username": c.username})
-	resp, err := c.send(ctx, http.MethodPost, u, body, "")
+	resp, err := c.send(ctx, outgoing{method: http.MethodPost, url: u, body: body, retry: true})
 	if err != nil {
 		return "", fmt.Errorf("obtaining an Airflow access token as %q: %w", c.username, err)
 	}

@@ -23,7 +23,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
@@ -44,10 +43,14 @@ const (
 var Versions = []string{VersionAuto, VersionV1, VersionV2}
 
 const (
-	defaultTimeout      = 60 * time.Second
+	// DefaultRequestTimeout bounds each attempt of a request (Config.RequestTimeout).
+	DefaultRequestTimeout = 60 * time.Second
+	// With these defaults a request is sent at most 5 times and waits at
+	// most 0.75s + 1.5s + 3s + 4s = 9.25s in all between attempts, so
+	// against a server that answers 503 at once it gives up in about 10s.
 	defaultMaxRetries   = 4
 	defaultRetryWaitMin = 500 * time.Millisecond
-	defaultRetryWaitMax = 8 * time.Second
+	defaultRetryWaitMax = 4 * time.Second
 	defaultUserAgent    = "airflowiam-go-client"
 
 	// healthPath is public on Airflow 3 and missing (404) on Airflow 2.
@@ -71,16 +74,20 @@ type Config struct {
 	Token string
 	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
 	APIVersion string
-	// HTTPClient is the HTTP client to use; nil means a client with a 60s
-	// timeout.
+	// HTTPClient is the HTTP client to use; nil means a default client.
 	HTTPClient *http.Client
+	// RequestTimeout bounds each attempt of a request, from sending it to
+	// reading the whole answer; an attempt that runs out is retried like a
+	// lost answer. 0 means DefaultRequestTimeout; a negative value means no
+	// limit but the caller's context.
+	RequestTimeout time.Duration
 	// UserAgent is sent in the User-Agent header.
 	UserAgent string
 	// MaxRetries bounds the retries of one request: 0 means the default
 	// (4), a negative value disables retries.
 	MaxRetries int
 	// RetryWaitMin and RetryWaitMax bound the wait between retries; 0
-	// means the defaults (500ms and 8s).
+	// means the defaults (500ms and 4s).
 	RetryWaitMin, RetryWaitMax time.Duration
 	// Logger, when set, receives debug messages. It is never given
 	// passwords, tokens, Authorization headers or request/response bodies.
@@ -96,6 +103,7 @@ type Client struct {
 	token             string
 	configuredVersion string
 	httpClient        *http.Client
+	requestTimeout    time.Duration
 	userAgent         string
 	maxRetries        int
 	retryWaitMin      time.Duration
@@ -105,13 +113,10 @@ type Client struct {
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 
-	// versionMu serialises the version probe; version is its result.
-	versionMu sync.Mutex
-	version   string
-
-	// jwtMu serialises Airflow 3 logins; jwt is the current access token.
-	jwtMu sync.Mutex
-	jwt   string
+	// version is the probed API version, jwt the Airflow 3 access token:
+	// each obtained once for all callers, a failure shared (see shared).
+	version shared[string]
+	jwt     shared[string]
 
 	// snap is the connections listed for refreshes (see ReadConnection).
 	snap snapshot
@@ -137,6 +142,7 @@ func NewClient(cfg Config) (*Client, error) {
 		token:             cfg.Token,
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
+		requestTimeout:    cfg.RequestTimeout,
 		userAgent:         cfg.UserAgent,
 		maxRetries:        cfg.MaxRetries,
 		retryWaitMin:      cfg.RetryWaitMin,
@@ -181,11 +187,18 @@ func checkCredentials(cfg Config) error {
 }
 
 // applyDefaults fills in what the configuration left unset: the HTTP
-// client, the user agent and the retry policy (a negative MaxRetries means
-// no retries; a maximum wait below the minimum is raised to it).
+// client, the per-request timeout, the user agent and the retry policy (a
+// negative MaxRetries means no retries; a maximum wait below the minimum is
+// raised to it).
 func (c *Client) applyDefaults() {
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{Timeout: defaultTimeout}
+		c.httpClient = &http.Client{}
+	}
+	switch {
+	case c.requestTimeout == 0:
+		c.requestTimeout = DefaultRequestTimeout
+	case c.requestTimeout < 0:
+		c.requestTimeout = 0
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
@@ -254,27 +267,18 @@ func (c *Client) Endpoint() string {
 // APIVersion returns VersionV1 or VersionV2. When the client was configured
 // with VersionAuto it probes GET /api/v2/monitor/health once (2xx means v2,
 // 404 means v1) and remembers the answer; concurrent callers share one
-// probe. A failed probe is not remembered.
+// probe, and a failed probe (after its retries) is remembered too: every
+// caller gets its error at once (see shared).
 func (c *Client) APIVersion(ctx context.Context) (string, error) {
 	if c.configuredVersion != VersionAuto {
 		return c.configuredVersion, nil
 	}
-	c.versionMu.Lock()
-	defer c.versionMu.Unlock()
-	if c.version != "" {
-		return c.version, nil
-	}
-	v, err := c.probeVersion(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.version = v
-	return v, nil
+	return c.version.get(ctx, c.probeVersion)
 }
 
 func (c *Client) probeVersion(ctx context.Context) (string, error) {
 	u := c.endpoint + healthPath
-	resp, err := c.send(ctx, http.MethodGet, u, nil, "")
+	resp, err := c.send(ctx, outgoing{method: http.MethodGet, url: u, retry: true})
 	if err != nil {
 		return "", fmt.Errorf("detecting the Airflow API version: %w", err)
 	}

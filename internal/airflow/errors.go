@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -30,13 +31,27 @@ type APIError struct {
 	// AuthMethod describes how the client authenticated; it is set for 401
 	// and 403 answers and for failed Airflow 3 logins.
 	AuthMethod string
+	// Attempts is set when the client gave up retrying: the request was
+	// sent Attempts times over Elapsed and this is the last answer.
+	Attempts int
+	Elapsed  time.Duration
+
+	// uncertain: an attempt before the one answered may have reached
+	// Airflow (see response.uncertain).
+	uncertain bool
 }
 
 // Error formats the error as "METHOD URL: 404 Not Found: detail", followed
-// by " (auth method: ...)" when AuthMethod is set.
+// by " (auth method: ...)" when AuthMethod is set. After retries it reads
+// "METHOD URL: gave up after 5 attempts over 9.3s; last answer: 503
+// Service Unavailable: detail".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d", e.Method, e.URL, e.StatusCode)
+	fmt.Fprintf(&b, "%s %s: ", e.Method, e.URL)
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, "gave up after %d attempts over %s; last answer: ", e.Attempts, roundElapsed(e.Elapsed))
+	}
+	fmt.Fprintf(&b, "%d", e.StatusCode)
 	if text := http.StatusText(e.StatusCode); text != "" {
 		b.WriteString(" ")
 		b.WriteString(text)
@@ -74,6 +89,10 @@ func newAPIError(method, rawURL string, resp *response, authMethod string) *APIE
 		URL:        rawURL,
 		StatusCode: resp.status,
 		Detail:     errorDetail(resp.body),
+		uncertain:  resp.uncertain,
+	}
+	if resp.gaveUp {
+		e.Attempts, e.Elapsed = resp.attempts, resp.elapsed
 	}
 	if resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden {
 		e.AuthMethod = authMethod

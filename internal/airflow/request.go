@@ -3,19 +3,32 @@ package airflow
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // call sends an authenticated request to path (relative to /api/{version},
 // already escaped) and decodes a 2xx JSON answer into out (when out is not
 // nil). in, when not nil, is sent as the JSON body. Non-2xx answers become
-// an *APIError.
-//
-// With an Airflow 3 login, a 401 (expired or revoked JWT) makes it log in
-// again once and repeat the request once; a second 401 is returned.
+// an *APIError. Idempotent methods are retried (see send); a POST is not.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
+	return c.do(ctx, method, path, query, in, out, idempotentMethod(method))
+}
+
+// do is call with the retry decision made by the caller: a POST is retried
+// only by a caller that resolves a repeat whose earlier attempt may have
+// acted (the *APIError then says so, see outcomeUnknown).
+//
+// A DELETE answered 404 after such an attempt has succeeded: the earlier
+// attempt deleted it.
+//
+// With an Airflow 3 login, a refused token (401, or 403 saying the JWT is
+// invalid, see tokenRefused) makes it log in again once and repeat the
+// request once; a second refusal is returned.
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, retry bool) error {
 	version, err := c.APIVersion(ctx)
 	if err != nil {
 		return err
@@ -32,19 +45,33 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		}
 	}
 
+	// uncertain carries over a re-login: the attempts before it count.
+	uncertain := false
 	for relogged := false; ; relogged = true {
 		authorization, jwt, err := c.authorization(ctx, version)
 		if err != nil {
 			return err
 		}
-		resp, err := c.send(ctx, method, u, body, authorization)
+		resp, err := c.send(ctx, outgoing{method: method, url: u, body: body, authorization: authorization, retry: retry})
+		var retryErr *RetryError
+		if errors.As(err, &retryErr) {
+			retryErr.uncertain = retryErr.uncertain || uncertain
+		}
 		if err != nil {
 			return err
 		}
-		if resp.status == http.StatusUnauthorized && !relogged && c.usesLogin(version) {
-			c.log(ctx, "Airflow refused the access token; logging in again", map[string]any{"method": method, "url": u})
+		resp.uncertain = resp.uncertain || uncertain
+		uncertain = resp.uncertain
+		if !relogged && c.usesLogin(version) && tokenRefused(resp) {
+			c.log(ctx, "Airflow refused the access token; logging in again",
+				map[string]any{"method": method, "url": u, "status": resp.status})
 			c.invalidateToken(jwt)
 			continue
+		}
+		if method == http.MethodDelete && resp.status == http.StatusNotFound && resp.uncertain {
+			c.log(ctx, "Airflow HTTP request: 404 to a repeated DELETE; an earlier attempt deleted it",
+				map[string]any{"method": method, "url": u})
+			return nil
 		}
 		if resp.status < 200 || resp.status >= 300 {
 			return newAPIError(method, u, resp, c.authMethod(version))
@@ -54,4 +81,32 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 		}
 		return decodeBody(method, u, resp, out)
 	}
+}
+
+// tokenRefused reports whether Airflow refused the bearer token itself (as
+// opposed to the user's permissions): any 401, or a 403 whose detail says
+// the JWT is invalid. Airflow 3 answers 401 "Token Expired" to an expired
+// JWT and 403 "Invalid JWT token" to one it cannot validate (a bad
+// signature, for example after the API server's JWT secret changed, or a
+// revoked token): airflow/api_fastapi/core_api/security.py,
+// resolve_user_from_token, and
+// airflow/api_fastapi/auth/managers/base_auth_manager.py,
+// get_user_from_token. A missing permission is 403 "Forbidden" and is not
+// a refused token.
+func tokenRefused(resp *response) bool {
+	switch resp.status {
+	case http.StatusUnauthorized:
+		return true
+	case http.StatusForbidden:
+		detail := strings.ToLower(errorDetail(resp.body))
+		if !strings.Contains(detail, "token") && !strings.Contains(detail, "jwt") {
+			return false
+		}
+		for _, word := range []string{"invalid", "expired", "revoked"} {
+			if strings.Contains(detail, word) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -19,26 +20,99 @@ import (
 // maxBodyBytes bounds how much of a response body is read.
 const maxBodyBytes = 16 << 20
 
-// response is a fully read HTTP response.
+// response is a fully read HTTP response, with what it took to get it.
 type response struct {
 	status int
 	header http.Header
 	body   []byte
+
+	// attempts is how many times the request was sent, over elapsed.
+	attempts int
+	elapsed  time.Duration
+	// gaveUp: the status is retryable but the attempts ran out.
+	gaveUp bool
+	// uncertain: an attempt before the last may have reached Airflow, so
+	// the last answer may be to a repeat of a request that already acted
+	// (a 409 to a create, a 404 to a delete).
+	uncertain bool
 }
 
-// send performs one logical request, retrying on 429, 502, 503 and 504 and
-// on connection resets, unexpected EOFs and refused connections, at most
-// c.maxRetries times. When retries run out on a retryable status, the last
-// response is returned (not an error), so that the caller can report it.
-// body is nil for requests without a body; it is re-sent on every attempt.
-func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, authorization string) (*response, error) {
-	attempts := c.maxRetries + 1
+// outgoing is one logical request.
+type outgoing struct {
+	method, url   string
+	body          []byte // nil: no body; re-sent on every attempt
+	authorization string
+	// retry: the request may be sent again after a failure, because it is
+	// idempotent or because its caller resolves a repeat (see
+	// response.uncertain and RetryError.uncertain).
+	retry bool
+}
+
+// idempotentMethod reports whether sending a request twice has the effect
+// of sending it once (RFC 9110, section 9.2.2).
+func idempotentMethod(method string) bool {
+	switch method {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+// RetryError is a request that failed without an answer (reset, refused,
+// truncated body, timeout) on every one of its attempts.
+type RetryError struct {
+	Method, URL string
+	// Attempts is how many times the request was sent, over Elapsed.
+	Attempts int
+	Elapsed  time.Duration
+	// Err is the failure of the last attempt.
+	Err error
+
+	uncertain bool
+}
+
+func (e *RetryError) Error() string {
+	if e.Attempts <= 1 {
+		return fmt.Sprintf("%s %s: %v", e.Method, e.URL, e.Err)
+	}
+	return fmt.Sprintf("%s %s: gave up after %d attempts over %s; last error: %v",
+		e.Method, e.URL, e.Attempts, roundElapsed(e.Elapsed), e.Err)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// roundElapsed rounds a duration for messages: 12.4s, 850ms.
+func roundElapsed(d time.Duration) time.Duration {
+	if d >= time.Second {
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
+}
+
+// errAttemptTimeout marks an attempt that got no complete answer within the
+// per-request timeout.
+var errAttemptTimeout = errors.New("no complete answer within the per-request timeout")
+
+// send performs one logical request. A request with retry set is sent
+// again, at most c.maxRetries times, after 429, 500, 502, 503 and 504 and
+// after connection resets, refused connections, unexpected EOFs (a body
+// shorter than its Content-Length) and attempts that time out. When the
+// attempts run out on a retryable status, the last response is returned
+// (not an error, with gaveUp set) so that the caller can report it; when
+// they run out on a transport failure, the error is a *RetryError.
+func (c *Client) send(ctx context.Context, req outgoing) (*response, error) {
+	attempts := 1
+	if req.retry {
+		attempts += c.maxRetries
+	}
+	begin := time.Now()
+	uncertain := false
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
-		resp, err := c.sendOnce(ctx, method, rawURL, body, authorization)
+		resp, err := c.sendOnce(ctx, req)
 		fields := map[string]any{
-			"method":      method,
-			"url":         rawURL,
+			"method":      req.method,
+			"url":         req.url,
 			"attempt":     attempt,
 			"duration_ms": time.Since(start).Milliseconds(),
 		}
@@ -46,52 +120,71 @@ func (c *Client) send(ctx context.Context, method, rawURL string, body []byte, a
 		var wait time.Duration
 		if err != nil {
 			if ctxErr := ctx.Err(); ctxErr != nil {
-				return nil, fmt.Errorf("%s %s: %w", method, rawURL, ctxErr)
+				return nil, fmt.Errorf("%s %s: %w", req.method, req.url, ctxErr)
 			}
 			fields["error"] = err.Error()
 			if attempt >= attempts || !retryableError(err) {
 				c.log(ctx, "Airflow HTTP request failed", fields)
-				if attempt > 1 {
-					return nil, fmt.Errorf("%s %s: %w (gave up after %d attempts)", method, rawURL, err, attempt)
-				}
-				return nil, fmt.Errorf("%s %s: %w", method, rawURL, err)
+				return nil, &RetryError{Method: req.method, URL: req.url, Attempts: attempt,
+					Elapsed: time.Since(begin), Err: err, uncertain: uncertain}
 			}
+			uncertain = uncertain || !neverSent(err)
 			wait = c.backoff(attempt, nil)
 		} else {
 			fields["status"] = resp.status
+			resp.attempts, resp.elapsed, resp.uncertain = attempt, time.Since(begin), uncertain
 			if attempt >= attempts || !retryableStatus(resp.status) {
+				resp.gaveUp = attempt > 1 && retryableStatus(resp.status)
 				c.log(ctx, "Airflow HTTP request", fields)
 				return resp, nil
 			}
+			// Any status, even 429 or 503 from a proxy, may come after
+			// the request was forwarded.
+			uncertain = true
 			wait = c.backoff(attempt, resp.header)
 		}
 
 		fields["retry_in_ms"] = wait.Milliseconds()
 		c.log(ctx, "retrying Airflow HTTP request", fields)
 		if err := c.sleep(ctx, wait); err != nil {
-			return nil, fmt.Errorf("%s %s: waiting to retry: %w", method, rawURL, err)
+			return nil, fmt.Errorf("%s %s: waiting to retry: %w", req.method, req.url, err)
 		}
 	}
 }
 
-// sendOnce performs a single HTTP round trip and reads the whole body.
-func (c *Client) sendOnce(ctx context.Context, method, rawURL string, body []byte, authorization string) (*response, error) {
-	var reader io.Reader
-	if body != nil {
-		reader = bytes.NewReader(body)
+// sendOnce performs a single HTTP round trip and reads the whole body,
+// within the per-request timeout.
+func (c *Client) sendOnce(ctx context.Context, out outgoing) (*response, error) {
+	attemptCtx, cancel := ctx, context.CancelFunc(func() {})
+	if c.requestTimeout > 0 {
+		attemptCtx, cancel = context.WithTimeout(ctx, c.requestTimeout)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, rawURL, reader)
+	defer cancel()
+
+	resp, err := c.roundTrip(attemptCtx, out)
+	if err != nil && ctx.Err() == nil && attemptCtx.Err() != nil {
+		err = fmt.Errorf("%w (%s)", errAttemptTimeout, c.requestTimeout)
+	}
+	return resp, err
+}
+
+func (c *Client) roundTrip(ctx context.Context, out outgoing) (*response, error) {
+	var reader io.Reader
+	if out.body != nil {
+		reader = bytes.NewReader(out.body)
+	}
+	req, err := http.NewRequestWithContext(ctx, out.method, out.url, reader)
 	if err != nil {
 		return nil, fmt.Errorf("building request: %w", err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", c.userAgent)
-	if body != nil {
+	if out.body != nil {
 		// Airflow 2 answers 400 to a body-less request that claims JSON.
 		req.Header.Set("Content-Type", "application/json")
 	}
-	if authorization != "" {
-		req.Header.Set("Authorization", authorization)
+	if out.authorization != "" {
+		req.Header.Set("Authorization", out.authorization)
 	}
 
 	resp, err := c.httpClient.Do(req)
@@ -113,15 +206,23 @@ func (c *Client) sendOnce(ctx context.Context, method, rawURL string, body []byt
 
 func retryableStatus(status int) bool {
 	switch status {
-	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
+		http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		return true
 	}
 	return false
 }
 
 // retryableError reports whether a transport error is a connection reset,
-// an unexpected EOF or a refused connection. Timeouts are not retried.
+// an unexpected EOF, a refused connection or a timeout.
 func retryableError(err error) bool {
+	if errors.Is(err, errAttemptTimeout) {
+		return true
+	}
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return true
+	}
 	for _, target := range []error{io.EOF, io.ErrUnexpectedEOF, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.EPIPE} {
 		if errors.Is(err, target) {
 			return true
@@ -135,6 +236,13 @@ func retryableError(err error) bool {
 		}
 	}
 	return false
+}
+
+// neverSent reports whether a transport error happened before the request
+// could reach the server: the connection was never made.
+func neverSent(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
 // backoff returns how long to wait after the given (1-based) failed attempt:
@@ -154,7 +262,7 @@ func (c *Client) backoff(attempt int, header http.Header) time.Duration {
 }
 
 // retryAfter parses a Retry-After header given in seconds or as an HTTP
-// date.
+// date (RFC 9110, section 10.2.3).
 func retryAfter(header http.Header) (time.Duration, bool) {
 	v := strings.TrimSpace(header.Get("Retry-After"))
 	if v == "" {

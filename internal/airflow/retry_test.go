@@ -202,7 +202,7 @@ func TestNegativeMaxRetriesDisablesRetries(t *testing.T) {
 }
 
 func TestNoRetryOnOtherStatuses(t *testing.T) {
-	for _, code := range []int{400, 401, 403, 404, 409, 422, 500} {
+	for _, code := range []int{400, 401, 403, 404, 409, 422, 501} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			s := newScriptedServer(t, status(code, `{"detail":"nope"}`), status(200, connJSON))
 			c := s.client(t)
@@ -265,17 +265,67 @@ func TestRetryOnConnectionRefusedGivesUp(t *testing.T) {
 	}
 }
 
-func TestNoRetryOnTimeout(t *testing.T) {
+func TestRetryOnAttemptTimeout(t *testing.T) {
+	s := newScriptedServer(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(300 * time.Millisecond)
+			status(200, connJSON)(w, r)
+		},
+		status(200, connJSON),
+	)
+	c := s.client(t, func(cfg *Config) { cfg.RequestTimeout = 50 * time.Millisecond })
+	start := time.Now()
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Load(); n != 2 {
+		t.Fatalf("attempts = %d; want 2 (the slow one timed out and was retried)", n)
+	}
+	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
+		t.Fatalf("took %v; the first attempt was not cut at the 50ms per-request timeout", elapsed)
+	}
+}
+
+func TestAttemptTimeoutGivesUp(t *testing.T) {
 	s := newScriptedServer(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	})
+	c := s.client(t, func(cfg *Config) {
+		cfg.RequestTimeout = 30 * time.Millisecond
+		cfg.MaxRetries = 2
+	})
+	_, err := c.GetConnection(context.Background(), "c1")
+	var retryErr *RetryError
+	if !errors.As(err, &retryErr) || retryErr.Attempts != 3 || !errors.Is(err, errAttemptTimeout) {
+		t.Fatalf("error = %v; want a *RetryError after 3 timed-out attempts", err)
+	}
+	for _, want := range []string{"gave up after 3 attempts over ", "last error: no complete answer within the per-request timeout (30ms)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// The timeout applies to each attempt, not to the whole retried call: three
+// attempts of 40ms each outlast a 60ms timeout and still succeed.
+func TestTimeoutIsPerAttempt(t *testing.T) {
+	slow := func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(40 * time.Millisecond)
+		status(503, `{"detail":"busy"}`)(w, r)
+	}
+	s := newScriptedServer(t, slow, slow, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(40 * time.Millisecond)
 		status(200, connJSON)(w, r)
 	})
-	c := s.client(t, func(cfg *Config) { cfg.HTTPClient = &http.Client{Timeout: 20 * time.Millisecond} })
-	if _, err := c.GetConnection(context.Background(), "c1"); err == nil {
-		t.Fatal("want a timeout error")
+	c := s.client(t, func(cfg *Config) { cfg.RequestTimeout = 60 * time.Millisecond })
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatalf("GetConnection: %v", err)
 	}
-	if n := s.calls.Load(); n != 1 {
-		t.Fatalf("attempts = %d; want 1", n)
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("attempts = %d; want 3", n)
 	}
 }
 
