@@ -37,14 +37,15 @@ func (c *Client) authMethod(version string) string {
 }
 
 // usesLogin reports whether requests to the given API version carry a JWT
-// obtained from POST /auth/token, which can be renewed after a 401.
+// obtained from POST /auth/token, which can be renewed when Airflow refuses
+// it (see tokenRefused).
 func (c *Client) usesLogin(version string) bool {
 	return c.token == "" && version == VersionV2
 }
 
 // authorization returns the Authorization header for a request to the given
-// API version and, when it is a JWT from a login, that JWT (so that a 401
-// can invalidate exactly the token that was refused).
+// API version and, when it is a JWT from a login, that JWT (so that a
+// refusal can invalidate exactly the token that was refused).
 func (c *Client) authorization(ctx context.Context, version string) (header, jwt string, err error) {
 	switch {
 	case c.token != "":

@@ -313,3 +313,67 @@ func TestStaticTokenRejected(t *testing.T) {
 		t.Fatalf("API requests = %d, logins = %d; want 1 and 0", n, f.tokenCalls.Load())
 	}
 }
+
+// Airflow 3 answers a JWT it cannot validate with 403 "Invalid JWT token"
+// (the body shape of the real server); the client logs in again once.
+func TestReloginAfterInvalidJWT403(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	c := f.client(t)
+	ctx := context.Background()
+	f.seed(Connection{ConnectionID: "c1", ConnType: "http", Host: ptr("h")})
+	if _, err := c.GetConnection(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	f.invalidateAll()
+	if _, err := c.GetConnection(ctx, "c1"); err != nil {
+		t.Fatalf("GetConnection after the token was invalidated: %v", err)
+	}
+	if n := f.tokenCalls.Load(); n != 2 {
+		t.Fatalf("logins = %d; want 2 (initial + one re-login)", n)
+	}
+	if n := f.apiCalls.Load(); n != 3 {
+		t.Fatalf("API requests = %d; want 3 (ok, 403, repeated ok)", n)
+	}
+}
+
+// A 403 for a missing permission is not a refused token: no re-login.
+func TestNoReloginOn403PermissionDenied(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	f.before = func(w http.ResponseWriter, r *http.Request) bool {
+		writeJSON(w, http.StatusForbidden, map[string]any{"detail": "Forbidden"})
+		return true
+	}
+	c := f.client(t)
+	_, err := c.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.Detail != "Forbidden" {
+		t.Fatalf("error = %v; want the 403 Forbidden", err)
+	}
+	if n := f.tokenCalls.Load(); n != 1 {
+		t.Fatalf("logins = %d; want 1 (no re-login on a permission 403)", n)
+	}
+	if n := f.apiCalls.Load(); n != 1 {
+		t.Fatalf("API requests = %d; want 1", n)
+	}
+}
+
+func TestTokenRefused(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		body   string
+		want   bool
+	}{
+		{401, `{"detail":"Token Expired"}`, true},
+		{401, `{"detail":"Not authenticated"}`, true},
+		{403, `{"detail":"Invalid JWT token"}`, true},
+		{403, `{"detail":"Token has been revoked"}`, true},
+		{403, `{"detail":"Forbidden"}`, false},
+		{403, `{"detail":"Access is denied to this connection"}`, false},
+		{404, `{"detail":"Invalid JWT token"}`, false},
+	} {
+		got := tokenRefused(&response{status: tc.status, body: []byte(tc.body)})
+		if got != tc.want {
+			t.Errorf("tokenRefused(%d %s) = %v; want %v", tc.status, tc.body, got, tc.want)
+		}
+	}
+}

@@ -4,9 +4,12 @@
 //   - Client: a small typed client for the connection endpoints of the REST
 //     API, /api/v1 on Airflow 2 and /api/v2 on Airflow 3, with
 //     authentication (basic auth, Airflow 3 JWT login or a static bearer
-//     token), API version detection, bounded retries, decoding of Airflow's
-//     error bodies, and a listing snapshot that keeps refreshes of many
-//     connections cheap (ReadConnection).
+//     token), API version detection (the probe and the login done once per
+//     Client, a failure shared: flight.go), one retry policy with a
+//     per-attempt timeout (retry.go), creates that survive a lost answer
+//     (adopt.go), decoding of Airflow's error bodies, and a listing
+//     snapshot that keeps refreshes of many connections cheap
+//     (ReadConnection).
 //   - Connection, the model, and its textual forms as Airflow itself
 //     renders and parses them: the URI and JSON forms of AIRFLOW_CONN_<ID>
 //     (codec.go), and the value of a secret that holds one connection in a

@@ -29,22 +29,10 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 // invalid, see tokenRefused) makes it log in again once and repeat the
 // request once; a second refusal is returned.
 func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, retry bool) error {
-	version, err := c.APIVersion(ctx)
+	version, u, body, err := c.prepare(ctx, method, path, query, in)
 	if err != nil {
 		return err
 	}
-	u := c.endpoint + "/api/" + version + path
-	if len(query) > 0 {
-		u += "?" + query.Encode()
-	}
-
-	var body []byte
-	if in != nil {
-		if body, err = json.Marshal(in); err != nil {
-			return fmt.Errorf("%s %s: encoding request: %w", method, u, err)
-		}
-	}
-
 	// uncertain carries over a re-login: the attempts before it count.
 	uncertain := false
 	for relogged := false; ; relogged = true {
@@ -53,11 +41,11 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			return err
 		}
 		resp, err := c.send(ctx, outgoing{method: method, url: u, body: body, authorization: authorization, retry: retry})
-		var retryErr *RetryError
-		if errors.As(err, &retryErr) {
-			retryErr.uncertain = retryErr.uncertain || uncertain
-		}
 		if err != nil {
+			var retryErr *RetryError
+			if errors.As(err, &retryErr) {
+				retryErr.uncertain = retryErr.uncertain || uncertain
+			}
 			return err
 		}
 		resp.uncertain = resp.uncertain || uncertain
@@ -68,19 +56,42 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			c.invalidateToken(jwt)
 			continue
 		}
-		if method == http.MethodDelete && resp.status == http.StatusNotFound && resp.uncertain {
-			c.log(ctx, "Airflow HTTP request: 404 to a repeated DELETE; an earlier attempt deleted it",
-				map[string]any{"method": method, "url": u})
-			return nil
-		}
-		if resp.status < 200 || resp.status >= 300 {
-			return newAPIError(method, u, resp, c.authMethod(version))
-		}
-		if out == nil {
-			return nil
-		}
-		return decodeBody(method, u, resp, out)
+		return c.answer(ctx, method, u, version, resp, out)
 	}
+}
+
+// prepare returns the API version, the full URL and the encoded body of a
+// request.
+func (c *Client) prepare(ctx context.Context, method, path string, query url.Values, in any) (version, u string, body []byte, err error) {
+	if version, err = c.APIVersion(ctx); err != nil {
+		return "", "", nil, err
+	}
+	u = c.endpoint + "/api/" + version + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	if in != nil {
+		if body, err = json.Marshal(in); err != nil {
+			return "", "", nil, fmt.Errorf("%s %s: encoding request: %w", method, u, err)
+		}
+	}
+	return version, u, body, nil
+}
+
+// answer turns the final response into do's result.
+func (c *Client) answer(ctx context.Context, method, u, version string, resp *response, out any) error {
+	if method == http.MethodDelete && resp.status == http.StatusNotFound && resp.uncertain {
+		c.log(ctx, "Airflow HTTP request: 404 to a repeated DELETE; an earlier attempt deleted it",
+			map[string]any{"method": method, "url": u})
+		return nil
+	}
+	if resp.status < 200 || resp.status >= 300 {
+		return newAPIError(method, u, resp, c.authMethod(version))
+	}
+	if out == nil {
+		return nil
+	}
+	return decodeBody(method, u, resp, out)
 }
 
 // tokenRefused reports whether Airflow refused the bearer token itself (as

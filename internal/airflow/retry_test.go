@@ -377,3 +377,70 @@ func TestBackoffBounds(t *testing.T) {
 		t.Fatalf("a Retry-After date an hour ahead gave %v; want the cap", d)
 	}
 }
+
+func TestRetryOn500AndTruncatedBody(t *testing.T) {
+	s := newScriptedServer(t,
+		status(500, `{"detail":"internal"}`),
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "400")
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte(connJSON[:40]))
+		},
+		status(200, connJSON),
+	)
+	c := s.client(t)
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("attempts = %d; want 3", n)
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	date := time.Now().Add(3 * time.Second).UTC().Format(http.TimeFormat)
+	s := newScriptedServer(t, withRetryAfter(date, status(503, `{"detail":"later"}`)), status(200, connJSON))
+	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 10 * time.Second })
+	waits := recordingSleep(c)
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	// The date has whole seconds: the wait is between 2s and 3s.
+	if len(*waits) != 1 || (*waits)[0] < 1500*time.Millisecond || (*waits)[0] > 3*time.Second {
+		t.Fatalf("waits = %v; want about 3s from the Retry-After date", *waits)
+	}
+}
+
+func TestGaveUpMessage(t *testing.T) {
+	s := newScriptedServer(t, status(503, `{"detail":"Service Unavailable: scheduler restarting"}`))
+	c := s.client(t, func(cfg *Config) { cfg.MaxRetries = 4 })
+	_, err := c.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Attempts != 5 {
+		t.Fatalf("error = %v; want an *APIError after 5 attempts", err)
+	}
+	prefix := "GET " + s.srv.URL + "/api/v2/connections/c1: gave up after 5 attempts over "
+	suffix := "; last answer: 503 Service Unavailable: Service Unavailable: scheduler restarting"
+	if msg := err.Error(); !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, suffix) {
+		t.Fatalf("Error() = %q\nwant %q<elapsed>%q", msg, prefix, suffix)
+	}
+	// An answer that is not retried says nothing of attempts.
+	s2 := newScriptedServer(t, status(503, `{"detail":"x"}`), status(404, `{"detail":"gone"}`))
+	_, err = s2.client(t).GetConnection(context.Background(), "c1")
+	if msg := err.Error(); strings.Contains(msg, "gave up") || !strings.HasSuffix(msg, ": 404 Not Found: gone") {
+		t.Fatalf("Error() = %q; want the plain 404", msg)
+	}
+}
+
+// A POST whose caller does not resolve a repeat is sent once.
+func TestUnresolvedPostIsNotRetried(t *testing.T) {
+	s := newScriptedServer(t, status(503, `{"detail":"down"}`), status(201, `{}`))
+	c := s.client(t)
+	err := c.call(context.Background(), http.MethodPost, "/variables", nil, map[string]string{"key": "k"}, nil)
+	if err == nil {
+		t.Fatal("want the 503")
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Fatalf("attempts = %d; want 1", n)
+	}
+}
