@@ -8,17 +8,20 @@ import (
 	"strings"
 )
 
-// outcomeUnknown reports whether err ends a create whose effect is not
-// known: an attempt before the last may have reached Airflow, and the
-// last one was answered 409 (possibly our own connection, created by the
-// lost attempt) or the attempts ran out.
-func outcomeUnknown(err error) bool {
+// outcomeUnknown reports whether a create ended with an unknown effect:
+// an attempt before the last may have reached Airflow (uncertain, from
+// Client.do) and the last one was answered 409 (possibly our own
+// connection, made by the lost attempt) or the attempts ran out.
+func outcomeUnknown(uncertain bool, err error) bool {
+	if !uncertain {
+		return false
+	}
 	var apiErr *APIError
 	if errors.As(err, &apiErr) {
-		return apiErr.uncertain && (apiErr.StatusCode == http.StatusConflict || apiErr.Attempts > 1)
+		return apiErr.StatusCode == http.StatusConflict || apiErr.Attempts > 1
 	}
 	var retryErr *RetryError
-	return errors.As(err, &retryErr) && retryErr.uncertain
+	return errors.As(err, &retryErr)
 }
 
 // resolveCreate settles a create that ended with createErr after an

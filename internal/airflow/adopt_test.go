@@ -218,3 +218,27 @@ func TestDeleteAfterLostAnswer(t *testing.T) {
 		t.Fatalf("second delete = %v; want not found", err)
 	}
 }
+
+// A failed login or probe sends no POST, so there is nothing to resolve.
+func TestCreateFailingBeforeItsPostIsNotResolved(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/auth/token" {
+			return false
+		}
+		hangUp(true)(w, r)
+		return true
+	}
+	c := f.client(t)
+	_, err := c.CreateConnection(context.Background(), &Connection{ConnectionID: "c1", ConnType: "http"})
+	var retryErr *RetryError
+	if !errors.As(err, &retryErr) || retryErr.URL != f.srv.URL+"/auth/token" {
+		t.Fatalf("error = %v; want the login's failure", err)
+	}
+	if strings.Contains(err.Error(), "c1") {
+		t.Fatalf("error %q speaks of the connection; the create was never sent", err)
+	}
+	if n := f.apiCalls.Load(); n != 0 {
+		t.Fatalf("API requests = %d; want none", n)
+	}
+}

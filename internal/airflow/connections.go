@@ -96,11 +96,11 @@ func (c *Client) CreateConnection(ctx context.Context, conn *Connection) (*Conne
 		return nil, errors.New("creating Airflow connection: connection id is empty")
 	}
 	var created Connection
-	err := c.do(ctx, http.MethodPost, "/connections", nil, conn, &created, true)
+	uncertain, err := c.do(ctx, http.MethodPost, "/connections", nil, conn, &created, true)
 	switch {
 	case err == nil:
 		return &created, nil
-	case outcomeUnknown(err):
+	case outcomeUnknown(uncertain, err):
 		return c.resolveCreate(ctx, conn, err)
 	default:
 		return nil, err

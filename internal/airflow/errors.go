@@ -35,10 +35,6 @@ type APIError struct {
 	// sent Attempts times over Elapsed and this is the last answer.
 	Attempts int
 	Elapsed  time.Duration
-
-	// uncertain: an attempt before the one answered may have reached
-	// Airflow (see response.uncertain).
-	uncertain bool
 }
 
 // Error formats the error as "METHOD URL: 404 Not Found: detail", followed
@@ -89,7 +85,6 @@ func newAPIError(method, rawURL string, resp *response, authMethod string) *APIE
 		URL:        rawURL,
 		StatusCode: resp.status,
 		Detail:     errorDetail(resp.body),
-		uncertain:  resp.uncertain,
 	}
 	if resp.gaveUp {
 		e.Attempts, e.Elapsed = resp.attempts, resp.elapsed

@@ -15,12 +15,15 @@ import (
 // nil). in, when not nil, is sent as the JSON body. Non-2xx answers become
 // an *APIError. Idempotent methods are retried (see send); a POST is not.
 func (c *Client) call(ctx context.Context, method, path string, query url.Values, in, out any) error {
-	return c.do(ctx, method, path, query, in, out, idempotentMethod(method))
+	_, err := c.do(ctx, method, path, query, in, out, idempotentMethod(method))
+	return err
 }
 
 // do is call with the retry decision made by the caller: a POST is retried
 // only by a caller that resolves a repeat whose earlier attempt may have
-// acted (the *APIError then says so, see outcomeUnknown).
+// acted. uncertain reports that an attempt of this request before the last
+// may have reached Airflow (never about the version probe or the login it
+// may have needed first).
 //
 // A DELETE answered 404 after such an attempt has succeeded: the earlier
 // attempt deleted it.
@@ -28,25 +31,24 @@ func (c *Client) call(ctx context.Context, method, path string, query url.Values
 // With an Airflow 3 login, a refused token (401, or 403 saying the JWT is
 // invalid, see tokenRefused) makes it log in again once and repeat the
 // request once; a second refusal is returned.
-func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, retry bool) error {
+func (c *Client) do(ctx context.Context, method, path string, query url.Values, in, out any, retry bool) (uncertain bool, err error) {
 	version, u, body, err := c.prepare(ctx, method, path, query, in)
 	if err != nil {
-		return err
+		return false, err
 	}
 	// uncertain carries over a re-login: the attempts before it count.
-	uncertain := false
 	for relogged := false; ; relogged = true {
 		authorization, jwt, err := c.authorization(ctx, version)
 		if err != nil {
-			return err
+			return uncertain, err
 		}
 		resp, err := c.send(ctx, outgoing{method: method, url: u, body: body, authorization: authorization, retry: retry})
 		if err != nil {
 			var retryErr *RetryError
 			if errors.As(err, &retryErr) {
-				retryErr.uncertain = retryErr.uncertain || uncertain
+				uncertain = uncertain || retryErr.uncertain
 			}
-			return err
+			return uncertain, err
 		}
 		resp.uncertain = resp.uncertain || uncertain
 		uncertain = resp.uncertain
@@ -56,7 +58,7 @@ func (c *Client) do(ctx context.Context, method, path string, query url.Values, 
 			c.invalidateToken(jwt)
 			continue
 		}
-		return c.answer(ctx, method, u, version, resp, out)
+		return uncertain, c.answer(ctx, method, u, version, resp, out)
 	}
 }
 

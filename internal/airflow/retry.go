@@ -43,8 +43,8 @@ type outgoing struct {
 	body          []byte // nil: no body; re-sent on every attempt
 	authorization string
 	// retry: the request may be sent again after a failure, because it is
-	// idempotent or because its caller resolves a repeat (see
-	// response.uncertain and RetryError.uncertain).
+	// idempotent or because its caller resolves a repeat (see the
+	// uncertain result of Client.do).
 	retry bool
 }
 
@@ -68,6 +68,7 @@ type RetryError struct {
 	// Err is the failure of the last attempt.
 	Err error
 
+	// uncertain: an attempt before the last may have reached Airflow.
 	uncertain bool
 }
 

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -94,11 +96,12 @@ type awsBlockModel struct {
 }
 
 type airflowBlockModel struct {
-	Endpoint   types.String `tfsdk:"endpoint"`
-	Username   types.String `tfsdk:"username"`
-	Password   types.String `tfsdk:"password"`
-	Token      types.String `tfsdk:"token"`
-	APIVersion types.String `tfsdk:"api_version"`
+	Endpoint       types.String `tfsdk:"endpoint"`
+	Username       types.String `tfsdk:"username"`
+	Password       types.String `tfsdk:"password"`
+	Token          types.String `tfsdk:"token"`
+	APIVersion     types.String `tfsdk:"api_version"`
+	RequestTimeout types.String `tfsdk:"request_timeout"`
 }
 
 // providerData is handed to every resource and data source. Clients are built
@@ -141,7 +144,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"username": schema.StringAttribute{
 						Optional: true,
 						MarkdownDescription: "User name. On Airflow 3 it is exchanged once per provider run for a JWT at " +
-							"`POST /auth/token`; on Airflow 2 it is sent with basic auth. The user needs the Op or Admin role. " +
+							"`POST /auth/token` (again when Airflow refuses the token); on Airflow 2 it is sent with basic auth. The user needs the Op or Admin role. " +
 							"Falls back to `" + EnvAirflowUsername + "`.",
 						Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("token"))},
 					},
@@ -163,6 +166,14 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"probes `/api/v2` once and falls back to `/api/v1`; `v2` is Airflow 3, `v1` is Airflow 2. " +
 							"Falls back to `" + EnvAirflowAPIVersion + "`.",
 						Validators: []validator.String{stringvalidator.OneOf(airflow.Versions...)},
+					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "How long one attempt of a request to Airflow may take, from sending it to reading the " +
+							"whole answer: a Go duration such as `60s` or `2m`. Default `" +
+							strconv.Itoa(int(airflow.DefaultRequestTimeout/time.Second)) + "s`; `0s` means no limit. It bounds each attempt, not the retried whole: an attempt that runs out is " +
+							"retried like a lost answer (at most 5 attempts, with jittered backoff that honours `Retry-After`).",
+						Validators: []validator.String{durationValidator{}},
 					},
 				},
 			},
@@ -311,18 +322,19 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	}
 	if name := firstUnknown(map[string]types.String{
 		"endpoint": block.Endpoint, "username": block.Username, "password": block.Password,
-		"token": block.Token, "api_version": block.APIVersion,
+		"token": block.Token, "api_version": block.APIVersion, "request_timeout": block.RequestTimeout,
 	}); name != "" {
 		return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
 	}
 
 	cfg := airflow.Config{
-		Endpoint:   valueOrEnv(block.Endpoint, EnvAirflowURL),
-		Username:   valueOrEnv(block.Username, EnvAirflowUsername),
-		Password:   valueOrEnv(block.Password, EnvAirflowPassword),
-		Token:      valueOrEnv(block.Token, EnvAirflowToken),
-		APIVersion: valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
-		UserAgent:  "terraform-provider-airflowiam/" + p.version,
+		Endpoint:       valueOrEnv(block.Endpoint, EnvAirflowURL),
+		Username:       valueOrEnv(block.Username, EnvAirflowUsername),
+		Password:       valueOrEnv(block.Password, EnvAirflowPassword),
+		Token:          valueOrEnv(block.Token, EnvAirflowToken),
+		APIVersion:     valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
+		RequestTimeout: airflowRequestTimeout(block.RequestTimeout),
+		UserAgent:      "terraform-provider-airflowiam/" + p.version,
 		Logger: func(ctx context.Context, msg string, fields map[string]any) {
 			tflog.Debug(ctx, msg, fields)
 		},
@@ -342,6 +354,23 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	}
 	tflog.Debug(ctx, "configured Airflow client", map[string]any{"endpoint": client.Endpoint(), "api_version": cfg.APIVersion})
 	return client, ""
+}
+
+// airflowRequestTimeout is airflow.request_timeout (validated at plan time)
+// as airflow.Config takes it: 0 (the default) when unset, negative (no
+// limit) for "0s".
+func airflowRequestTimeout(v types.String) time.Duration {
+	if v.IsNull() || v.IsUnknown() {
+		return 0
+	}
+	d, err := time.ParseDuration(v.ValueString())
+	switch {
+	case err != nil:
+		return 0
+	case d == 0:
+		return -1
+	}
+	return d
 }
 
 // configureGoogle builds the Google clients when the google block is

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -55,6 +56,10 @@ func TestAccProvider_invalidAirflowConfiguration(t *testing.T) {
 			block: fmt.Sprintf("endpoint = %q\napi_version = \"v3\"", af.URL),
 			want:  regexp.MustCompile(`(?s)airflow.api_version value must be one of: \["auto" "v1" "v2"\]`),
 		},
+		"request_timeout not a duration": {
+			block: fmt.Sprintf("endpoint = %q\nrequest_timeout = \"60\"", af.URL),
+			want:  regexp.MustCompile(`(?s)Invalid Duration.*airflow.request_timeout\s+must\s+be\s+a\s+non-negative\s+Go\s+duration\s+such\s+as\s+2m\s+or\s+45s;\s+got\s+"60"`),
+		},
 		"token and username": {
 			block: fmt.Sprintf("endpoint = %q\ntoken = \"t\"\nusername = \"u\"", af.URL),
 			want:  regexp.MustCompile(`(?s)Invalid Attribute Combination.*"airflow.token" cannot be specified when\s+"airflow.username"`),
@@ -73,6 +78,44 @@ func TestAccProvider_invalidAirflowConfiguration(t *testing.T) {
 				}},
 			})
 		})
+	}
+}
+
+// request_timeout bounds every attempt: with 1ns no attempt can finish, and
+// the error says the client gave up, after how many attempts, and why.
+func TestAccProvider_airflowRequestTimeout(t *testing.T) {
+	af := acctest.Airflow3(t)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "airflowiam" {
+  airflow {
+    endpoint        = %q
+    username        = %q
+    password        = %q
+    request_timeout = "1ns"
+  }
+}
+
+resource "airflowiam_connection" "test" {
+  connection_id = "never_created_timeout"
+  conn_type     = "http"
+}
+`, af.URL, af.Username, af.Password),
+			ExpectError: regexp.MustCompile(`(?s)gave\s+up\s+after\s+5\s+attempts\s+over\s.*last\s+error:\s+no\s+complete\s+answer\s+within\s+the\s+per-request\s+timeout\s+\(1ns\)`),
+		}},
+	})
+}
+
+func TestAirflowRequestTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "2m": 2 * time.Minute, "0s": -1} {
+		if got := airflowRequestTimeout(types.StringValue(in)); got != want {
+			t.Errorf("airflowRequestTimeout(%q) = %v; want %v", in, got, want)
+		}
+	}
+	if got := airflowRequestTimeout(types.StringNull()); got != 0 {
+		t.Errorf("unset gave %v; want 0 (the client's default)", got)
 	}
 }
 
