@@ -222,13 +222,7 @@ func TestDeleteAfterLostAnswer(t *testing.T) {
 // A failed login or probe sends no POST, so there is nothing to resolve.
 func TestCreateFailingBeforeItsPostIsNotResolved(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != "/auth/token" {
-			return false
-		}
-		hangUp(true)(w, r)
-		return true
-	}
+	f.answerPath(tokenPath, hangUp(true))
 	c := f.client(t)
 	_, err := c.CreateConnection(context.Background(), &Connection{ConnectionID: "c1", ConnType: "http"})
 	var retryErr *RetryError
@@ -238,7 +232,5 @@ func TestCreateFailingBeforeItsPostIsNotResolved(t *testing.T) {
 	if strings.Contains(err.Error(), "c1") {
 		t.Fatalf("error %q speaks of the connection; the create was never sent", err)
 	}
-	if n := f.apiCalls.Load(); n != 0 {
-		t.Fatalf("API requests = %d; want none", n)
-	}
+	f.wantCalls(t, -1, -1, 0)
 }

@@ -216,12 +216,8 @@ func TestBadCredentialsV2(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusUnauthorized || apiErr.URL != f.srv.URL+"/auth/token" {
 		t.Fatalf("error = %#v; want an *APIError for the login", err)
 	}
-	if n := f.tokenCalls.Load(); n != 1 {
-		t.Fatalf("/auth/token calls = %d; want 1 (no retry on 401)", n)
-	}
-	if n := f.apiCalls.Load(); n != 0 {
-		t.Fatalf("API requests = %d; want 0 without a token", n)
-	}
+	// No retry on 401, and no API request without a token.
+	f.wantCalls(t, -1, 1, 0)
 }
 
 func TestBadCredentialsV1(t *testing.T) {
@@ -328,12 +324,8 @@ func TestReloginAfterInvalidJWT403(t *testing.T) {
 	if _, err := c.GetConnection(ctx, "c1"); err != nil {
 		t.Fatalf("GetConnection after the token was invalidated: %v", err)
 	}
-	if n := f.tokenCalls.Load(); n != 2 {
-		t.Fatalf("logins = %d; want 2 (initial + one re-login)", n)
-	}
-	if n := f.apiCalls.Load(); n != 3 {
-		t.Fatalf("API requests = %d; want 3 (ok, 403, repeated ok)", n)
-	}
+	// The initial login and one re-login; ok, 403, repeated ok.
+	f.wantCalls(t, -1, 2, 3)
 }
 
 // A 403 for a missing permission is not a refused token: no re-login.
@@ -349,12 +341,7 @@ func TestNoReloginOn403PermissionDenied(t *testing.T) {
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.Detail != "Forbidden" {
 		t.Fatalf("error = %v; want the 403 Forbidden", err)
 	}
-	if n := f.tokenCalls.Load(); n != 1 {
-		t.Fatalf("logins = %d; want 1 (no re-login on a permission 403)", n)
-	}
-	if n := f.apiCalls.Load(); n != 1 {
-		t.Fatalf("API requests = %d; want 1", n)
-	}
+	f.wantCalls(t, -1, 1, 1)
 }
 
 func TestTokenRefused(t *testing.T) {

@@ -118,6 +118,36 @@ func (f *fakeAirflow) expireAll() {
 	}
 }
 
+// answerPath makes the fake answer every request for path (the health
+// probe or the login, say) with answer, still counting it.
+func (f *fakeAirflow) answerPath(path string, answer step) {
+	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != path {
+			return false
+		}
+		answer(w, r)
+		return true
+	}
+}
+
+// wantCalls fails the test unless the fake saw exactly this many version
+// probes, logins and /api/ requests; a negative count is not checked.
+func (f *fakeAirflow) wantCalls(t *testing.T, probes, logins, api int64) {
+	t.Helper()
+	for _, c := range []struct {
+		what      string
+		got, want int64
+	}{
+		{"version probes", f.healthCalls.Load(), probes},
+		{"logins", f.tokenCalls.Load(), logins},
+		{"API requests", f.apiCalls.Load(), api},
+	} {
+		if c.want >= 0 && c.got != c.want {
+			t.Errorf("%s = %d; want %d", c.what, c.got, c.want)
+		}
+	}
+}
+
 // invalidateAll makes every JWT issued so far unknown to the fake, which
 // then answers 403 "Invalid JWT token", as Airflow 3 does for a token it
 // cannot validate (for example after its JWT secret changed).
@@ -201,19 +231,23 @@ func writeHTML(w http.ResponseWriter, status int) {
 
 func (f *fakeAirflow) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	switch {
+	case r.URL.Path == healthPath:
+		f.healthCalls.Add(1)
+	case r.URL.Path == tokenPath && f.version == VersionV2:
+		f.tokenCalls.Add(1)
+	}
 	if f.intercept != nil && f.intercept(w, r) {
 		return
 	}
 	switch {
-	case r.URL.Path == "/api/v2/monitor/health":
-		f.healthCalls.Add(1)
+	case r.URL.Path == healthPath:
 		if f.version != VersionV2 {
 			writeHTML(w, http.StatusNotFound)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"metadatabase": map[string]any{"status": "healthy"}})
-	case r.URL.Path == "/auth/token" && f.version == VersionV2:
-		f.tokenCalls.Add(1)
+	case r.URL.Path == tokenPath && f.version == VersionV2:
 		f.serveLogin(w, r, body)
 	case strings.HasPrefix(r.URL.Path, "/api/"+f.version+"/"):
 		f.apiCalls.Add(1)

@@ -41,15 +41,7 @@ func TestOneProbeAndOneLoginForConcurrentCallers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := f.healthCalls.Load(); n != 1 {
-		t.Errorf("version probes = %d; want 1 for 20 callers", n)
-	}
-	if n := f.tokenCalls.Load(); n != 1 {
-		t.Errorf("logins = %d; want 1 for 20 callers", n)
-	}
-	if n := f.apiCalls.Load(); n != 20 {
-		t.Errorf("API requests = %d; want 20", n)
-	}
+	f.wantCalls(t, 1, 1, 20)
 }
 
 func TestFailedLoginIsSharedAndRemembered(t *testing.T) {
@@ -74,24 +66,13 @@ func TestFailedLoginIsSharedAndRemembered(t *testing.T) {
 			t.Fatalf("caller %d: error %q differs from %q", i, err, errs[0])
 		}
 	}
-	if n := f.tokenCalls.Load(); n != 1 {
-		t.Errorf("logins = %d; want 1 (a refused login is attempted once)", n)
-	}
-	if n := f.apiCalls.Load(); n != 0 {
-		t.Errorf("API requests = %d; want none without a token", n)
-	}
+	// A refused login is attempted once; no API request without a token.
+	f.wantCalls(t, -1, 1, 0)
 }
 
 func TestLoginGivingUpIsShared(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != "/auth/token" {
-			return false
-		}
-		f.tokenCalls.Add(1)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"detail": "database is locked"})
-		return true
-	}
+	f.answerPath(tokenPath, status(http.StatusServiceUnavailable, `{"detail":"database is locked"}`))
 	c := f.client(t, func(cfg *Config) { cfg.APIVersion = VersionV2 })
 	errs := concurrently(10, func() error {
 		_, err := c.GetConnection(context.Background(), "c1")
@@ -106,21 +87,13 @@ func TestLoginGivingUpIsShared(t *testing.T) {
 			t.Fatalf("caller %d: error = %q; want it to say it gave up and what Airflow last said", i, err)
 		}
 	}
-	if n := f.tokenCalls.Load(); n != 1+defaultMaxRetries {
-		t.Errorf("login requests = %d; want %d (one login with its retries, for all 10 callers)", n, 1+defaultMaxRetries)
-	}
+	// One login with its retries, for all 10 callers.
+	f.wantCalls(t, -1, 1+defaultMaxRetries, 0)
 }
 
 func TestFailedProbeIsShared(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		if r.URL.Path != healthPath {
-			return false
-		}
-		f.healthCalls.Add(1)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"detail": "starting"})
-		return true
-	}
+	f.answerPath(healthPath, status(http.StatusServiceUnavailable, `{"detail":"starting"}`))
 	c := f.client(t)
 	errs := concurrently(10, func() error {
 		_, err := c.GetConnection(context.Background(), "c1")
@@ -131,12 +104,8 @@ func TestFailedProbeIsShared(t *testing.T) {
 			t.Fatalf("caller %d: error = %v; want the probe's one error", i, err)
 		}
 	}
-	if n := f.healthCalls.Load(); n != 1+defaultMaxRetries {
-		t.Errorf("probe requests = %d; want %d (one probe with its retries)", n, 1+defaultMaxRetries)
-	}
-	if n := f.tokenCalls.Load() + f.apiCalls.Load(); n != 0 {
-		t.Errorf("other requests = %d; want none", n)
-	}
+	// One probe with its retries, and nothing else.
+	f.wantCalls(t, 1+defaultMaxRetries, 0, 0)
 }
 
 // A caller whose own context ends while it leads the login does not leave
@@ -167,11 +136,7 @@ func TestCancelledLoginIsNotRemembered(t *testing.T) {
 // bounded budget.
 func TestGivingUpIsBounded(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
-	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
-		f.healthCalls.Add(1)
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"detail": "down"})
-		return true
-	}
+	f.answerPath(healthPath, status(http.StatusServiceUnavailable, `{"detail":"down"}`))
 	c, err := NewClient(Config{Endpoint: f.srv.URL, Username: fakeUser, Password: fakePass})
 	if err != nil {
 		t.Fatal(err)
@@ -186,9 +151,8 @@ func TestGivingUpIsBounded(t *testing.T) {
 			t.Fatal("want an error")
 		}
 	}
-	if n := f.healthCalls.Load(); n != 5 {
-		t.Errorf("requests = %d; want 5 (one request, 5 attempts, for all 10 callers)", n)
-	}
+	// One probe, 5 attempts, for all 10 callers.
+	f.wantCalls(t, 5, 0, 0)
 	var total time.Duration
 	for _, w := range *waits {
 		total += w
