@@ -90,40 +90,44 @@ func TestTokenConcurrentFirstUseSharesOneLogin(t *testing.T) {
 	}
 }
 
-func TestReloginAfterExpiredToken(t *testing.T) {
-	f := newFakeAirflow(t, VersionV2)
-	c := f.client(t)
-	ctx := context.Background()
-	f.seed(Connection{ConnectionID: "c1", ConnType: "http", Host: ptr("h")})
+// Airflow 3 refuses an expired JWT with 401 "Token Expired" and one it
+// cannot validate with 403 "Invalid JWT token" (the body shapes of the real
+// server); either way the client logs in again once.
+func TestReloginAfterRefusedToken(t *testing.T) {
+	for name, refuse := range map[string]func(*fakeAirflow){
+		"401 expired":     (*fakeAirflow).expireAll,
+		"403 invalid JWT": (*fakeAirflow).invalidateAll,
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFakeAirflow(t, VersionV2)
+			c := f.client(t)
+			ctx := context.Background()
+			f.seed(Connection{ConnectionID: "c1", ConnType: "http", Host: ptr("h")})
 
-	if _, err := c.GetConnection(ctx, "c1"); err != nil {
-		t.Fatal(err)
-	}
-	f.expireAll()
-	conn, err := c.GetConnection(ctx, "c1")
-	if err != nil {
-		t.Fatalf("GetConnection after expiry: %v", err)
-	}
-	if conn.Host == nil || *conn.Host != "h" {
-		t.Fatalf("got %+v", conn)
-	}
-	if n := f.tokenCalls.Load(); n != 2 {
-		t.Fatalf("/auth/token calls = %d; want 2 (initial + one re-login)", n)
-	}
-	reqs := f.recorded()
-	if len(reqs) != 3 {
-		t.Fatalf("API requests = %d; want 3 (ok, 401, retried ok)", len(reqs))
-	}
-	if reqs[1].Authorization != reqs[0].Authorization || reqs[2].Authorization == reqs[1].Authorization {
-		t.Fatalf("the retried request must carry a new token: %q, %q, %q", reqs[0].Authorization, reqs[1].Authorization, reqs[2].Authorization)
-	}
+			if _, err := c.GetConnection(ctx, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			refuse(f)
+			conn, err := c.GetConnection(ctx, "c1")
+			if err != nil {
+				t.Fatalf("GetConnection after the token was refused: %v", err)
+			}
+			if conn.Host == nil || *conn.Host != "h" {
+				t.Fatalf("got %+v", conn)
+			}
+			// The initial login and one re-login; ok, refused, repeated ok.
+			f.wantCalls(t, -1, 2, 3)
+			reqs := f.recorded()
+			if reqs[1].Authorization != reqs[0].Authorization || reqs[2].Authorization == reqs[1].Authorization {
+				t.Fatalf("the retried request must carry a new token: %q, %q, %q", reqs[0].Authorization, reqs[1].Authorization, reqs[2].Authorization)
+			}
 
-	// The new token is reused afterwards.
-	if _, err := c.GetConnection(ctx, "c1"); err != nil {
-		t.Fatal(err)
-	}
-	if n := f.tokenCalls.Load(); n != 2 {
-		t.Fatalf("/auth/token calls = %d after one more request; want 2", n)
+			// The new token is reused afterwards.
+			if _, err := c.GetConnection(ctx, "c1"); err != nil {
+				t.Fatal(err)
+			}
+			f.wantCalls(t, -1, 2, 4)
+		})
 	}
 }
 
@@ -308,24 +312,6 @@ func TestStaticTokenRejected(t *testing.T) {
 	if n := f.apiCalls.Load(); n != 1 || f.tokenCalls.Load() != 0 {
 		t.Fatalf("API requests = %d, logins = %d; want 1 and 0", n, f.tokenCalls.Load())
 	}
-}
-
-// Airflow 3 answers a JWT it cannot validate with 403 "Invalid JWT token"
-// (the body shape of the real server); the client logs in again once.
-func TestReloginAfterInvalidJWT403(t *testing.T) {
-	f := newFakeAirflow(t, VersionV2)
-	c := f.client(t)
-	ctx := context.Background()
-	f.seed(Connection{ConnectionID: "c1", ConnType: "http", Host: ptr("h")})
-	if _, err := c.GetConnection(ctx, "c1"); err != nil {
-		t.Fatal(err)
-	}
-	f.invalidateAll()
-	if _, err := c.GetConnection(ctx, "c1"); err != nil {
-		t.Fatalf("GetConnection after the token was invalidated: %v", err)
-	}
-	// The initial login and one re-login; ok, 403, repeated ok.
-	f.wantCalls(t, -1, 2, 3)
 }
 
 // A 403 for a missing permission is not a refused token: no re-login.
