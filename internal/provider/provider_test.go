@@ -1,16 +1,25 @@
 package provider
 
 import (
+	"bytes"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/terraform"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
@@ -104,6 +113,77 @@ resource "airflowiam_connection" "test" {
 }
 `, af.URL, af.Username, af.Password),
 			ExpectError: regexp.MustCompile(`(?s)gave\s+up\s+after\s+5\s+attempts\s+over\s.*last\s+error:\s+no\s+complete\s+answer\s+within\s+the\s+per-request\s+timeout\s+\(1ns\)`),
+		}},
+	})
+}
+
+// Real Airflow 3 refuses a JWT it cannot validate with 403 "Invalid JWT
+// token"; the provider logs in again once and carries on. A proxy in front
+// of Airflow spoils the token of the first connection request (its
+// signature no longer matches), as a restarted API server with a new JWT
+// secret would refuse it.
+func TestAccProvider_airflowReloginAfterInvalidJWT(t *testing.T) {
+	af := acctest.Airflow3(t)
+	target, err := url.Parse(af.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logins, spoiled atomic.Int64
+	var refusal atomic.Value // the body of the 403, as Airflow wrote it
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusForbidden {
+			body, _ := io.ReadAll(resp.Body)
+			refusal.Store(string(body))
+			resp.Body = io.NopCloser(bytes.NewReader(body))
+		}
+		return nil
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/auth/token" {
+			logins.Add(1)
+		}
+		// Let the proxy's own transport take care of compression, so that
+		// ModifyResponse reads the body as Airflow wrote it.
+		r.Header.Del("Accept-Encoding")
+		if strings.HasPrefix(r.URL.Path, "/api/v2/connections") && spoiled.CompareAndSwap(0, 1) {
+			r.Header.Set("Authorization", r.Header.Get("Authorization")+"spoiled")
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+
+	id := "relogin_" + strings.ToLower(tfacctest.RandString(8))
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkConnectionDestroyed(t, af, id),
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "airflowiam" {
+  airflow {
+    endpoint    = %q
+    username    = %q
+    password    = %q
+    api_version = "v2"
+  }
+}
+
+resource "airflowiam_connection" "test" {
+  connection_id = %q
+  conn_type     = "http"
+  host          = "relogin.example.com"
+}
+`, srv.URL, af.Username, af.Password, id),
+			Check: func(*terraform.State) error {
+				if got, _ := refusal.Load().(string); !strings.Contains(got, `"Invalid JWT token"`) {
+					return fmt.Errorf("Airflow 3 refused the spoiled token with %q; want 403 \"Invalid JWT token\"", got)
+				}
+				// The apply's provider process: its login and one re-login.
+				if n := logins.Load(); n != 2 {
+					return fmt.Errorf("logins through the proxy = %d; want 2", n)
+				}
+				return nil
+			},
 		}},
 	})
 }
