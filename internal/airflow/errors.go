@@ -35,6 +35,9 @@ type APIError struct {
 	// sent Attempts times over Elapsed and this is the last answer.
 	Attempts int
 	Elapsed  time.Duration
+	// RetryAfter is set when the client stopped retrying because Airflow
+	// asked, with Retry-After, for a longer wait than it allows.
+	RetryAfter time.Duration
 }
 
 // Error formats the error as "METHOD URL: 404 Not Found: detail", followed
@@ -58,6 +61,9 @@ func (e *APIError) Error() string {
 	}
 	if e.AuthMethod != "" {
 		fmt.Fprintf(&b, " (auth method: %s)", e.AuthMethod)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (Airflow asked to retry after %s, longer than the client waits)", roundElapsed(e.RetryAfter))
 	}
 	return b.String()
 }
@@ -87,7 +93,7 @@ func newAPIError(method, rawURL string, resp *response, authMethod string) *APIE
 		Detail:     errorDetail(resp.body),
 	}
 	if resp.gaveUp {
-		e.Attempts, e.Elapsed = resp.attempts, resp.elapsed
+		e.Attempts, e.Elapsed, e.RetryAfter = resp.attempts, resp.elapsed, resp.retryAfter
 	}
 	if resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden {
 		e.AuthMethod = authMethod

@@ -35,6 +35,9 @@ type response struct {
 	// the last answer may be to a repeat of a request that already acted
 	// (a 409 to a create, a 404 to a delete).
 	uncertain bool
+	// retryAfter is set when the retries stopped because Airflow asked
+	// (Retry-After) for a longer wait than the budget left.
+	retryAfter time.Duration
 }
 
 // outgoing is one logical request.
@@ -97,17 +100,18 @@ var errAttemptTimeout = errors.New("no complete answer within the per-request ti
 // send performs one logical request. A request with retry set is sent
 // again, at most c.maxRetries times, after 429, 500, 502, 503 and 504 and
 // after connection resets, refused connections, unexpected EOFs (a body
-// shorter than its Content-Length) and attempts that time out. When the
+// shorter than its Content-Length) and attempts that time out, waiting as
+// backoff says; a Retry-After longer than what is left of waitBudget ends
+// the retries at once (retrying sooner than asked would only be refused
+// again, and waiting longer would not be bounded). When the
 // attempts run out on a retryable status, the last response is returned
 // (not an error, with gaveUp set) so that the caller can report it; when
 // they run out on a transport failure, the error is a *RetryError.
 func (c *Client) send(ctx context.Context, req outgoing) (*response, error) {
-	attempts := 1
+	t := &tries{c: c, req: req, max: 1, begin: time.Now()}
 	if req.retry {
-		attempts += c.maxRetries
+		t.max += c.maxRetries
 	}
-	begin := time.Now()
-	uncertain := false
 	for attempt := 1; ; attempt++ {
 		start := time.Now()
 		resp, err := c.sendOnce(ctx, req)
@@ -124,25 +128,17 @@ func (c *Client) send(ctx context.Context, req outgoing) (*response, error) {
 				return nil, fmt.Errorf("%s %s: %w", req.method, req.url, ctxErr)
 			}
 			fields["error"] = err.Error()
-			if attempt >= attempts || !retryableError(err) {
+			if wait, err = t.afterError(attempt, err); err != nil {
 				c.log(ctx, "Airflow HTTP request failed", fields)
-				return nil, &RetryError{Method: req.method, URL: req.url, Attempts: attempt,
-					Elapsed: time.Since(begin), Err: err, uncertain: uncertain}
+				return nil, err
 			}
-			uncertain = uncertain || !neverSent(err)
-			wait = c.backoff(attempt, nil)
 		} else {
 			fields["status"] = resp.status
-			resp.attempts, resp.elapsed, resp.uncertain = attempt, time.Since(begin), uncertain
-			if attempt >= attempts || !retryableStatus(resp.status) {
-				resp.gaveUp = attempt > 1 && retryableStatus(resp.status)
+			var final bool
+			if wait, final = t.afterAnswer(attempt, resp); final {
 				c.log(ctx, "Airflow HTTP request", fields)
 				return resp, nil
 			}
-			// Any status, even 429 or 503 from a proxy, may come after
-			// the request was forwarded.
-			uncertain = true
-			wait = c.backoff(attempt, resp.header)
 		}
 
 		fields["retry_in_ms"] = wait.Milliseconds()
@@ -151,6 +147,53 @@ func (c *Client) send(ctx context.Context, req outgoing) (*response, error) {
 			return nil, fmt.Errorf("%s %s: waiting to retry: %w", req.method, req.url, err)
 		}
 	}
+}
+
+// tries is the state of one request's attempts in send.
+type tries struct {
+	c         *Client
+	req       outgoing
+	max       int // attempts allowed
+	begin     time.Time
+	waited    time.Duration // the waits so far
+	uncertain bool          // an attempt so far may have reached Airflow
+}
+
+// afterError decides what follows a failed attempt: a wait before the
+// next, or the final error.
+func (t *tries) afterError(attempt int, err error) (time.Duration, error) {
+	if attempt >= t.max || !retryableError(err) {
+		return 0, &RetryError{Method: t.req.method, URL: t.req.url, Attempts: attempt,
+			Elapsed: time.Since(t.begin), Err: err, uncertain: t.uncertain}
+	}
+	t.uncertain = t.uncertain || !neverSent(err)
+	wait, _ := t.c.backoff(attempt, nil)
+	t.waited += wait
+	return wait, nil
+}
+
+// afterAnswer decides what follows an answer: a wait before the next
+// attempt, or (final) that resp is the answer.
+func (t *tries) afterAnswer(attempt int, resp *response) (wait time.Duration, final bool) {
+	resp.attempts, resp.elapsed, resp.uncertain = attempt, time.Since(t.begin), t.uncertain
+	if !retryableStatus(resp.status) {
+		return 0, true
+	}
+	if attempt >= t.max {
+		resp.gaveUp = attempt > 1
+		return 0, true
+	}
+	wait, asked := t.c.backoff(attempt, resp.header)
+	if asked && t.waited+wait > t.c.waitBudget() {
+		// Honour Retry-After, or stop: never retry sooner than asked.
+		resp.retryAfter, resp.gaveUp = wait, true
+		return 0, true
+	}
+	// Any status, even 429 or 503 from a proxy, may come after the
+	// request was forwarded.
+	t.uncertain = true
+	t.waited += wait
+	return wait, false
 }
 
 // sendOnce performs a single HTTP round trip and reads the whole body,
@@ -246,20 +289,27 @@ func neverSent(err error) bool {
 	return errors.As(err, &opErr) && opErr.Op == "dial"
 }
 
+// waitBudget bounds the waits of one request in all: maxRetries times
+// retryWaitMax (16s by default). The exponential waits always fit in it; a
+// Retry-After that does not ends the retries.
+func (c *Client) waitBudget() time.Duration {
+	return time.Duration(c.maxRetries) * c.retryWaitMax
+}
+
 // backoff returns how long to wait after the given (1-based) failed attempt:
-// Retry-After when the server sent one (capped at retryWaitMax), otherwise
-// an exponential delay doubling from retryWaitMin with up to 50% random
-// jitter added, never above retryWaitMax.
-func (c *Client) backoff(attempt int, header http.Header) time.Duration {
+// Retry-After when the server sent one (asked), otherwise an exponential
+// delay doubling from retryWaitMin with up to 50% random jitter added,
+// never above retryWaitMax.
+func (c *Client) backoff(attempt int, header http.Header) (wait time.Duration, asked bool) {
 	if d, ok := retryAfter(header); ok {
-		return min(d, c.retryWaitMax)
+		return d, true
 	}
-	wait := c.retryWaitMin
+	wait = c.retryWaitMin
 	for i := 1; i < attempt && wait < c.retryWaitMax && wait <= math.MaxInt64/4; i++ {
 		wait *= 2
 	}
 	wait += rand.N(wait/2 + 1)
-	return min(wait, c.retryWaitMax)
+	return min(wait, c.retryWaitMax), false
 }
 
 // retryAfter parses a Retry-After header given in seconds or as an HTTP

@@ -158,22 +158,54 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
-func TestRetryAfterCappedAtMax(t *testing.T) {
+// A Retry-After longer than the client's wait budget is honoured by not
+// retrying sooner: the retries end at once with Airflow's answer.
+func TestRetryAfterBeyondBudgetEndsRetries(t *testing.T) {
 	s := newScriptedServer(t,
 		withRetryAfter("30", status(429, `{"detail":"slow down"}`)),
 		status(200, connJSON),
 	)
 	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 150 * time.Millisecond })
+	waits := recordingSleep(c)
+	_, err := c.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.RetryAfter != 30*time.Second {
+		t.Fatalf("error = %v; want the 429 with its Retry-After", err)
+	}
+	if !strings.HasSuffix(err.Error(), ": 429 Too Many Requests: slow down (Airflow asked to retry after 30s, longer than the client waits)") {
+		t.Fatalf("Error() = %q", err)
+	}
+	if n := s.calls.Load(); n != 1 || len(*waits) != 0 {
+		t.Fatalf("attempts = %d, waits = %v; want 1 attempt and no wait", n, *waits)
+	}
+}
+
+// Retry-After waits add up against the budget, 3 retries x RetryWaitMax:
+// 0s always fits; with a 1s maximum (3s budget) 2s fits once, not twice.
+func TestRetryAfterWithinBudget(t *testing.T) {
+	s := newScriptedServer(t, withRetryAfter("0", status(503, `{"detail":"busy"}`)))
+	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 150 * time.Millisecond })
 	start := time.Now()
-	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
-		t.Fatal(err)
+	if _, err := c.GetConnection(context.Background(), "c1"); err == nil {
+		t.Fatal("want the last 503")
 	}
-	// Really waited, but only up to RetryWaitMax.
-	if elapsed := time.Since(start); elapsed < 140*time.Millisecond || elapsed > 5*time.Second {
-		t.Fatalf("elapsed %v; want about 150ms", elapsed)
+	if n := s.calls.Load(); n != 4 {
+		t.Fatalf("attempts = %d; want 4 (Retry-After 0 always fits)", n)
 	}
-	if n := s.calls.Load(); n != 2 {
-		t.Fatalf("attempts = %d; want 2", n)
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("took %v", elapsed)
+	}
+
+	s2 := newScriptedServer(t, withRetryAfter("2", status(503, `{"detail":"busy"}`)))
+	c2 := s2.client(t, func(cfg *Config) { cfg.RetryWaitMax = time.Second })
+	waits := recordingSleep(c2)
+	_, err := c2.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.RetryAfter != 2*time.Second || apiErr.Attempts != 2 {
+		t.Fatalf("error = %v; want the retries ended at the second attempt by a Retry-After beyond the budget", err)
+	}
+	if len(*waits) != 1 || (*waits)[0] != 2*time.Second {
+		t.Fatalf("waits = %v; want [2s] (a second one would pass the 3s budget)", *waits)
 	}
 }
 
@@ -354,7 +386,7 @@ func TestBackoffBounds(t *testing.T) {
 	c := &Client{retryWaitMin: 100 * time.Millisecond, retryWaitMax: time.Second}
 	for attempt := 1; attempt <= 12; attempt++ {
 		for range 50 {
-			d := c.backoff(attempt, http.Header{})
+			d, _ := c.backoff(attempt, http.Header{})
 			if d < c.retryWaitMin || d > c.retryWaitMax {
 				t.Fatalf("backoff(%d) = %v; want within [%v, %v]", attempt, d, c.retryWaitMin, c.retryWaitMax)
 			}
@@ -366,15 +398,15 @@ func TestBackoffBounds(t *testing.T) {
 			}
 		}
 	}
-	if d := c.backoff(1, http.Header{"Retry-After": {"0"}}); d != 0 {
-		t.Fatalf("Retry-After 0 gave %v", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {"0"}}); d != 0 || !asked {
+		t.Fatalf("Retry-After 0 gave %v, %v", d, asked)
 	}
-	if d := c.backoff(1, http.Header{"Retry-After": {"soon"}}); d < c.retryWaitMin || d > 150*time.Millisecond {
-		t.Fatalf("an invalid Retry-After gave %v; want the normal backoff", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {"soon"}}); asked || d < c.retryWaitMin || d > 150*time.Millisecond {
+		t.Fatalf("an invalid Retry-After gave %v, %v; want the normal backoff", d, asked)
 	}
 	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	if d := c.backoff(1, http.Header{"Retry-After": {date}}); d != c.retryWaitMax {
-		t.Fatalf("a Retry-After date an hour ahead gave %v; want the cap", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {date}}); !asked || d < 59*time.Minute || d > time.Hour {
+		t.Fatalf("a Retry-After date an hour ahead gave %v, %v; want about an hour, as asked", d, asked)
 	}
 }
 
