@@ -50,7 +50,9 @@ const (
 	DefaultRequestTimeout = 60 * time.Second
 	// With these defaults a request is sent at most 5 times and waits at
 	// most 0.75s + 1.5s + 3s + 4s = 9.25s in all between attempts, so
-	// against a server that answers 503 at once it gives up in about 10s.
+	// against a server that answers 503 at once it gives up in about 10s
+	// (measured: 8.4s); Retry-After waits may use up to 4 x 4s = 16s
+	// (waitBudget).
 	defaultMaxRetries   = 4
 	defaultRetryWaitMin = 500 * time.Millisecond
 	defaultRetryWaitMax = 4 * time.Second
