@@ -97,21 +97,7 @@ func TestAccProvider_airflowRequestTimeout(t *testing.T) {
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{{
-			Config: fmt.Sprintf(`
-provider "airflowiam" {
-  airflow {
-    endpoint        = %q
-    username        = %q
-    password        = %q
-    request_timeout = "1ns"
-  }
-}
-
-resource "airflowiam_connection" "test" {
-  connection_id = "never_created_timeout"
-  conn_type     = "http"
-}
-`, af.URL, af.Username, af.Password),
+			Config:      oneConnectionConfig(af.URL, af, `request_timeout = "1ns"`, "never_created_timeout"),
 			ExpectError: regexp.MustCompile(`(?s)gave\s+up\s+after\s+5\s+attempts\s+over\s.*last\s+error:\s+no\s+complete\s+answer\s+within\s+the\s+per-request\s+timeout\s+\(1ns\)`),
 		}},
 	})
@@ -158,22 +144,7 @@ func TestAccProvider_airflowReloginAfterInvalidJWT(t *testing.T) {
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		CheckDestroy:             checkConnectionDestroyed(t, af, id),
 		Steps: []resource.TestStep{{
-			Config: fmt.Sprintf(`
-provider "airflowiam" {
-  airflow {
-    endpoint    = %q
-    username    = %q
-    password    = %q
-    api_version = "v2"
-  }
-}
-
-resource "airflowiam_connection" "test" {
-  connection_id = %q
-  conn_type     = "http"
-  host          = "relogin.example.com"
-}
-`, srv.URL, af.Username, af.Password, id),
+			Config: oneConnectionConfig(srv.URL, af, `api_version = "v2"`, id),
 			Check: func(*terraform.State) error {
 				if got, _ := refusal.Load().(string); !strings.Contains(got, `"Invalid JWT token"`) {
 					return fmt.Errorf("Airflow 3 refused the spoiled token with %q; want 403 \"Invalid JWT token\"", got)
@@ -186,6 +157,27 @@ resource "airflowiam_connection" "test" {
 			},
 		}},
 	})
+}
+
+// oneConnectionConfig is a provider whose airflow block reaches endpoint
+// (af's own, or a proxy in front of it) as af's admin, with one more
+// attribute, and one HTTP connection.
+func oneConnectionConfig(endpoint string, af *acctest.Airflow, attribute, id string) string {
+	return fmt.Sprintf(`
+provider "airflowiam" {
+  airflow {
+    endpoint = %q
+    username = %q
+    password = %q
+    %s
+  }
+}
+
+resource "airflowiam_connection" "test" {
+  connection_id = %q
+  conn_type     = "http"
+}
+`, endpoint, af.Username, af.Password, attribute, id)
 }
 
 func TestAirflowRequestTimeout(t *testing.T) {
