@@ -350,3 +350,60 @@ func TestTokenRefused(t *testing.T) {
 		}
 	}
 }
+
+// addBearer is a transport that authenticates every request itself, as a
+// managed Airflow's front (ExternalAuth) does.
+type addBearer struct{ token string }
+
+func (a addBearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+a.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestExternalAuthSendsNoCredentialsOfItsOwn(t *testing.T) {
+	for _, version := range []string{VersionV1, VersionV2} {
+		t.Run(version, func(t *testing.T) {
+			f := newFakeAirflow(t, version)
+			f.staticToken = "from-the-transport"
+			f.seed(Connection{ConnectionID: "c1", ConnType: "http"})
+			c := f.client(t, func(cfg *Config) {
+				cfg.Username, cfg.Password, cfg.APIVersion = "", "", version
+				cfg.ExternalAuth = "the test front"
+				cfg.HTTPClient = &http.Client{Transport: addBearer{f.staticToken}}
+			})
+			if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+				t.Fatal(err)
+			}
+			if got := f.lastRequest(http.MethodGet).Authorization; got != "Bearer from-the-transport" {
+				t.Fatalf("Authorization = %q; want only the transport's", got)
+			}
+			if n := f.tokenCalls.Load(); n != 0 {
+				t.Fatalf("/auth/token calls = %d; want none", n)
+			}
+			if m, _ := c.AuthMethod(context.Background()); m != "the test front" {
+				t.Fatalf("AuthMethod = %q", m)
+			}
+
+			// A refusal is reported, never answered with a login.
+			f.staticToken = "something-else"
+			_, err := c.GetConnection(context.Background(), "c1")
+			if err == nil || !strings.Contains(err.Error(), "(auth method: the test front)") {
+				t.Fatalf("err = %v; want the refusal naming the external auth", err)
+			}
+			if n := f.tokenCalls.Load(); n != 0 {
+				t.Fatalf("/auth/token calls = %d after a refusal; want none", n)
+			}
+		})
+	}
+}
+
+func TestExternalAuthTakesNoOtherCredentials(t *testing.T) {
+	_, err := NewClient(Config{Endpoint: "http://x", ExternalAuth: "front", Token: "t"})
+	if err == nil {
+		t.Fatal("NewClient accepted a token beside external authentication")
+	}
+	if _, err := NewClient(Config{Endpoint: "http://x", ExternalAuth: "front"}); err != nil {
+		t.Fatalf("NewClient with external authentication alone: %v", err)
+	}
+}

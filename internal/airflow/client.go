@@ -77,6 +77,12 @@ type Config struct {
 	// Token is a static bearer token. When set, Username and Password are
 	// not used.
 	Token string
+	// ExternalAuth, when set, says that HTTPClient's transport
+	// authenticates every request itself (a managed Airflow such as Cloud
+	// Composer, whose front takes a Google access token): the client sends
+	// no Authorization header of its own, needs no Username, Password or
+	// Token, and names ExternalAuth as the auth method in its errors.
+	ExternalAuth string
 	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
 	APIVersion string
 	// HTTPClient is the HTTP client to use; nil means a default client.
@@ -106,6 +112,7 @@ type Client struct {
 	username          string
 	password          string
 	token             string
+	externalAuth      string
 	configuredVersion string
 	httpClient        *http.Client
 	requestTimeout    time.Duration
@@ -145,6 +152,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint:          endpoint,
 		token:             cfg.Token,
+		externalAuth:      cfg.ExternalAuth,
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
 		requestTimeout:    cfg.RequestTimeout,
@@ -155,7 +163,7 @@ func NewClient(cfg Config) (*Client, error) {
 		logger:            cfg.Logger,
 		sleep:             clock.Sleep,
 	}
-	if cfg.Token == "" {
+	if cfg.Token == "" && cfg.ExternalAuth == "" {
 		c.username, c.password = cfg.Username, cfg.Password
 	}
 	c.applyDefaults()
@@ -175,8 +183,15 @@ func apiVersion(configured string) (string, error) {
 	return version, nil
 }
 
-// checkCredentials requires a token, or a username and a password.
+// checkCredentials requires external authentication, a token, or a
+// username and a password.
 func checkCredentials(cfg Config) error {
+	if cfg.ExternalAuth != "" {
+		if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" {
+			return errors.New("external authentication takes no token, username or password")
+		}
+		return nil
+	}
 	if cfg.Token != "" {
 		return nil
 	}
