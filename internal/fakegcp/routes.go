@@ -54,6 +54,8 @@ func (rt *route) service() string {
 		return serviceSecretManager
 	case apiResourceManager:
 		return serviceResourceManager
+	case apiComposer:
+		return serviceComposer
 	}
 	return serviceOAuth2
 }
@@ -133,6 +135,11 @@ var routes = compileRoutes([]*route{
 		handler: setVersionState(VersionEnabled, permVersionsEnable), request: versionStateRequest{}, response: SecretVersion{}},
 	{method: http.MethodPost, path: versionResource + ":destroy", id: "secretmanager.projects.secrets.versions.destroy", api: apiSecretManager, rpc: secretManagerRPC + "DestroySecretVersion",
 		handler: setVersionState(VersionDestroyed, permVersionsDestroy), request: versionStateRequest{}, response: SecretVersion{}},
+
+	// Cloud Composer API v1: environments, read only (composer.go).
+	{method: http.MethodGet, path: "v1/projects/{projectsId}/locations/{locationsId}/environments/{environmentsId}",
+		id: "composer.projects.locations.environments.get", api: apiComposer, rpc: composerRPC + "GetEnvironment",
+		handler: (*Server).getComposerEnvironment, response: composerEnvironmentWire{}},
 
 	// OAuth 2.0 and OpenID Connect (not in the discovery documents).
 	{method: http.MethodPost, path: "token", id: "oauth2.token", raw: (*Server).serveToken},

@@ -45,6 +45,9 @@ type Server struct {
 	usedUIDs    map[string]bool        // unique IDs are never reused, not even after delete
 	keysByID    map[string]*signingKey // service-account keys, user- and system-managed
 	tokens      map[string]*identity   // opaque access tokens
+	// composerEnvs are the seeded Cloud Composer environments, by name
+	// (composer.go).
+	composerEnvs map[string]*ComposerEnvironment
 }
 
 // Option configures a Server.
