@@ -42,6 +42,10 @@ type Airflow struct {
 	Password   string
 	// A user without connection permissions (Airflow 3 role viewer / Airflow 2 role Viewer).
 	ViewerUsername, ViewerPassword string
+	// ProviderBlocks, when set, are the provider blocks that reach this
+	// Airflow through a managed front (ThroughComposer) instead of its URL
+	// and credentials.
+	ProviderBlocks string
 }
 
 const skipMessage = "acceptance test: set TF_ACC=1 (make test does)"

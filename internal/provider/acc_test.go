@@ -50,8 +50,29 @@ func forEachAirflow(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
 	}
 }
 
-// providerConfig is a provider block for af with explicit credentials.
+// forEachAirflowTarget runs f once per way the connection scenarios reach
+// Airflow: each Airflow major directly, and each through a managed front
+// (Cloud Composer's), in parallel.
+func forEachAirflowTarget(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	for _, af := range acctest.Airflows(t) {
+		forEachTargetOf(t, af, f)
+	}
+}
+
+// forEachTargetOf runs f for af directly and through each managed front.
+func forEachTargetOf(t *testing.T, af *acctest.Airflow, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	t.Run(af.Name, func(t *testing.T) { f(t, af) })
+	t.Run(af.Name+"-composer", func(t *testing.T) { f(t, acctest.ThroughComposer(t, af)) })
+}
+
+// providerConfig is a provider block for af with explicit credentials, or
+// the blocks of its managed front.
 func providerConfig(af *acctest.Airflow) string {
+	if af.ProviderBlocks != "" {
+		return "\nprovider \"airflowiam\" {\n" + af.ProviderBlocks + "}\n"
+	}
 	return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + "}\n"
 }
 

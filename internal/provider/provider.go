@@ -82,6 +82,7 @@ type googleBlockModel struct {
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
 	ResourceManagerEndpoint            types.String `tfsdk:"resourcemanager_endpoint"`
+	ComposerEndpoint                   types.String `tfsdk:"composer_endpoint"`
 }
 
 type awsBlockModel struct {
@@ -102,6 +103,8 @@ type airflowBlockModel struct {
 	Token          types.String `tfsdk:"token"`
 	APIVersion     types.String `tfsdk:"api_version"`
 	RequestTimeout types.String `tfsdk:"request_timeout"`
+	// ComposerEnvironment targets a Cloud Composer environment (composer.go).
+	ComposerEnvironment types.String `tfsdk:"composer_environment"`
 }
 
 // providerData is handed to every resource and data source. Clients are built
@@ -175,6 +178,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"retried like a lost answer (at most 5 attempts, with jittered backoff that honours `Retry-After`).",
 						Validators: []validator.String{durationValidator{}},
 					},
+					"composer_environment": composerEnvironmentAttribute(),
 				},
 			},
 			"google": schema.SingleNestedBlock{
@@ -236,6 +240,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"`airflowiam_token_exchange` reads a project's IAM policy there, when it may, to see grants a service account " +
 							"inherits from its project.",
 					},
+					"composer_endpoint": composerEndpointAttribute(),
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -294,8 +299,12 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 	}
 
 	data := &providerData{}
-	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
 	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
+	if composerConfigured(cfg.Airflow) {
+		data.airflow, data.airflowErr = p.configureComposerAirflow(ctx, cfg.Airflow, cfg.Google, data.google, data.googleErr)
+	} else {
+		data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	}
 	if data.google != nil {
 		secrets, err := gcpsecrets.NewClient(ctx, data.google.AuthorizedHTTPClient(), cfg.Google.SecretManagerEndpoint.ValueString(),
 			"terraform-provider-airflowiam/"+p.version)
@@ -323,6 +332,7 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	if name := firstUnknown(map[string]types.String{
 		"endpoint": block.Endpoint, "username": block.Username, "password": block.Password,
 		"token": block.Token, "api_version": block.APIVersion, "request_timeout": block.RequestTimeout,
+		"composer_environment": block.ComposerEnvironment,
 	}); name != "" {
 		return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
 	}
@@ -384,7 +394,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
 		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
-		"resourcemanager_endpoint": block.ResourceManagerEndpoint,
+		"resourcemanager_endpoint": block.ResourceManagerEndpoint, "composer_endpoint": block.ComposerEndpoint,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"

@@ -111,7 +111,7 @@ func fullFields(id string) connFields {
 }
 
 func TestAccConnection_basic(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-basic"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -138,7 +138,7 @@ func TestAccConnection_basic(t *testing.T) {
 }
 
 func TestAccConnection_update(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		first := fullFields(tfacctest.RandomWithPrefix("tfacc-update"))
 		second := connFields{
 			id: first.id, connType: "postgres", description: "second description", host: "second.example.com",
@@ -184,7 +184,7 @@ func TestAccConnection_update(t *testing.T) {
 }
 
 func TestAccConnection_passwordRemoval(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		with := connFields{id: tfacctest.RandomWithPrefix("tfacc-pwrm"), connType: "http", host: "h.example.com", password: "pw-rm-" + t.Name()}
 		without := with
 		without.password = ""
@@ -207,7 +207,7 @@ func TestAccConnection_passwordRemoval(t *testing.T) {
 }
 
 func TestAccConnection_import(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-import"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -234,7 +234,7 @@ func TestAccConnection_import(t *testing.T) {
 }
 
 func TestAccConnection_drift(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-drift"))
 		client := testClient(t, af)
 		resource.ParallelTest(t, resource.TestCase{
@@ -273,43 +273,44 @@ func TestAccConnection_drift(t *testing.T) {
 
 func TestAccConnection_driftPasswordRemoved(t *testing.T) {
 	// Only Airflow 3 shows whether a password is set.
-	af := acctest.Airflow3(t)
-	f := fullFields(tfacctest.RandomWithPrefix("tfacc-driftpw"))
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6ProviderFactories,
-		CheckDestroy:             checkConnectionDestroyed(t, af, f.id),
-		Steps: []resource.TestStep{
-			{Config: f.config(af)},
-			{
-				// Airflow's API cannot unset a password, so "removed out of
-				// band" is a delete and recreate without one.
-				PreConfig: func() {
-					client := testClient(t, af)
-					conn, err := client.GetConnection(context.Background(), f.id)
-					if err != nil {
-						t.Fatalf("reading connection: %v", err)
-					}
-					conn.Password = nil
-					if err := client.DeleteConnection(context.Background(), f.id); err != nil {
-						t.Fatalf("deleting: %v", err)
-					}
-					if _, err := client.CreateConnection(context.Background(), conn); err != nil {
-						t.Fatalf("recreating without password: %v", err)
-					}
-				},
-				Config: f.config(af),
-				Check:  f.matchesAPI(t, af),
-				ConfigPlanChecks: resource.ConfigPlanChecks{
-					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate)},
-					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+	forEachTargetOf(t, acctest.Airflow3(t), func(t *testing.T, af *acctest.Airflow) {
+		f := fullFields(tfacctest.RandomWithPrefix("tfacc-driftpw"))
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6ProviderFactories,
+			CheckDestroy:             checkConnectionDestroyed(t, af, f.id),
+			Steps: []resource.TestStep{
+				{Config: f.config(af)},
+				{
+					// Airflow's API cannot unset a password, so "removed out of
+					// band" is a delete and recreate without one.
+					PreConfig: func() {
+						client := testClient(t, af)
+						conn, err := client.GetConnection(context.Background(), f.id)
+						if err != nil {
+							t.Fatalf("reading connection: %v", err)
+						}
+						conn.Password = nil
+						if err := client.DeleteConnection(context.Background(), f.id); err != nil {
+							t.Fatalf("deleting: %v", err)
+						}
+						if _, err := client.CreateConnection(context.Background(), conn); err != nil {
+							t.Fatalf("recreating without password: %v", err)
+						}
+					},
+					Config: f.config(af),
+					Check:  f.matchesAPI(t, af),
+					ConfigPlanChecks: resource.ConfigPlanChecks{
+						PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate)},
+						PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+					},
 				},
 			},
-		},
+		})
 	})
 }
 
 func TestAccConnection_disappears(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-gone"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -335,7 +336,7 @@ func TestAccConnection_disappears(t *testing.T) {
 }
 
 func TestAccConnection_writeOnlyPassword(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-wo")
 		secret1 := "wo-secret-one-" + tfacctest.RandString(12)
 		secret2 := "wo-secret-two-" + tfacctest.RandString(12)
@@ -425,7 +426,7 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAccConnection_maskedExtra(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-mask")
 		secret := "tok-" + tfacctest.RandString(16)
 		extra := fmt.Sprintf(`{"api_token":%q,"nested":{"client_secret":%q,"plain":"visible"},"region_name":"eu-west-1"}`, secret, secret)
@@ -512,7 +513,7 @@ func TestAccConnection_invalidInput(t *testing.T) {
 }
 
 func TestAccConnection_alreadyExists(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachAirflowTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-exists")
 		client := testClient(t, af)
 		if _, err := client.CreateConnection(context.Background(), &airflow.Connection{ConnectionID: id, ConnType: "http", Host: strPtr("kept.example.com")}); err != nil {
@@ -615,14 +616,14 @@ func TestAccConnection_insufficientRole(t *testing.T) {
 // masked values left alone; at most airflow.SnapshotAfter of the thirty are
 // read one by one, so every class is seen through the snapshot.
 func TestAccConnection_listBackedRefresh(t *testing.T) {
-	af := acctest.Airflow3(t)
-	prefix := tfacctest.RandomWithPrefix("tfacc_list")
-	id := func(group string, i int) string { return fmt.Sprintf("%s_%s_%d", prefix, group, i) }
-	var b strings.Builder
-	b.WriteString(providerConfig(af))
-	for _, group := range []string{"changed", "deleted", "masked"} {
-		for i := range 10 {
-			fmt.Fprintf(&b, `
+	forEachTargetOf(t, acctest.Airflow3(t), func(t *testing.T, af *acctest.Airflow) {
+		prefix := tfacctest.RandomWithPrefix("tfacc_list")
+		id := func(group string, i int) string { return fmt.Sprintf("%s_%s_%d", prefix, group, i) }
+		var b strings.Builder
+		b.WriteString(providerConfig(af))
+		for _, group := range []string{"changed", "deleted", "masked"} {
+			for i := range 10 {
+				fmt.Fprintf(&b, `
 resource "airflowiam_connection" "%s_%d" {
   connection_id = %q
   conn_type     = "postgres"
@@ -631,54 +632,55 @@ resource "airflowiam_connection" "%s_%d" {
   extra         = jsonencode({ sslmode = "require", api_token = "token-%d" })
 }
 `, group, i, id(group, i), i, i)
+			}
 		}
-	}
-	config := b.String()
-	client := testClient(t, af)
-	var ids []string
-	for _, group := range []string{"changed", "deleted", "masked"} {
+		config := b.String()
+		client := testClient(t, af)
+		var ids []string
+		for _, group := range []string{"changed", "deleted", "masked"} {
+			for i := range 10 {
+				ids = append(ids, id(group, i))
+			}
+		}
+		expect := []plancheck.PlanCheck{}
 		for i := range 10 {
-			ids = append(ids, id(group, i))
+			expect = append(expect,
+				plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.changed_%d", i), plancheck.ResourceActionUpdate),
+				plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.deleted_%d", i), plancheck.ResourceActionCreate),
+				plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.masked_%d", i), plancheck.ResourceActionNoop),
+			)
 		}
-	}
-	expect := []plancheck.PlanCheck{}
-	for i := range 10 {
-		expect = append(expect,
-			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.changed_%d", i), plancheck.ResourceActionUpdate),
-			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.deleted_%d", i), plancheck.ResourceActionCreate),
-			plancheck.ExpectResourceAction(fmt.Sprintf("airflowiam_connection.masked_%d", i), plancheck.ResourceActionNoop),
-		)
-	}
-	resource.ParallelTest(t, resource.TestCase{
-		ProtoV6ProviderFactories: protoV6ProviderFactories,
-		CheckDestroy:             checkConnectionDestroyed(t, af, ids...),
-		Steps: []resource.TestStep{
-			{Config: config},
-			{
-				PreConfig: func() {
-					ctx := context.Background()
-					for i := range 10 {
-						conn, err := client.GetConnection(ctx, id("changed", i))
-						if err != nil {
-							t.Fatal(err)
+		resource.ParallelTest(t, resource.TestCase{
+			ProtoV6ProviderFactories: protoV6ProviderFactories,
+			CheckDestroy:             checkConnectionDestroyed(t, af, ids...),
+			Steps: []resource.TestStep{
+				{Config: config},
+				{
+					PreConfig: func() {
+						ctx := context.Background()
+						for i := range 10 {
+							conn, err := client.GetConnection(ctx, id("changed", i))
+							if err != nil {
+								t.Fatal(err)
+							}
+							conn.Host, conn.Password = strPtr("changed.example.com"), nil
+							if _, err := client.UpdateConnection(ctx, conn, []string{airflow.FieldHost}); err != nil {
+								t.Fatal(err)
+							}
+							if err := client.DeleteConnection(ctx, id("deleted", i)); err != nil {
+								t.Fatal(err)
+							}
 						}
-						conn.Host, conn.Password = strPtr("changed.example.com"), nil
-						if _, err := client.UpdateConnection(ctx, conn, []string{airflow.FieldHost}); err != nil {
-							t.Fatal(err)
-						}
-						if err := client.DeleteConnection(ctx, id("deleted", i)); err != nil {
-							t.Fatal(err)
-						}
-					}
+					},
+					Config:           config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: expect},
 				},
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: expect},
+				{
+					Config:           config,
+					ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+				},
 			},
-			{
-				Config:           config,
-				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
-			},
-		},
+		})
 	})
 }
 
