@@ -100,7 +100,7 @@ func (e *AccessError) Error() string {
 		email = "EMAIL"
 	}
 	detail := ""
-	if e.Detail != "" {
+	if e.Detail != "" && !strings.EqualFold(e.Detail, http.StatusText(http.StatusForbidden)) {
 		detail = ": " + e.Detail
 	}
 	return fmt.Sprintf("Airflow in Cloud Composer environment %s refused %s (403 Forbidden%s): its Airflow role may not manage connections, which needs Op or Admin. "+

@@ -133,3 +133,39 @@ func TestAccProvider_composerInvalidConfiguration(t *testing.T) {
 		})
 	}
 }
+
+// An identity whose Airflow role is taken away after the connection exists
+// fails the next plan, at the refresh, with the same explanation.
+func TestAccProvider_composerRoleLostFailsThePlan(t *testing.T) {
+	af := acctest.Airflow3(t)
+	c := acctest.ComposerFor(t, af)
+	id := "composer_role_lost"
+	config := "provider \"airflowiam\" {\n" + c.ProviderBlocks() + "}\n" + `
+resource "airflowiam_connection" "test" {
+  connection_id = "` + id + `"
+  conn_type     = "http"
+  host          = "example.com"
+}
+`
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkConnectionDestroyed(t, af, id),
+		Steps: []resource.TestStep{
+			{Config: config},
+			{
+				PreConfig: func() { c.Front.SetRole(c.Deployer, "Viewer") },
+				Config:    config,
+				PlanOnly:  true,
+				ExpectError: phrases("Could not read connection", "Airflow in Cloud Composer environment "+c.Environment,
+					"refused the google block's identity "+c.Deployer, "403 Forbidden", "which needs Op or Admin",
+					"composer_auth_user_registration_role (this environment: Op)", "users add-role -- -e "+c.Deployer+" -r Op"),
+			},
+			{
+				// Give the role back so that the destroy can run.
+				PreConfig: func() { c.Front.SetRole(c.Deployer, "Op") },
+				Config:    config,
+				PlanOnly:  true,
+			},
+		},
+	})
+}
