@@ -137,7 +137,8 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		Blocks: map[string]schema.Block{
 			"airflow": schema.SingleNestedBlock{
 				MarkdownDescription: "Connection to Airflow's REST API: Airflow 3 (`/api/v2`, JWT from `POST /auth/token`) or " +
-					"Airflow 2 (`/api/v1`, basic auth). Each attribute falls back to an environment variable when unset.",
+					"Airflow 2 (`/api/v1`, basic auth), or the Airflow of a Cloud Composer environment (`composer_environment`). " +
+					"Each attribute falls back to an environment variable when unset.",
 				Attributes: map[string]schema.Attribute{
 					"endpoint": schema.StringAttribute{
 						Optional: true,
