@@ -3,6 +3,8 @@ provider "airflowiam" {
     endpoint = var.airflow_url
     username = var.airflow_username
     password = var.airflow_password
+
+    composer_environment = var.composer_environment
   }
   google {
     access_token             = var.google_access_token

@@ -1,17 +1,29 @@
 # Where things are. `make demo` writes terraform.tfvars.json for the local
 # sandbox; against real services, leave the endpoints null.
 
+# Airflow: either an endpoint with a username and password, or a managed
+# environment (then leave the three airflow_* variables null).
+
 variable "airflow_url" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "airflow_username" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "airflow_password" {
   type      = string
+  default   = null
   sensitive = true
+}
+
+variable "composer_environment" {
+  description = "A Cloud Composer environment, projects/P/locations/L/environments/E, reached as the google block's identity (see the Managed Airflow guide); null to use airflow_url."
+  type        = string
+  default     = null
 }
 
 variable "google_access_token" {
