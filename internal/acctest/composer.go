@@ -18,6 +18,7 @@ type Composer struct {
 	GCP         *GCP
 	Front       *fakegcp.ComposerFront
 	Environment string // projects/P/locations/L/environments/E
+	FrontURL    string // the environment's airflowUri
 	Deployer    string // the provider's Google identity
 	// Credentials is Deployer's key file, for the google block.
 	Credentials string
@@ -59,7 +60,7 @@ func ComposerFor(t testing.TB, af *Airflow) *Composer {
 	}); err != nil {
 		t.Fatalf("acctest: seeding %s: %v", env, err)
 	}
-	return &Composer{GCP: g, Front: front, Environment: env, Deployer: deployer, Credentials: string(key)}
+	return &Composer{GCP: g, Front: front, Environment: env, FrontURL: srv.URL, Deployer: deployer, Credentials: string(key)}
 }
 
 // ProviderBlocks are the provider's airflow and google blocks that reach

@@ -33,17 +33,20 @@ const (
 	apiV2 = "v2"
 )
 
-// A segment of a resource name: what Google's IDs allow, without slashes.
-var namePattern = regexp.MustCompile(`^projects/([a-z0-9.:-]+)/locations/([a-z0-9-]+)/environments/([a-z0-9-]+)$`)
+// NamePattern is the form of an environment's name (NameForm): project IDs
+// (lower-case letters, digits, hyphens, and the domain-scoped "example.com:p"
+// form), location and environment IDs (lower-case letters, digits and
+// hyphens).
+var NamePattern = regexp.MustCompile(`^projects/([a-z0-9.:-]+)/locations/([a-z0-9-]+)/environments/([a-z0-9-]+)$`)
 
 // ValidName reports whether name has the form NameForm.
 func ValidName(name string) bool {
-	return namePattern.MatchString(name)
+	return NamePattern.MatchString(name)
 }
 
 // parts splits a valid name into project, location and environment ID.
 func parts(name string) (project, location, env string) {
-	m := namePattern.FindStringSubmatch(name)
+	m := NamePattern.FindStringSubmatch(name)
 	if m == nil {
 		return "", "", ""
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"regexp"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/path"
@@ -20,10 +19,6 @@ import (
 // The airflow block's Cloud Composer target: airflow.composer_environment
 // and google.composer_endpoint, and how Configure builds the Airflow client
 // for them (internal/composer does the work).
-
-// composerEnvironmentPattern is the plan-time form check of
-// airflow.composer_environment (internal/composer checks the same form).
-var composerEnvironmentPattern = regexp.MustCompile(`^projects/[a-z0-9.:-]+/locations/[a-z0-9-]+/environments/[a-z0-9-]+$`)
 
 // composerEnvironmentAttribute is airflow.composer_environment.
 func composerEnvironmentAttribute() schema.StringAttribute {
@@ -42,7 +37,7 @@ func composerEnvironmentAttribute() schema.StringAttribute {
 			"`username`, `password`, `token` and `api_version`, and the `AIRFLOW_*` environment variables are not read. " +
 			"The environment must be `RUNNING` (or `UPDATING`). See the Managed Airflow guide.",
 		Validators: []validator.String{
-			stringvalidator.RegexMatches(composerEnvironmentPattern, "must be a Cloud Composer environment name, "+composer.NameForm),
+			stringvalidator.RegexMatches(composer.NamePattern, "must be a Cloud Composer environment name, "+composer.NameForm),
 			stringvalidator.ConflictsWith(conflicts...),
 		},
 	}

@@ -169,3 +169,33 @@ resource "airflowiam_connection" "test" {
 		},
 	})
 }
+
+// A Google access token the environment's front does not accept (here one
+// issued by another Google than the front's) is answered with a redirect
+// to the sign-in page, which the provider reports with the identity and
+// the fix instead of following it.
+func TestAccProvider_composerSignInRedirect(t *testing.T) {
+	af := acctest.Airflow3(t)
+	front := acctest.ComposerFor(t, af)
+	// Another Google that knows the environment, with its own deployer,
+	// pointing at the first one's front.
+	other := acctest.ComposerFor(t, af)
+	if err := other.GCP.AddComposerEnvironment(fakegcp.ComposerEnvironment{
+		Name: other.Environment, AirflowURI: front.FrontURL, ImageVersion: "composer-3-airflow-" + af.Version,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: composerConnectionConfig(other.ProviderBlocks()),
+			ExpectError: phrases("Could not create connection", "Cloud Composer environment "+other.Environment,
+				"did not accept the Google access token of the google block's identity "+other.Deployer,
+				"redirected the request to Google's sign-in page ("+fakegcp.SignInURL+")",
+				"roles/composer.user on project "+other.GCP.Project),
+		}},
+	})
+	if forwarded, refused := front.Front.Counts(); forwarded != 0 || refused == 0 {
+		t.Fatalf("the front forwarded %d and refused %d requests; want none forwarded", forwarded, refused)
+	}
+}
