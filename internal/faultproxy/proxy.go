@@ -83,6 +83,7 @@ type ErrorBody func(r *http.Request, status int) (contentType string, body []byt
 // Entry is what the proxy did with one request.
 type Entry struct {
 	Method, Path string
+	Operation    string // the AWS action, when there is one (see operation)
 	Fault        Kind  // None when the request passed untouched
 	Forwarded    bool  // the request reached the service
 	Status       int   // the service's status, when forwarded and answered
@@ -91,6 +92,9 @@ type Entry struct {
 
 func (e Entry) String() string {
 	s := e.Method + " " + e.Path
+	if e.Operation != "" {
+		s += " " + e.Operation
+	}
 	if e.Fault != None {
 		s += " [" + e.Fault.String() + "]"
 	}
@@ -293,6 +297,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	kind, f := p.decide(r)
 	e := Entry{Method: r.Method, Path: r.URL.Path, Fault: kind}
 	body, err := io.ReadAll(r.Body)
+	e.Operation = operation(r, body)
 	if err != nil {
 		e.Err = fmt.Errorf("reading the request: %w", err)
 		p.record(e)
@@ -300,8 +305,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !kind.forwards() {
+		p.record(e) // before acting: whoever sees the fault sees its entry
 		p.refuse(w, r, kind, f)
-		p.record(e)
 		return
 	}
 	resp, err := p.forward(r, body)
@@ -472,4 +477,23 @@ func reset(w http.ResponseWriter) {
 		_ = tc.SetLinger(0)
 	}
 	_ = conn.Close()
+}
+
+// operation is the AWS action a request calls: the part after the dot of
+// its X-Amz-Target header in the awsJson protocols ("secretsmanager.CreateSecret",
+// https://smithy.io/2.0/aws/protocols/aws-json-1_1-protocol.html#protocol-behaviors),
+// or the Action parameter of its form-encoded body in the awsQuery
+// protocol (https://smithy.io/2.0/aws/protocols/aws-query-protocol.html#request-serialization).
+// Other requests have none.
+func operation(r *http.Request, body []byte) string {
+	if t := r.Header.Get("X-Amz-Target"); t != "" {
+		_, op, _ := strings.Cut(t, ".")
+		return op
+	}
+	if strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		if v, err := url.ParseQuery(string(body)); err == nil {
+			return v.Get("Action")
+		}
+	}
+	return ""
 }

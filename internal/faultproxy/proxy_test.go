@@ -379,3 +379,28 @@ func TestNewRejectsBadTargets(t *testing.T) {
 		}
 	}
 }
+
+func TestOperationNamesTheAWSAction(t *testing.T) {
+	b := newBackend(t)
+	p := newProxy(t, b.URL, Fault{})
+	c := client(5 * time.Second)
+	if resp, err := c.Post(p.URL()+"/", "application/x-www-form-urlencoded", strings.NewReader("Action=CreateRole&Version=2010-05-08&RoleName=r")); err == nil {
+		resp.Body.Close()
+	}
+	req, _ := http.NewRequest(http.MethodPost, p.URL()+"/", strings.NewReader("{}"))
+	req.Header.Set("X-Amz-Target", "secretsmanager.CreateSecret")
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	if resp, err := c.Do(req); err == nil {
+		resp.Body.Close()
+	}
+	if _, _, err := post(t, c, p.URL()); err != nil {
+		t.Fatal(err)
+	}
+	var ops []string
+	for _, e := range p.Log() {
+		ops = append(ops, e.Operation)
+	}
+	if want := []string{"CreateRole", "CreateSecret", ""}; !slices.Equal(ops, want) {
+		t.Errorf("operations %q, want %q", ops, want)
+	}
+}

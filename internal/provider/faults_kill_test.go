@@ -1,0 +1,229 @@
+package provider
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/faultproxy"
+)
+
+// isCreate reports whether a request the proxy forwarded creates one of
+// the configuration's objects.
+func isCreate(e faultproxy.Entry) bool {
+	if e.Method != http.MethodPost || !e.Forwarded {
+		return false
+	}
+	switch {
+	case e.Path == "/api/v2/connections" || e.Path == "/api/v1/connections":
+		return true
+	case strings.HasSuffix(e.Path, ":setIamPolicy"):
+		return true
+	case e.Operation == "CreateRole" || e.Operation == "CreateSecret":
+		return true
+	}
+	return false
+}
+
+// providerPIDs are the processes running binary whose parent is parent.
+func providerPIDs(parent int, binary string) []int {
+	entries, _ := os.ReadDir("/proc")
+	var pids []int
+	for _, d := range entries {
+		pid, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join("/proc", d.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...: comm may hold spaces, so split after it.
+		rest := string(stat[bytes.LastIndexByte(stat, ')')+1:])
+		fields := strings.Fields(rest)
+		if len(fields) < 2 || fields[1] != strconv.Itoa(parent) {
+			continue
+		}
+		if exe, err := os.Readlink(filepath.Join("/proc", d.Name(), "exe")); err == nil && exe == binary {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// TestAccFaults_killedMidApply SIGKILLs the provider processes while the
+// apply of the fault suite's configuration is under way, just after the
+// first create reached a service and before any answer came back (every
+// answer is held 2s after the service acted). The next apply, with the
+// services healthy, must either adopt what the killed apply wrote or name
+// exactly what to import; afterwards nothing may stay on the services that
+// Terraform does not know of. A grant written just before the kill is found
+// by the next apply in the policy it is about to edit: the test records
+// what becomes of it, which the impersonation chain guide describes.
+func TestAccFaults_killedMidApply(t *testing.T) {
+	e := newFaultEnv(t)
+	fx := e.fixture(t, "kill")
+	run := newTFRun(t, e.config(fx))
+	_, binary := faultProviderBuild(t)
+	t.Cleanup(func() { e.sweep(t, run, fx) })
+
+	created := make(chan faultproxy.Entry, 64)
+	for _, p := range e.proxies {
+		p.OnEntry(func(en faultproxy.Entry) {
+			if isCreate(en) {
+				select {
+				case created <- en:
+				default:
+				}
+			}
+		})
+	}
+	t.Cleanup(func() {
+		for _, p := range e.proxies {
+			p.OnEntry(nil)
+		}
+	})
+	e.set(faultproxy.Fault{Kind: faultproxy.Slow, Delay: 2 * time.Second})
+
+	var out bytes.Buffer
+	cmd := exec.Command(run.tf.ExecPath(), "apply", "-auto-approve", "-input=false", "-no-color")
+	cmd.Dir = run.dir
+	for k, v := range run.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+
+	var first faultproxy.Entry
+	select {
+	case first = <-created:
+	case err := <-exited:
+		t.Fatalf("terraform apply ended (%v) before any create reached a service:\n%s", err, out.String())
+	case <-time.After(2 * time.Minute):
+		t.Fatalf("no create reached a service within 2 minutes:\n%s", out.String())
+	}
+	// The other creates run in parallel; let them reach their services too.
+	time.Sleep(500 * time.Millisecond)
+	pids := providerPIDs(cmd.Process.Pid, binary)
+	if len(pids) == 0 {
+		t.Fatalf("no provider process (%s) under terraform (pid %d)", binary, cmd.Process.Pid)
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("killing provider process %d: %v", pid, err)
+		}
+	}
+	t.Logf("killed %d provider processes after %s reached its service", len(pids), first)
+	select {
+	case err := <-exited:
+		if err == nil {
+			t.Errorf("terraform apply succeeded although its provider was killed:\n%s", out.String())
+		}
+	case <-time.After(time.Minute):
+		t.Fatalf("terraform did not exit within a minute of its provider being killed:\n%s", out.String())
+	}
+	e.clear()
+
+	afterKill := stateObjects(run.state())
+	have, err := e.remote(t, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orphans := have.minus(afterKill)
+	t.Logf("after the kill: the state has %v; on the services but not in the state: %v", afterKill, orphans)
+	if orphans.empty() {
+		t.Fatalf("the kill left nothing behind, so this run proves nothing; output:\n%s", out.String())
+	}
+
+	// The next apply, with healthy services.
+	_, diags, applyErr := run.apply()
+	state := stateObjects(run.state())
+	checkAdoptedOrNamed(t, orphans, state, diags)
+	if applyErr == nil {
+		changes, _, perr := run.plan()
+		if perr != nil || len(changes) > 0 {
+			t.Errorf("FAILED after the next apply, the plan is not empty: %v %v", changes, perr)
+		}
+	}
+	for _, g := range state.preExisting {
+		t.Logf("as the guide says: the grant %s, written just before the kill, is recorded pre_existing and will not be revoked by destroy", g)
+	}
+
+	// Destroy: what stays must be exactly the grants recorded pre_existing.
+	if _, diags, err := run.destroy(); err != nil {
+		t.Errorf("FAILED destroy after the kill and the next apply: %s", failure(diags, err))
+	}
+	left, err := e.remote(t, fx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	left.grants = without(left.grants, state.preExisting)
+	if !left.empty() {
+		t.Errorf("FAILED left after destroy, unknown to Terraform: %v", left)
+	}
+}
+
+// checkAdoptedOrNamed fails for each object the killed apply wrote that
+// the next apply neither adopted (it is in the state) nor named in an
+// error that says to import it.
+func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) {
+	t.Helper()
+	named := func(id string) bool {
+		for _, d := range diags {
+			if strings.Contains(d, id) && strings.Contains(strings.ToLower(d), "import") {
+				return true
+			}
+		}
+		return false
+	}
+	kinds := []struct {
+		kind        string
+		orphan, got []string
+	}{
+		{"Airflow 3 connection", orphans.conns3, state.conns3},
+		{"Airflow 2 connection", orphans.conns2, state.conns2},
+		{"IAM role", orphans.roles, state.roles},
+		{"secret", orphans.secrets, state.secrets},
+	}
+	for _, k := range kinds {
+		for _, id := range k.orphan {
+			switch {
+			case slices.Contains(k.got, id):
+				t.Logf("adopted: %s %s", k.kind, id)
+			case named(id):
+				t.Logf("named for import: %s %s", k.kind, id)
+			default:
+				t.Errorf("FAILED the %s %s, written by the killed apply, is neither adopted nor named for import by the next apply; its errors: %v", k.kind, id, diags)
+			}
+		}
+	}
+	for _, g := range orphans.grants {
+		if !slices.Contains(state.grants, g) && !slices.Contains(state.preExisting, g) {
+			t.Errorf("FAILED the grant %s, written by the killed apply, is not among the chains' hops after the next apply; its errors: %v", g, diags)
+		}
+	}
+}
+
+func without(ss, drop []string) []string {
+	var out []string
+	for _, s := range ss {
+		if !slices.Contains(drop, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
