@@ -70,6 +70,9 @@ type Fault struct {
 	// requests the fault may hit; empty means any.
 	Methods []string
 	Path    string
+	// Match, when set, narrows them further: the fault may hit only the
+	// requests it accepts (given Method, Path and Operation).
+	Match func(Entry) bool
 	// Delay is how long Slow holds an answer back and Silent holds a
 	// connection before closing it. Default 2s.
 	Delay time.Duration
@@ -84,10 +87,10 @@ type ErrorBody func(r *http.Request, status int) (contentType string, body []byt
 type Entry struct {
 	Method, Path string
 	Operation    string // the AWS action, when there is one (see operation)
-	Fault        Kind  // None when the request passed untouched
-	Forwarded    bool  // the request reached the service
-	Status       int   // the service's status, when forwarded and answered
-	Err          error // forwarding failed
+	Fault        Kind   // None when the request passed untouched
+	Forwarded    bool   // the request reached the service
+	Status       int    // the service's status, when forwarded and answered
+	Err          error  // forwarding failed
 }
 
 func (e Entry) String() string {
@@ -235,13 +238,13 @@ func (p *Proxy) Reset() {
 	p.log = nil
 }
 
-// decide picks what to do with r and counts it.
-func (p *Proxy) decide(r *http.Request) (Kind, Fault) {
+// decide picks what to do with the request e describes and counts it.
+func (p *Proxy) decide(e Entry) (Kind, Fault) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.stats.Requests++
 	f := p.fault
-	if f.Kind == None || !f.matches(r) || (f.Max > 0 && p.hits >= f.Max) {
+	if f.Kind == None || !f.matches(e) || (f.Max > 0 && p.hits >= f.Max) {
 		return None, f
 	}
 	p.matched++
@@ -262,11 +265,11 @@ func (p *Proxy) decide(r *http.Request) (Kind, Fault) {
 	return f.Kind, f
 }
 
-func (f Fault) matches(r *http.Request) bool {
-	if len(f.Methods) > 0 && !slices.Contains(f.Methods, r.Method) {
+func (f Fault) matches(e Entry) bool {
+	if len(f.Methods) > 0 && !slices.Contains(f.Methods, e.Method) {
 		return false
 	}
-	return strings.HasPrefix(r.URL.Path, f.Path)
+	return strings.HasPrefix(e.Path, f.Path) && (f.Match == nil || f.Match(e))
 }
 
 func (p *Proxy) record(e Entry) {
@@ -294,10 +297,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Unlock()
 	defer p.wg.Done()
 
-	kind, f := p.decide(r)
-	e := Entry{Method: r.Method, Path: r.URL.Path, Fault: kind}
 	body, err := io.ReadAll(r.Body)
-	e.Operation = operation(r, body)
+	e := Entry{Method: r.Method, Path: r.URL.Path, Operation: operation(r, body)}
+	kind, f := p.decide(e)
+	e.Fault = kind
 	if err != nil {
 		e.Err = fmt.Errorf("reading the request: %w", err)
 		p.record(e)

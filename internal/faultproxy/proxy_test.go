@@ -342,6 +342,14 @@ func TestFilters(t *testing.T) {
 	if got := hits(t, p, http.MethodGet, 2); len(got) != 0 {
 		t.Errorf("a fault on /api/ hit /x: %v", got)
 	}
+	p.Set(Fault{Kind: Unavailable, Match: func(e Entry) bool { return e.Method == http.MethodDelete }})
+	p.Reset()
+	if got := hits(t, p, http.MethodGet, 2); len(got) != 0 {
+		t.Errorf("a fault matching DELETE hit GETs %v", got)
+	}
+	if got := hits(t, p, http.MethodDelete, 1); !slices.Equal(got, []int{3}) {
+		t.Errorf("a fault matching DELETE hit %v, want [3]", got)
+	}
 	p.Clear()
 	p.Reset()
 	if got := hits(t, p, http.MethodPost, 3); len(got) != 0 {

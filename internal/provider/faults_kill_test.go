@@ -16,22 +16,28 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/faultproxy"
 )
 
-// isCreate reports whether a request the proxy forwarded creates one of
-// the configuration's objects.
-func isCreate(e faultproxy.Entry) bool {
-	if e.Method != http.MethodPost || !e.Forwarded {
-		return false
+// createKind is which of the configuration's objects a request creates:
+// "connection", "grant", "role" or "secret", or "" for any other request.
+func createKind(e faultproxy.Entry) string {
+	if e.Method != http.MethodPost {
+		return ""
 	}
 	switch {
 	case e.Path == "/api/v2/connections" || e.Path == "/api/v1/connections":
-		return true
+		return "connection"
 	case strings.HasSuffix(e.Path, ":setIamPolicy"):
-		return true
-	case e.Operation == "CreateRole" || e.Operation == "CreateSecret":
-		return true
+		return "grant"
+	case e.Operation == "CreateRole":
+		return "role"
+	case e.Operation == "CreateSecret":
+		return "secret"
 	}
-	return false
+	return ""
 }
+
+// createsToSee are the first writes the kill waits for: a create on each
+// Airflow, a grant, the role and the secret.
+var createsToSee = []string{"airflow3 connection", "airflow2 connection", "fakegcp grant", "moto role", "moto secret"}
 
 // providerPIDs are the processes running binary whose parent is parent.
 func providerPIDs(parent int, binary string) []int {
@@ -60,9 +66,9 @@ func providerPIDs(parent int, binary string) []int {
 }
 
 // TestAccFaults_killedMidApply SIGKILLs the provider processes while the
-// apply of the fault suite's configuration is under way, just after the
-// first create reached a service and before any answer came back (every
-// answer is held 2s after the service acted). The next apply, with the
+// apply of the fault suite's configuration is under way, once a create has
+// reached each service and before any create's answer came back (each is
+// held a minute after the service acted; other requests pass). The next apply, with the
 // services healthy, must either adopt what the killed apply wrote or name
 // exactly what to import; afterwards nothing may stay on the services that
 // Terraform does not know of. A grant written just before the kill is found
@@ -75,12 +81,12 @@ func TestAccFaults_killedMidApply(t *testing.T) {
 	_, binary := faultProviderBuild(t)
 	t.Cleanup(func() { e.sweep(t, run, fx) })
 
-	created := make(chan faultproxy.Entry, 64)
-	for _, p := range e.proxies {
+	created := make(chan string, 64) // "SERVICE KIND"
+	for name, p := range e.proxies {
 		p.OnEntry(func(en faultproxy.Entry) {
-			if isCreate(en) {
+			if k := createKind(en); k != "" && en.Forwarded {
 				select {
-				case created <- en:
+				case created <- name + " " + k:
 				default:
 				}
 			}
@@ -91,7 +97,8 @@ func TestAccFaults_killedMidApply(t *testing.T) {
 			p.OnEntry(nil)
 		}
 	})
-	e.set(faultproxy.Fault{Kind: faultproxy.Slow, Delay: 2 * time.Second})
+	e.set(faultproxy.Fault{Kind: faultproxy.Slow, Delay: time.Minute,
+		Match: func(en faultproxy.Entry) bool { return createKind(en) != "" }})
 
 	var out bytes.Buffer
 	cmd := exec.Command(run.tf.ExecPath(), "apply", "-auto-approve", "-input=false", "-no-color")
@@ -108,15 +115,23 @@ func TestAccFaults_killedMidApply(t *testing.T) {
 	go func() { exited <- cmd.Wait() }()
 	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 
-	var first faultproxy.Entry
-	select {
-	case first = <-created:
-	case err := <-exited:
-		t.Fatalf("terraform apply ended (%v) before any create reached a service:\n%s", err, out.String())
-	case <-time.After(2 * time.Minute):
-		t.Fatalf("no create reached a service within 2 minutes:\n%s", out.String())
+	seen := map[string]bool{}
+	deadline := time.After(time.Minute)
+wait:
+	for len(seen) < len(createsToSee) {
+		select {
+		case k := <-created:
+			seen[k] = true
+		case err := <-exited:
+			t.Fatalf("terraform apply ended (%v) before the kill; creates seen %v:\n%s", err, seen, out.String())
+		case <-deadline:
+			if len(seen) == 0 {
+				t.Fatalf("no create reached a service within a minute:\n%s", out.String())
+			}
+			break wait
+		}
 	}
-	// The other creates run in parallel; let them reach their services too.
+	// Let the creates in flight in parallel reach their services too.
 	time.Sleep(500 * time.Millisecond)
 	pids := providerPIDs(cmd.Process.Pid, binary)
 	if len(pids) == 0 {
@@ -127,7 +142,7 @@ func TestAccFaults_killedMidApply(t *testing.T) {
 			t.Fatalf("killing provider process %d: %v", pid, err)
 		}
 	}
-	t.Logf("killed %d provider processes after %s reached its service", len(pids), first)
+	t.Logf("killed %d provider processes once these creates had reached their services: %v (wanted %v)", len(pids), seen, createsToSee)
 	select {
 	case err := <-exited:
 		if err == nil {

@@ -489,16 +489,21 @@ func failure(diags []string, err error) string {
 	return strings.Join(diags, "\n")
 }
 
-// plan returns the addresses the plan would change.
+// plan returns the addresses the plan would change; when it fails, its
+// error carries the error diagnostics.
 func (r *tfRun) plan() ([]string, time.Duration, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
 	defer cancel()
 	began := time.Now()
 	out := filepath.Join(r.dir, "plan.out")
-	changed, err := r.tf.Plan(ctx, tfexec.Out(out))
+	var log strings.Builder
+	changed, err := r.tf.PlanJSON(ctx, &log, tfexec.Out(out))
 	took := time.Since(began)
-	if err != nil || !changed {
-		return nil, took, err
+	if err != nil {
+		return nil, took, errors.New(failure(errorsOf(log.String()), err))
+	}
+	if !changed {
+		return nil, took, nil
 	}
 	p, err := r.tf.ShowPlanFile(ctx, out)
 	if err != nil {
