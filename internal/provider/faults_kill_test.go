@@ -2,6 +2,8 @@ package provider
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	tfjson "github.com/hashicorp/terraform-json"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/faultproxy"
 )
@@ -166,8 +170,9 @@ wait:
 
 	// The next apply, with healthy services.
 	_, diags, applyErr := run.apply()
-	state := stateObjects(run.state())
-	checkAdoptedOrNamed(t, orphans, state, diags)
+	st := run.state()
+	state := stateObjects(st)
+	imports := checkAdoptedOrNamed(t, orphans, state, diags)
 	if applyErr == nil {
 		changes, _, perr := run.plan()
 		if perr != nil || len(changes) > 0 {
@@ -175,35 +180,91 @@ wait:
 		}
 	}
 	for _, g := range state.preExisting {
-		t.Logf("as the guide says: the grant %s, written just before the kill, is recorded pre_existing and will not be revoked by destroy", g)
+		t.Logf("as the guide says: the grant %s, written just before the kill, is recorded pre_existing", g)
 	}
 
-	// Destroy: what stays must be exactly the grants recorded pre_existing.
+	// Recover as the guide says: import what the errors name, and import
+	// again each chain that holds a hop recorded pre_existing.
+	for _, c := range chainsWithPreExisting(st) {
+		if err := run.tf.StateRm(context.Background(), c.address); err != nil {
+			t.Fatalf("terraform state rm %s: %v", c.address, err)
+		}
+		imports = append(imports, c)
+	}
+	if len(imports) > 0 {
+		var b strings.Builder
+		for _, im := range imports {
+			fmt.Fprintf(&b, "import {\n  to = %s\n  id = %q\n}\n\n", im.address, im.id)
+		}
+		if err := os.WriteFile(filepath.Join(run.dir, "imports.tf"), []byte(b.String()), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, diags, err := run.apply(); err != nil {
+			t.Errorf("FAILED the apply with the import blocks the errors and the guide call for:\n%s\n%s", b.String(), failure(diags, err))
+		}
+		if changes, _, err := run.plan(); err != nil || len(changes) > 0 {
+			t.Errorf("FAILED after the imports, the plan is not empty: %v %v", changes, err)
+		}
+		if pre := stateObjects(run.state()).preExisting; len(pre) > 0 {
+			t.Errorf("FAILED after importing the chains again, grants are still recorded pre_existing: %v", pre)
+		}
+	}
+
+	// Destroy: nothing may stay.
 	if _, diags, err := run.destroy(); err != nil {
-		t.Errorf("FAILED destroy after the kill and the next apply: %s", failure(diags, err))
+		t.Errorf("FAILED destroy after the kill and the recovery: %s", failure(diags, err))
 	}
 	left, err := e.remote(t, fx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	left.grants = without(left.grants, state.preExisting)
 	if !left.empty() {
-		t.Errorf("FAILED left after destroy, unknown to Terraform: %v", left)
+		t.Errorf("FAILED left after destroy: %v", left)
 	}
 }
 
-// checkAdoptedOrNamed fails for each object the killed apply wrote that
-// the next apply neither adopted (it is in the state) nor named in an
-// error that says to import it.
-func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) {
-	t.Helper()
-	named := func(id string) bool {
-		for _, d := range diags {
-			if strings.Contains(d, id) && strings.Contains(strings.ToLower(d), "import") {
-				return true
+// importBlock is one object to import.
+type importBlock struct{ address, id string }
+
+// chainsWithPreExisting are the chains of st with a hop recorded
+// pre_existing, with their import IDs.
+func chainsWithPreExisting(st *tfjson.State) []importBlock {
+	var out []importBlock
+	if st == nil || st.Values == nil || st.Values.RootModule == nil {
+		return nil
+	}
+	for _, r := range st.Values.RootModule.Resources {
+		if r.Type != "airflowiam_impersonation_chain" {
+			continue
+		}
+		hops, _ := r.AttributeValues["hops"].([]any)
+		for _, h := range hops {
+			if hop, _ := h.(map[string]any); hop["pre_existing"] == true {
+				id, _ := r.AttributeValues["id"].(string)
+				out = append(out, importBlock{address: r.Address, id: id})
+				break
 			}
 		}
-		return false
+	}
+	return out
+}
+
+// checkAdoptedOrNamed fails for each object the killed apply wrote that
+// the next apply neither adopted (it is in the state) nor named, with its
+// address, in an error that says to import it. It returns the imports the
+// errors call for.
+func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) []importBlock {
+	t.Helper()
+	// named is the address of the error that names id for import.
+	named := func(id string) string {
+		for _, d := range diags {
+			if strings.Contains(d, strconv.Quote(id)) && strings.Contains(strings.ToLower(d), "import") {
+				if addr, _, ok := strings.Cut(d, ": "); ok && strings.HasPrefix(addr, "airflowiam_") {
+					return addr
+				}
+			}
+		}
+		return ""
 	}
 	kinds := []struct {
 		kind        string
@@ -214,16 +275,19 @@ func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) {
 		{"IAM role", orphans.roles, state.roles},
 		{"secret", orphans.secrets, state.secrets},
 	}
+	var imports []importBlock
 	for _, k := range kinds {
 		for _, id := range k.orphan {
-			switch {
-			case slices.Contains(k.got, id):
+			if slices.Contains(k.got, id) {
 				t.Logf("adopted: %s %s", k.kind, id)
-			case named(id):
-				t.Logf("named for import: %s %s", k.kind, id)
-			default:
-				t.Errorf("FAILED the %s %s, written by the killed apply, is neither adopted nor named for import by the next apply; its errors: %v", k.kind, id, diags)
+				continue
 			}
+			if addr := named(id); addr != "" {
+				t.Logf("named for import: %s %s at %s", k.kind, id, addr)
+				imports = append(imports, importBlock{address: addr, id: id})
+				continue
+			}
+			t.Errorf("FAILED the %s %s, written by the killed apply, is neither adopted nor named for import by the next apply; its errors: %v", k.kind, id, diags)
 		}
 	}
 	for _, g := range orphans.grants {
@@ -231,14 +295,5 @@ func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) {
 			t.Errorf("FAILED the grant %s, written by the killed apply, is not among the chains' hops after the next apply; its errors: %v", g, diags)
 		}
 	}
-}
-
-func without(ss, drop []string) []string {
-	var out []string
-	for _, s := range ss {
-		if !slices.Contains(drop, s) {
-			out = append(out, s)
-		}
-	}
-	return out
+	return imports
 }
