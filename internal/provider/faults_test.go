@@ -22,6 +22,8 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
+	"github.com/hashicorp/terraform-plugin-framework/provider"
+	"github.com/hashicorp/terraform-plugin-framework/provider/schema"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/faultproxy"
@@ -124,7 +126,11 @@ const (
 	faultConns2 = 4 // on Airflow 2
 )
 
-func (e *faultEnv) config(fx faultFixture) string {
+func (e *faultEnv) config(fx faultFixture) string { return e.configWith(fx, "") }
+
+// configWith is config with blockLine (e.g. a request_timeout) in each
+// airflow, google and aws block.
+func (e *faultEnv) configWith(fx faultFixture, blockLine string) string {
 	af3, af2, m, g := e.af3, e.af2, e.moto, e.gcp
 	p := e.proxies
 	return fmt.Sprintf(`
@@ -142,14 +148,14 @@ provider "airflowiam" {
     username    = %[2]q
     password    = %[3]q
     api_version = "v2"
-  }
+%[21]s  }
   google {
     access_token             = %[4]q
     iam_endpoint             = %[5]q
     iamcredentials_endpoint  = %[5]q
     oauth2_endpoint          = %[5]q
     resourcemanager_endpoint = %[5]q
-  }
+%[21]s  }
   aws {
     region                  = %[6]q
     access_key              = %[7]q
@@ -158,7 +164,7 @@ provider "airflowiam" {
     sts_endpoint            = %[9]q
     secretsmanager_endpoint = %[9]q
     kms_endpoint            = %[9]q
-  }
+%[21]s  }
 }
 
 provider "airflowiam" {
@@ -168,7 +174,7 @@ provider "airflowiam" {
     username    = %[11]q
     password    = %[12]q
     api_version = "v1"
-  }
+%[21]s  }
 }
 
 resource "airflowiam_connection" "a3" {
@@ -219,7 +225,7 @@ resource "airflowiam_aws_secret_connection" "s" {
 		m.Region, m.AccessKeyID, m.SecretAccessKey, p["moto"].URL(),
 		p["airflow2"].URL(), af2.Username, af2.Password,
 		faultConns3, fx.prefix, faultConns2,
-		g.Worker, fx.d1, fx.t1, fx.t2, fx.role)
+		g.Worker, fx.d1, fx.t1, fx.t2, fx.role, blockLine)
 }
 
 // objects is what exists, by kind, as sorted names.
@@ -688,6 +694,58 @@ func (e *faultEnv) sweep(t *testing.T, run *tfRun, fx faultFixture) {
 		_ = testAWSClient(t, e.moto).DeleteRole(ctx, name)
 	}
 	t.Logf("cleanup deleted what destroy left: %v", left)
+}
+
+// requestTimeoutLine is the line that sets request_timeout (issue 14: a
+// per-request timeout on every client, an attribute of each block) to d
+// in the airflow, google and aws blocks, written for the attribute's type;
+// it fails when a block lacks the attribute.
+func requestTimeoutLine(d time.Duration) (string, error) {
+	var resp provider.SchemaResponse
+	New("test")().Schema(context.Background(), provider.SchemaRequest{}, &resp)
+	line := ""
+	for _, name := range []string{"airflow", "google", "aws"} {
+		block, ok := resp.Schema.Blocks[name].(schema.SingleNestedBlock)
+		if !ok {
+			return "", fmt.Errorf("the provider has no %s block", name)
+		}
+		var l string
+		switch block.Attributes["request_timeout"].(type) {
+		case schema.StringAttribute:
+			l = fmt.Sprintf("    request_timeout = %q\n", d.String())
+		case schema.Int64Attribute, schema.NumberAttribute, schema.Float64Attribute:
+			l = fmt.Sprintf("    request_timeout = %d\n", int(d.Seconds()))
+		default:
+			return "", fmt.Errorf("the %s block has no request_timeout attribute of a string or number type", name)
+		}
+		if line != "" && l != line {
+			return "", fmt.Errorf("request_timeout has different types in different blocks")
+		}
+		line = l
+	}
+	return line, nil
+}
+
+// TestAccFaults_silentPastTheTimeout holds 30% of the requests unanswered
+// for 30s, with request_timeout at 2s: the clients must give up on each
+// at their timeout and try again, so the configuration applies, plans
+// empty and destroys, all well before the holds end.
+func TestAccFaults_silentPastTheTimeout(t *testing.T) {
+	e := newFaultEnv(t)
+	line, err := requestTimeoutLine(2 * time.Second)
+	if err != nil {
+		t.Fatalf("FAILED no per-request timeout to set: %v", err)
+	}
+	fx := e.fixture(t, "silent_30s")
+	run := newTFRun(t, e.configWith(fx, line))
+	t.Cleanup(func() { e.sweep(t, run, fx) })
+	e.set(faultproxy.Fault{Kind: faultproxy.Silent, Rate: 0.3, Seed: 1606, Delay: 30 * time.Second})
+	began := time.Now()
+	e.exercise(t, run, fx, "silent_30s")
+	if took := time.Since(began); took > 3*time.Minute {
+		t.Errorf("FAILED apply, plan and destroy took %.0fs with a 2s request timeout", took.Seconds())
+	}
+	t.Logf("silent_30s: requests %s", e.counts())
 }
 
 // TestAccFaults_everythingFails puts every service under 503 for every
