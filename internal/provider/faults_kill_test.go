@@ -297,3 +297,44 @@ func checkAdoptedOrNamed(t *testing.T, orphans, state objects, diags []string) [
 	}
 	return imports
 }
+
+func TestFaultsHelpers(t *testing.T) {
+	out := `{"type":"version","terraform":"1.11.4"}
+{"@level":"error","type":"diagnostic","diagnostic":{"severity":"error","summary":"Connection Already Exists","detail":"Airflow at x already has a connection \"c1\",\nso it was not created. To manage it, import it.","address":"airflowiam_connection.a3[0]"}}
+{"@level":"warn","type":"diagnostic","diagnostic":{"severity":"warning","summary":"Provider development overrides are in effect","detail":""}}
+{"@level":"error","type":"diagnostic","diagnostic":{"severity":"error","summary":"Plugin did not respond","detail":"The plugin encountered an error."}}`
+	got := errorsOf(out)
+	want := []string{
+		`airflowiam_connection.a3[0]: Connection Already Exists: Airflow at x already has a connection "c1", so it was not created. To manage it, import it.`,
+		`Plugin did not respond: The plugin encountered an error.`,
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("errorsOf = %q, want %q", got, want)
+	}
+	imports := checkAdoptedOrNamed(t, objects{conns3: []string{"c1"}}, objects{}, got)
+	if len(imports) != 1 || imports[0] != (importBlock{address: "airflowiam_connection.a3[0]", id: "c1"}) {
+		t.Errorf("imports %v, want c1 at airflowiam_connection.a3[0]", imports)
+	}
+
+	have := objects{conns3: []string{"a", "b"}, grants: []string{"m on s"}}
+	if d := have.minus(objects{conns3: []string{"a"}}); !slices.Equal(d.conns3, []string{"b"}) || !slices.Equal(d.grants, []string{"m on s"}) || d.empty() {
+		t.Errorf("minus = %v, want b and the grant", d)
+	}
+
+	for _, tc := range []struct {
+		e    faultproxy.Entry
+		want string
+	}{
+		{faultproxy.Entry{Method: "POST", Path: "/api/v2/connections"}, "connection"},
+		{faultproxy.Entry{Method: "POST", Path: "/auth/token"}, ""},
+		{faultproxy.Entry{Method: "GET", Path: "/api/v1/connections"}, ""},
+		{faultproxy.Entry{Method: "POST", Path: "/v1/projects/-/serviceAccounts/a@p.iam.gserviceaccount.com:setIamPolicy"}, "grant"},
+		{faultproxy.Entry{Method: "POST", Path: "/", Operation: "CreateRole"}, "role"},
+		{faultproxy.Entry{Method: "POST", Path: "/", Operation: "GetRole"}, ""},
+		{faultproxy.Entry{Method: "POST", Path: "/", Operation: "CreateSecret"}, "secret"},
+	} {
+		if got := createKind(tc.e); got != tc.want {
+			t.Errorf("createKind(%v) = %q, want %q", tc.e, got, tc.want)
+		}
+	}
+}
