@@ -28,7 +28,11 @@
 //
 // Which requests fail is deterministic: Fault.Every fails every k-th
 // matching request, Fault.Rate a fraction drawn from a PRNG seeded with
-// Fault.Seed. Fault.Methods and Fault.Path narrow the requests a fault may
-// hit. The proxy counts every request (Stats, Count) and keeps a log of what
-// it did to each (Log), for precise failure messages.
+// Fault.Seed; Fault.Max stops a fault after that many hits. Fault.Methods,
+// Fault.Path and Fault.Match narrow the requests a fault may hit. The proxy
+// counts every request (Stats, Count) and keeps a log of what it did to
+// each (Log, and OnEntry as it happens), for precise failure messages and
+// for tests that act once a write reached the service. Each entry names the
+// AWS action the request calls (Entry.Operation), since every AWS request
+// is a POST to the same path.
 package faultproxy
