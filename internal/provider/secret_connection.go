@@ -44,9 +44,14 @@ type secretConnectionModel struct {
 	Password          types.String         `tfsdk:"password"`
 	PasswordWO        types.String         `tfsdk:"password_wo"`
 	PasswordWOVersion types.Int64          `tfsdk:"password_wo_version"`
+	ExtraWO           types.String         `tfsdk:"extra_wo"`
+	ExtraWOVersion    types.Int64          `tfsdk:"extra_wo_version"`
 	Prefix            types.String         `tfsdk:"prefix"`
 	Separator         types.String         `tfsdk:"separator"`
 	Format            types.String         `tfsdk:"format"`
+	// woKeys are the names of the extra keys that came from extra_wo, from
+	// private state: the value read back is compared without them.
+	woKeys []string `tfsdk:"-"`
 }
 
 // secretBackend is one secrets manager as the shared body of the
@@ -138,18 +143,27 @@ func (r *secretConnectionResource[M]) Create(ctx context.Context, req resource.C
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(saveExtraWOKeys(ctx, resp.Private, b.model(&plan).woKeys)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 // value renders the secret value of m with the configured write-only
-// password; false when it cannot, after adding the error.
+// password and extra keys, and records those keys' names in m; false when
+// it cannot, after adding the error.
 func (r *secretConnectionResource[M]) value(ctx context.Context, config tfsdk.Config, m *secretConnectionModel, diags *diag.Diagnostics) (string, bool) {
-	var passwordWO types.String
+	var passwordWO, extraWO types.String
 	diags.Append(config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("extra_wo"), &extraWO)...)
 	if diags.HasError() {
 		return "", false
 	}
-	value, err := m.value(passwordWO)
+	keys, err := extraWOKeys(extraWO)
+	if err != nil {
+		diags.AddAttributeError(path.Root("extra_wo"), "Invalid Extra", err.Error())
+		return "", false
+	}
+	m.woKeys = keys
+	value, err := m.value(passwordWO, extraWO)
 	if err != nil {
 		diags.AddError("Connection Cannot Be Written", err.Error())
 		return "", false
@@ -164,9 +178,12 @@ func (r *secretConnectionResource[M]) Read(ctx context.Context, req resource.Rea
 	}
 	var state M
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	woKeys, d := loadExtraWOKeys(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	b.model(&state).woKeys = woKeys
 	diags, err := b.read(ctx, &state)
 	resp.Diagnostics.Append(diags...)
 	if errors.Is(err, r.spec.errNotFound) {
@@ -208,6 +225,9 @@ func (r *secretConnectionResource[M]) Update(ctx context.Context, req resource.U
 	}
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if value != nil {
+		resp.Diagnostics.Append(saveExtraWOKeys(ctx, resp.Private, b.model(&plan).woKeys)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -322,6 +342,7 @@ func (b *secretSpec) connectionAttributes() map[string]schema.Attribute {
 	}
 	maps.Copy(attrs, connectionFieldAttributes())
 	maps.Copy(attrs, secretPasswordSchema.attributes())
+	maps.Copy(attrs, extraWOAttributes("the secret"))
 	return attrs
 }
 
@@ -358,7 +379,8 @@ func (v ruleValidator) ValidateString(_ context.Context, req validator.StringReq
 }
 
 // connection builds the connection from the model, with the write-only
-// password when passwordWO is set.
+// password when passwordWO is set. The write-only extra keys are added by
+// value.
 func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Connection {
 	c := &airflow.Connection{
 		ConnectionID: m.ConnectionID.ValueString(),
@@ -376,9 +398,26 @@ func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Con
 	return c
 }
 
-// value renders the secret value.
-func (m *secretConnectionModel) value(passwordWO types.String) (string, error) {
-	return airflow.EncodeSecretValue(m.connection(passwordWO), m.Format.ValueString())
+// value renders the secret value, with the write-only password and extra
+// keys.
+func (m *secretConnectionModel) value(passwordWO, extraWO types.String) (string, error) {
+	c, err := m.withExtraWO(passwordWO, extraWO)
+	if err != nil {
+		return "", err
+	}
+	return airflow.EncodeSecretValue(c, m.Format.ValueString())
+}
+
+// withExtraWO is the connection with the write-only password and extra
+// keys.
+func (m *secretConnectionModel) withExtraWO(passwordWO, extraWO types.String) (*airflow.Connection, error) {
+	c := m.connection(passwordWO)
+	extra, err := mergeExtraWO(c.Extra, extraWO)
+	if err != nil {
+		return nil, fmt.Errorf("extra_wo cannot be merged into extra: %w", err)
+	}
+	c.Extra = extra
+	return c, nil
 }
 
 // validate is the plan-time part both resources share, on the
@@ -404,7 +443,7 @@ func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnost
 					m.Prefix.ValueString(), m.Separator.ValueString(), b.secretName(m), b.name, err))
 		}
 	}
-	if !known(m.ConnType, m.Host, m.Login, m.Schema, m.Password, m.PasswordWO, m.Format) || m.Port.IsUnknown() || m.Extra.IsUnknown() {
+	if !known(m.ConnType, m.Host, m.Login, m.Schema, m.Password, m.PasswordWO, m.ExtraWO, m.Format) || m.Port.IsUnknown() || m.Extra.IsUnknown() {
 		return diags
 	}
 	diags.Append(b.checkRoundTrip(m)...)
@@ -414,7 +453,10 @@ func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnost
 // checkRoundTrip refuses a configuration that Airflow would read back
 // differently from the secret value.
 func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagnostics) {
-	want := m.connection(m.PasswordWO)
+	want, err := m.withExtraWO(m.PasswordWO, m.ExtraWO)
+	if err != nil {
+		return diags // extra_wo's validator reports it
+	}
 	format := m.Format.ValueString()
 	value, err := airflow.EncodeSecretValue(want, format)
 	if err != nil {
@@ -439,6 +481,9 @@ func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagno
 	attr := field
 	if field == airflow.FieldPassword && !m.PasswordWO.IsNull() {
 		attr = "password_wo"
+	}
+	if field == airflow.FieldExtra && !m.ExtraWO.IsNull() {
+		attr = "extra_wo" // or extra: the merged extra is not kept
 	}
 	detail := fmt.Sprintf("Airflow would read %s back from the %s form as %q, not as configured", field, format, airflow.FieldValue(got, field))
 	if field == airflow.FieldPassword || field == airflow.FieldExtra {
@@ -470,6 +515,14 @@ func (b *secretSpec) applyValue(m *secretConnectionModel, value string) error {
 	}
 	if m.Format.ValueString() != format {
 		m.Format = types.StringValue(format)
+	}
+	extra, missing, err := stripExtraWO(got.Extra, m.woKeys)
+	if err != nil {
+		return err
+	}
+	got.Extra = extra
+	if missing {
+		m.ExtraWOVersion = types.Int64Null() // removed out of band: write it again
 	}
 	// What Airflow reads from the prior state's own value.
 	m.applyFields(b.readBack(m.connection(types.StringNull()), format), got)
@@ -532,5 +585,5 @@ func (m *secretConnectionModel) valueChanged(prior *secretConnectionModel) bool 
 	return !m.ConnType.Equal(prior.ConnType) || !m.Host.Equal(prior.Host) || !m.Login.Equal(prior.Login) ||
 		!m.Schema.Equal(prior.Schema) || !m.Port.Equal(prior.Port) || !m.Extra.Equal(prior.Extra) ||
 		!m.Password.Equal(prior.Password) || !m.PasswordWOVersion.Equal(prior.PasswordWOVersion) ||
-		!m.Format.Equal(prior.Format)
+		!m.ExtraWOVersion.Equal(prior.ExtraWOVersion) || !m.Format.Equal(prior.Format)
 }

@@ -2,7 +2,6 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"regexp"
 	"unicode/utf8"
@@ -46,14 +45,14 @@ func validateConnectionID(id string, at path.Path) diag.Diagnostics {
 }
 
 // jsonObjectValidator requires a JSON object (Airflow rejects any other JSON
-// value in a connection's extra). Syntax errors are reported by the JSON
-// type itself.
+// value in a connection's extra) in which no key is repeated. Neither the
+// value nor a part of it is echoed: an extra may hold secrets.
 type jsonObjectValidator struct{}
 
 var _ validator.String = jsonObjectValidator{}
 
 func (jsonObjectValidator) Description(context.Context) string {
-	return "value must be a JSON object"
+	return "value must be a JSON object, each key once"
 }
 
 func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
@@ -64,31 +63,8 @@ func (jsonObjectValidator) ValidateString(_ context.Context, req validator.Strin
 	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
-	var v any
-	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &v); err != nil {
-		return // the JSON type reports syntax errors
-	}
-	if _, ok := v.(map[string]any); !ok {
-		// The value itself is not echoed: an extra may hold secrets.
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Extra",
-			fmt.Sprintf("%s must be a JSON object, for example jsonencode({ region_name = \"eu-west-1\" }); got a JSON %s.",
-				req.Path, jsonKind(v)))
-	}
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	default:
-		return "number"
-	}
+	_, diags := parseExtraObject(req.Path, req.ConfigValue.ValueString())
+	resp.Diagnostics.Append(diags...)
 }
 
 // serviceAccountEmailRule says what serviceAccountEmailValidator accepts.
