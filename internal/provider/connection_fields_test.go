@@ -206,7 +206,7 @@ func configWithExtra(t *testing.T, extra, extraWO *string) tfsdk.Config {
 			"extra":    schema.StringAttribute{CustomType: jsontypes.NormalizedType{}, Optional: true},
 			"extra_wo": schema.StringAttribute{Optional: true, WriteOnly: true},
 		}},
-		Raw:    tftypes.NewValue(ty, map[string]tftypes.Value{"extra": val(extra), "extra_wo": val(extraWO)}),
+		Raw: tftypes.NewValue(ty, map[string]tftypes.Value{"extra": val(extra), "extra_wo": val(extraWO)}),
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -688,4 +689,124 @@ func expectField(name string, got *string, want *string) error {
 		return fmt.Errorf("%s: Airflow has %s, want %s", name, derefString(got), derefString(want))
 	}
 	return nil
+}
+
+// TestAccConnection_writeOnlyExtra writes secret extra keys with extra_wo
+// and a password with password_wo, and scans the state, the saved plans
+// (as `terraform show -json` renders them and the raw plan files) and a
+// TRACE log of Terraform and the provider for their values. It is not
+// parallel: the TRACE log is set through the environment.
+func TestAccConnection_writeOnlyExtra(t *testing.T) {
+	af := acctest.Airflow3(t)
+	id := tfacctest.RandomWithPrefix("tfacc-extrawo")
+	// api_key is a name Airflow masks on read; endpoint_ref is one it
+	// returns in clear, so only the provider keeps it out of state.
+	apiKey1, ref1 := "wo-apikey-one-"+tfacctest.RandString(12), "wo-ref-one-"+tfacctest.RandString(12)
+	apiKey2, ref2 := "wo-apikey-two-"+tfacctest.RandString(12), "wo-ref-two-"+tfacctest.RandString(12)
+	password := "wo-password-" + tfacctest.RandString(12)
+	scan := leakScan{secrets: []string{apiKey1, ref1, apiKey2, ref2, password}}
+	workDir, logDir := t.TempDir(), t.TempDir()
+	scanLogs := traceLog(t, logDir, scan)
+	// The secrets come in through ephemeral variables, as they would in
+	// use: a literal in the configuration is part of the configuration that
+	// a saved plan carries.
+	tfConfig := providerConfig(af) + fmt.Sprintf(`
+variable "api_key" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "ref" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "password" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "wo_version" { type = number }
+
+resource "airflowiam_connection" "test" {
+  connection_id       = %q
+  conn_type           = "http"
+  host                = "extra-wo.example.com"
+  extra               = jsonencode({ region_name = "eu-west-1" })
+  extra_wo            = jsonencode({ api_key = var.api_key, endpoint_ref = var.ref })
+  extra_wo_version    = var.wo_version
+  password_wo         = var.password
+  password_wo_version = 1
+}
+`, id)
+	vars := func(apiKey, ref string, version int) config.Variables {
+		return config.Variables{
+			"api_key": config.StringVariable(apiKey), "ref": config.StringVariable(ref),
+			"password": config.StringVariable(password), "wo_version": config.IntegerVariable(version),
+		}
+	}
+	hasExtra := func(ref string) resource.TestCheckFunc {
+		return checkAPIConnection(t, af, id, func(c *airflow.Connection) error {
+			var extra map[string]any
+			if c.Extra == nil || json.Unmarshal([]byte(*c.Extra), &extra) != nil {
+				return fmt.Errorf("extra %s is not a JSON object", derefString(c.Extra))
+			}
+			if extra["region_name"] != "eu-west-1" || extra["endpoint_ref"] != ref || extra["api_key"] == nil {
+				return fmt.Errorf("Airflow's extra lacks the configured or the write-only keys: %v", extra)
+			}
+			return nil
+		})
+	}
+	stateExtra := statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra"), knownvalue.StringExact(`{"region_name":"eu-west-1"}`))
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		WorkingDir:               workDir,
+		CheckDestroy:             checkConnectionDestroyed(t, af, id),
+		Steps: []resource.TestStep{
+			{
+				Config:          tfConfig,
+				ConfigVariables: vars(apiKey1, ref1, 1),
+				Check:           resource.ComposeAggregateTestCheckFunc(hasExtra(ref1), scan.check(workDir)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					stateExtra,
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra_wo_version"), knownvalue.Int64Exact(1)),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				Config:            tfConfig,
+				ConfigVariables:   vars(apiKey2, ref2, 2),
+				Check:             resource.ComposeAggregateTestCheckFunc(hasExtra(ref2), scan.check(workDir)),
+				ConfigStateChecks: []statecheck.StateCheck{stateExtra},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate), scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// A write-only key removed out of band is written again.
+				PreConfig: func() {
+					extra := `{"region_name":"eu-west-1","api_key":"` + apiKey2 + `"}`
+					if _, err := testClient(t, af).UpdateConnection(context.Background(), &airflow.Connection{
+						ConnectionID: id, ConnType: "http", Extra: &extra,
+					}, []string{airflow.FieldExtra}); err != nil {
+						t.Fatalf("removing endpoint_ref out of band: %v", err)
+					}
+				},
+				Config:          tfConfig,
+				ConfigVariables: vars(apiKey2, ref2, 2),
+				Check:           resource.ComposeAggregateTestCheckFunc(hasExtra(ref2), scan.check(workDir)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate), scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+	scanLogs()
 }
