@@ -566,3 +566,13 @@ func TestParseAWSSecretImportID(t *testing.T) {
 		}
 	}
 }
+
+func TestAccAWSSecretConnection_writeOnlyExtra(t *testing.T) {
+	m := acctest.MotoServer(t)
+	c := testSecretsClient(t, m)
+	id := tfacctest.RandomWithPrefix("tfacc_smwo")
+	attrs := fmt.Sprintf("connection_id = %q\nrecovery_window_in_days = 0", id)
+	testSecretExtraWO(t, "airflowiam_aws_secret_connection", awsSecretsProviderBlock(m), attrs, func() string {
+		return secretValue(t, c, "airflow/connections/"+id)
+	})
+}

@@ -482,3 +482,13 @@ func TestParseGCPSecretImportID(t *testing.T) {
 		}
 	}
 }
+
+func TestAccGCPSecretConnection_writeOnlyExtra(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_gsmwo")
+	attrs := fmt.Sprintf("project = %q\nconnection_id = %q", g.Project, id)
+	testSecretExtraWO(t, "airflowiam_gcp_secret_connection", googleSecretsProviderBlock(g), attrs, func() string {
+		b, _ := g.SecretPayload(g.Project, "airflow-connections-"+id, "latest")
+		return string(b)
+	})
+}
