@@ -10,12 +10,16 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
+	"github.com/hashicorp/terraform-plugin-framework/attr"
+	"github.com/hashicorp/terraform-plugin-framework/attr/xattr"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
+	"github.com/hashicorp/terraform-plugin-framework/types/basetypes"
+	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 )
@@ -27,15 +31,15 @@ import (
 // connectionFieldsModel holds the fields the resource and the data source
 // share: everything Airflow returns except the password.
 type connectionFieldsModel struct {
-	ID           types.String         `tfsdk:"id"`
-	ConnectionID types.String         `tfsdk:"connection_id"`
-	ConnType     types.String         `tfsdk:"conn_type"`
-	Description  types.String         `tfsdk:"description"`
-	Host         types.String         `tfsdk:"host"`
-	Login        types.String         `tfsdk:"login"`
-	Schema       types.String         `tfsdk:"schema"`
-	Port         types.Int64          `tfsdk:"port"`
-	Extra        jsontypes.Normalized `tfsdk:"extra"`
+	ID           types.String `tfsdk:"id"`
+	ConnectionID types.String `tfsdk:"connection_id"`
+	ConnType     types.String `tfsdk:"conn_type"`
+	Description  types.String `tfsdk:"description"`
+	Host         types.String `tfsdk:"host"`
+	Login        types.String `tfsdk:"login"`
+	Schema       types.String `tfsdk:"schema"`
+	Port         types.Number `tfsdk:"port"`
+	Extra        extraValue   `tfsdk:"extra"`
 }
 
 // setFromAPI copies what Airflow returned, extra included as returned.
@@ -47,8 +51,8 @@ func (m *connectionFieldsModel) setFromAPI(conn *airflow.Connection) {
 	m.Host = types.StringPointerValue(conn.Host)
 	m.Login = types.StringPointerValue(conn.Login)
 	m.Schema = types.StringPointerValue(conn.Schema)
-	m.Port = types.Int64PointerValue(conn.Port)
-	m.Extra = jsontypes.NewNormalizedPointerValue(conn.Extra)
+	m.Port = portNumber(conn.Port)
+	m.Extra = newExtraPointer(conn.Extra)
 }
 
 // passwordSchema is the password of a resource that writes a connection:
@@ -114,10 +118,10 @@ func connectionFieldAttributes() map[string]schema.Attribute {
 			Optional:            true,
 			MarkdownDescription: "Schema (for databases, usually the database name).",
 		},
-		"port": schema.Int64Attribute{
+		"port": schema.NumberAttribute{
 			Optional:            true,
-			MarkdownDescription: fmt.Sprintf("Port, from %d to %d.", minPort, maxPort),
-			Validators:          []validator.Int64{int64validator.Between(minPort, maxPort)},
+			MarkdownDescription: fmt.Sprintf("Port, a whole number from %d to %d.", minPort, maxPort),
+			Validators:          []validator.Number{portValidator{}},
 		},
 	}
 }
@@ -172,7 +176,7 @@ func (extraWOValidator) ValidateString(ctx context.Context, req validator.String
 	if resp.Diagnostics.Append(d...); d.HasError() {
 		return
 	}
-	var extra jsontypes.Normalized
+	var extra extraValue
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, path.Root("extra"), &extra)...)
 	if extra.IsNull() || extra.IsUnknown() {
 		return
@@ -289,4 +293,90 @@ func derefOr(s *string, def string) string {
 		return def
 	}
 	return *s
+}
+
+// extraType is the type of a connection's `extra`: JSON compared
+// semantically, as jsontypes.Normalized is, but checked with the
+// provider's own rule (one JSON object, each key once), whose message
+// names the attribute and says where the text goes wrong without
+// echoing it. The jsontypes check would stop validation first with a
+// message that quotes the whole value, secrets included.
+type extraType struct {
+	jsontypes.NormalizedType
+}
+
+var (
+	_ basetypes.StringTypable                    = extraType{}
+	_ basetypes.StringValuableWithSemanticEquals = extraValue{}
+	_ xattr.ValidateableAttribute                = extraValue{}
+)
+
+func (t extraType) String() string { return "extraType" }
+
+func (t extraType) Equal(o attr.Type) bool {
+	_, ok := o.(extraType)
+	return ok
+}
+
+func (t extraType) ValueType(context.Context) attr.Value { return extraValue{} }
+
+func (t extraType) ValueFromString(_ context.Context, in basetypes.StringValue) (basetypes.StringValuable, diag.Diagnostics) {
+	return extraValue{Normalized: jsontypes.Normalized{StringValue: in}}, nil
+}
+
+func (t extraType) ValueFromTerraform(ctx context.Context, in tftypes.Value) (attr.Value, error) {
+	v, err := t.StringType.ValueFromTerraform(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	s, ok := v.(basetypes.StringValue)
+	if !ok {
+		return nil, fmt.Errorf("unexpected value type %T", v)
+	}
+	out, diags := t.ValueFromString(ctx, s)
+	if diags.HasError() {
+		return nil, fmt.Errorf("converting a string to extra: %v", diags)
+	}
+	return out, nil
+}
+
+// extraValue is a value of extraType.
+type extraValue struct {
+	jsontypes.Normalized
+}
+
+func newExtraValue(s string) extraValue {
+	return extraValue{Normalized: jsontypes.NewNormalizedValue(s)}
+}
+
+func newExtraPointer(s *string) extraValue {
+	return extraValue{Normalized: jsontypes.NewNormalizedPointerValue(s)}
+}
+
+func newExtraNull() extraValue { return extraValue{Normalized: jsontypes.NewNormalizedNull()} }
+
+func (v extraValue) Type(context.Context) attr.Type { return extraType{} }
+
+func (v extraValue) Equal(o attr.Value) bool {
+	other, ok := o.(extraValue)
+	return ok && v.StringValue.Equal(other.StringValue)
+}
+
+func (v extraValue) StringSemanticEquals(ctx context.Context, newValuable basetypes.StringValuable) (bool, diag.Diagnostics) {
+	var diags diag.Diagnostics
+	other, ok := newValuable.(extraValue)
+	if !ok {
+		diags.AddError("Semantic Equality Check Error", fmt.Sprintf("Expected an extra value, got %T.", newValuable))
+		return false, diags
+	}
+	return v.Normalized.StringSemanticEquals(ctx, other.Normalized)
+}
+
+// ValidateAttribute requires one JSON object with each key once.
+func (v extraValue) ValidateAttribute(_ context.Context, req xattr.ValidateAttributeRequest, resp *xattr.ValidateAttributeResponse) {
+	if v.IsNull() || v.IsUnknown() {
+		return
+	}
+	_, diags := parseExtraObject(req.Path, v.ValueString())
+	resp.Diagnostics.Append(diags...)
 }

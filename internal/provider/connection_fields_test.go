@@ -14,7 +14,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
@@ -203,7 +202,7 @@ func configWithExtra(t *testing.T, extra, extraWO *string) tfsdk.Config {
 	}
 	return tfsdk.Config{
 		Schema: schema.Schema{Attributes: map[string]schema.Attribute{
-			"extra":    schema.StringAttribute{CustomType: jsontypes.NormalizedType{}, Optional: true},
+			"extra":    schema.StringAttribute{CustomType: extraType{}, Optional: true},
 			"extra_wo": schema.StringAttribute{Optional: true, WriteOnly: true},
 		}},
 		Raw: tftypes.NewValue(ty, map[string]tftypes.Value{"extra": val(extra), "extra_wo": val(extraWO)}),
@@ -244,4 +243,14 @@ func TestExtraWOValidator(t *testing.T) {
 			}
 		})
 	}
+}
+
+// flowRE matches parts in order, each as written except that Terraform
+// may wrap a line wherever a part has a space.
+func flowRE(parts ...string) *regexp.Regexp {
+	quoted := make([]string, len(parts))
+	for i, p := range parts {
+		quoted[i] = strings.ReplaceAll(regexp.QuoteMeta(p), " ", `\s+`)
+	}
+	return regexp.MustCompile("(?s)" + strings.Join(quoted, ".*"))
 }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -13,7 +12,6 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
@@ -75,16 +73,15 @@ func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Free-text description shown in Airflow's UI.",
 			},
 			"extra": schema.StringAttribute{
-				CustomType: jsontypes.NormalizedType{},
+				CustomType: extraType{},
 				Optional:   true,
 				// Computed only so that a reformatted configuration can plan
 				// the prior state; semanticJSONPlan never plans an unknown.
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{semanticJSONPlan{}},
-				MarkdownDescription: "Extra parameters as a JSON object, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
-					"Compared semantically: key order and white space never produce a diff. Values Airflow masks as `***` keep " +
+				MarkdownDescription: "Extra parameters as a JSON object, each key once, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+					"Secret keys belong in `extra_wo`, which keeps them out of plan and state. Compared semantically: key order and white space never produce a diff. Values Airflow masks as `***` keep " +
 					"their configured value.",
-				Validators: []validator.String{jsonObjectValidator{}},
 			},
 		},
 	}
@@ -310,7 +307,7 @@ func (m *connectionResourceModel) toAPI() *airflow.Connection {
 		Host:         m.Host.ValueStringPointer(),
 		Login:        m.Login.ValueStringPointer(),
 		Schema:       m.Schema.ValueStringPointer(),
-		Port:         m.Port.ValueInt64Pointer(),
+		Port:         portPointer(m.Port),
 		Password:     m.Password.ValueStringPointer(),
 		Extra:        m.Extra.ValueStringPointer(),
 	}
@@ -344,7 +341,7 @@ func (r *connectionResource) applyAPI(ctx context.Context, client *airflow.Clien
 			diags.AddError("Unexpected Connection Extra", fmt.Sprintf("Airflow returned an extra for connection %q that is not JSON: %s", conn.ConnectionID, err))
 			return diags
 		}
-		m.Extra = jsontypes.NewNormalizedValue(extra)
+		m.Extra = newExtraValue(extra)
 	}
 
 	version, err := client.APIVersion(ctx)

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/helpers/validatordiag"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -34,21 +33,21 @@ import (
 
 // secretConnectionModel is the connection part of both resources.
 type secretConnectionModel struct {
-	ConnectionID      types.String         `tfsdk:"connection_id"`
-	ConnType          types.String         `tfsdk:"conn_type"`
-	Host              types.String         `tfsdk:"host"`
-	Login             types.String         `tfsdk:"login"`
-	Schema            types.String         `tfsdk:"schema"`
-	Port              types.Int64          `tfsdk:"port"`
-	Extra             jsontypes.Normalized `tfsdk:"extra"`
-	Password          types.String         `tfsdk:"password"`
-	PasswordWO        types.String         `tfsdk:"password_wo"`
-	PasswordWOVersion types.Int64          `tfsdk:"password_wo_version"`
-	ExtraWO           types.String         `tfsdk:"extra_wo"`
-	ExtraWOVersion    types.Int64          `tfsdk:"extra_wo_version"`
-	Prefix            types.String         `tfsdk:"prefix"`
-	Separator         types.String         `tfsdk:"separator"`
-	Format            types.String         `tfsdk:"format"`
+	ConnectionID      types.String `tfsdk:"connection_id"`
+	ConnType          types.String `tfsdk:"conn_type"`
+	Host              types.String `tfsdk:"host"`
+	Login             types.String `tfsdk:"login"`
+	Schema            types.String `tfsdk:"schema"`
+	Port              types.Number `tfsdk:"port"`
+	Extra             extraValue   `tfsdk:"extra"`
+	Password          types.String `tfsdk:"password"`
+	PasswordWO        types.String `tfsdk:"password_wo"`
+	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
+	ExtraWO           types.String `tfsdk:"extra_wo"`
+	ExtraWOVersion    types.Int64  `tfsdk:"extra_wo_version"`
+	Prefix            types.String `tfsdk:"prefix"`
+	Separator         types.String `tfsdk:"separator"`
+	Format            types.String `tfsdk:"format"`
 	// woKeys are the names of the extra keys that came from extra_wo, from
 	// private state: the value read back is compared without them.
 	woKeys []string `tfsdk:"-"`
@@ -306,11 +305,11 @@ func (b *secretSpec) connectionAttributes() map[string]schema.Attribute {
 			},
 		},
 		"extra": schema.StringAttribute{
-			CustomType: jsontypes.NormalizedType{},
+			CustomType: extraType{},
 			Optional:   true,
-			MarkdownDescription: "Extra parameters as a JSON object, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+			MarkdownDescription: "Extra parameters as a JSON object, each key once, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+				"Secret keys belong in `extra_wo`, which keeps them out of plan and state. " +
 				"Compared semantically: key order and white space never produce a diff.",
-			Validators: []validator.String{jsonObjectValidator{}},
 		},
 		"prefix": schema.StringAttribute{
 			Optional: true,
@@ -388,7 +387,7 @@ func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Con
 		Host:         m.Host.ValueStringPointer(),
 		Login:        m.Login.ValueStringPointer(),
 		Schema:       m.Schema.ValueStringPointer(),
-		Port:         m.Port.ValueInt64Pointer(),
+		Port:         portPointer(m.Port),
 		Password:     m.Password.ValueStringPointer(),
 		Extra:        m.Extra.ValueStringPointer(),
 	}
@@ -445,6 +444,9 @@ func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnost
 	}
 	if !known(m.ConnType, m.Host, m.Login, m.Schema, m.Password, m.PasswordWO, m.ExtraWO, m.Format) || m.Port.IsUnknown() || m.Extra.IsUnknown() {
 		return diags
+	}
+	if !validPort(m.Port) {
+		return diags // the port's validator reports it
 	}
 	diags.Append(b.checkRoundTrip(m)...)
 	return diags
@@ -559,12 +561,12 @@ func (m *secretConnectionModel) applyFields(want, got *airflow.Connection) {
 		m.Schema = nonEmpty(got.Schema)
 	}
 	if !same(want, got, airflow.FieldPort) {
-		m.Port = types.Int64PointerValue(got.Port)
+		m.Port = portNumber(got.Port)
 	}
 	if !same(want, got, airflow.FieldExtra) {
-		m.Extra = jsontypes.NewNormalizedNull()
+		m.Extra = newExtraNull()
 		if e := nonEmpty(got.Extra); !e.IsNull() && e.ValueString() != "{}" {
-			m.Extra = jsontypes.NewNormalizedValue(e.ValueString())
+			m.Extra = newExtraValue(e.ValueString())
 		}
 	}
 	switch {
