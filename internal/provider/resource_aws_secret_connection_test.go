@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -29,6 +30,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 )
 
 const awsSecretAddr = "airflowiam_aws_secret_connection.test"
@@ -595,5 +597,17 @@ func TestRecoveryWindowValidatorGivesOneMessage(t *testing.T) {
 		if want == 1 && !strings.Contains(resp.Diagnostics[0].Detail(), "0 (delete the secret at once) or from 7 to 30") {
 			t.Errorf("recovery_window_in_days = %d: %s", n, resp.Diagnostics[0].Detail())
 		}
+	}
+}
+
+func TestAWSErrorDetailNamesTheActionAndResource(t *testing.T) {
+	refused := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User is not authorized"}
+	err := fmt.Errorf("writing a new version of secret %q: %w", "arn:s", denied.Wrap(refused, denied.Need{
+		Service: "AWS Secrets Manager", Permission: "secretsmanager:PutSecretValue", Resource: "arn:s",
+		Also: []denied.Need{{Service: "AWS KMS", Permission: "kms:GenerateDataKey", Resource: "arn:k"}},
+	}))
+	want := "was refused: AWS Secrets Manager needs secretsmanager:PutSecretValue on arn:s, and AWS KMS kms:GenerateDataKey on arn:k."
+	if got := awsErrorDetail(err); !strings.Contains(got, want) {
+		t.Fatalf("awsErrorDetail = %q, want it to contain %q", got, want)
 	}
 }

@@ -494,3 +494,30 @@ func TestAccGCPSecretConnection_writeOnlyExtra(t *testing.T) {
 		return string(b)
 	})
 }
+
+// TestAccGCPSecretConnection_permissionDenied: a caller without Secret
+// Manager roles is told the service, the permission and the project, not
+// a hint about service-account IAM policies.
+func TestAccGCPSecretConnection_permissionDenied(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "airflowiam" {
+  google {
+    access_token           = %q
+    secretmanager_endpoint = %q
+  }
+}
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = "denied"
+  conn_type     = "http"
+}
+`, g.AccessTokenFor("user:nobody@example.com"), g.URL, g.Project),
+			ExpectError: flowRE("Error Creating Secret", "was refused: Secret Manager needs secretmanager.secrets.create on projects/"+g.Project,
+				"roles/secretmanager.admin"),
+		}},
+	})
+}
