@@ -132,6 +132,8 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		MarkdownDescription: "One Airflow connection kept in AWS Secrets Manager, named and written as Airflow's " +
 			"`SecretsManagerBackend` (from `apache-airflow-providers-amazon`) reads it: the secret `" + awssecrets.DefaultPrefix +
 			awssecrets.DefaultSeparator + "<connection_id>` holds the connection's URI or JSON form.\n\n" +
+			"Secrets need not be in state: `password_wo` and `extra_wo` (secret extra keys, merged into `extra` in the secret " +
+			"value) are write-only.\n\n" +
 			"An update writes a new secret version, which becomes `AWSCURRENT`; Secrets Manager keeps the superseded one as " +
 			"`AWSPREVIOUS` (it has no disabled state for versions). Nothing is deleted until the resource is destroyed.\n\n" +
 			"Drift is read from the `AWSCURRENT` value as Airflow reads it: any field changed out of band (the password too " +

@@ -50,7 +50,8 @@ func (r *connectionResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An Airflow connection, managed through Airflow's REST API (Airflow 3 `/api/v2` or Airflow 2 `/api/v1`).\n\n" +
-			"Secrets never need to be in state: use `password_wo` (write-only, Terraform 1.11+) with `password_wo_version`. " +
+			"Secrets never need to be in state: use `password_wo` (write-only, Terraform 1.11+) with `password_wo_version`, " +
+			"and `extra_wo` with `extra_wo_version` for secret extra keys such as an API key (see the example). " +
 			"Airflow masks the password and sensitive `extra` keys (any key whose name contains `password`, `secret`, `token`, " +
 			"`api_key`, `private_key`, `keyfile_dict`, and so on) as `***` when read back; for those fields the provider keeps the " +
 			"configured value, so **drift of a masked value cannot be detected**. Adding, removing or changing any other field out " +

@@ -178,6 +178,8 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		MarkdownDescription: "One Airflow connection kept in Google Secret Manager, named and written as Airflow's " +
 			"`CloudSecretManagerBackend` (from `apache-airflow-providers-google`) reads it: the secret `" + gcpsecrets.DefaultPrefix +
 			gcpsecrets.DefaultSeparator + "<connection_id>` holds the connection's URI or JSON form in its latest version.\n\n" +
+			"Secrets need not be in state: `password_wo` and `extra_wo` (secret extra keys, merged into `extra` in the secret " +
+			"value) are write-only.\n\n" +
 			"An update adds a version and then disables the one it supersedes; nothing is destroyed until the resource is " +
 			"destroyed, which deletes the secret with its versions.\n\n" +
 			"Drift is read from the `latest` version, as Airflow reads it: any field changed out of band (the password too when " +
