@@ -381,22 +381,8 @@ func (s *Server) patchSecret(c *call) (any, *APIError) {
 		return nil, apiErr(http.StatusConflict, "ABORTED", "The etag provided in the request does not match the current etag of the secret.")
 	}
 	paths := strings.Split(mask, ",")
-	for _, p := range paths {
-		switch strings.TrimSpace(p) {
-		case "labels":
-			if aerr := checkLabels(body.Labels); aerr != nil {
-				return nil, aerr
-			}
-		case "replication":
-			if aerr := checkReplication(body.Replication); aerr != nil {
-				return nil, aerr
-			}
-			if locationsOf(*body.Replication) != locationsOf(sec.repl) {
-				return nil, errInvalid("Secret.replication is immutable: only the customer-managed encryption keys of its replicas may change.")
-			}
-		default:
-			return nil, errInvalid("Unsupported or unknown field in updateMask: %q.", p)
-		}
+	if aerr := checkSecretPatch(&body, sec, paths); aerr != nil {
+		return nil, aerr
 	}
 	for _, p := range paths {
 		switch strings.TrimSpace(p) {
@@ -408,6 +394,30 @@ func (s *Server) patchSecret(c *call) (any, *APIError) {
 	}
 	sec.etag = s.secretEtagLocked()
 	return sec.view(), nil
+}
+
+// checkSecretPatch refuses a patch of paths that Secret Manager would:
+// unknown fields, labels it does not accept, a change of replication
+// locations.
+func checkSecretPatch(body *Secret, sec *secretState, paths []string) *APIError {
+	for _, p := range paths {
+		switch strings.TrimSpace(p) {
+		case "labels":
+			if aerr := checkLabels(body.Labels); aerr != nil {
+				return aerr
+			}
+		case "replication":
+			if aerr := checkReplication(body.Replication); aerr != nil {
+				return aerr
+			}
+			if locationsOf(*body.Replication) != locationsOf(sec.repl) {
+				return errInvalid("Secret.replication is immutable: only the customer-managed encryption keys of its replicas may change.")
+			}
+		default:
+			return errInvalid("Unsupported or unknown field in updateMask: %q.", p)
+		}
+	}
+	return nil
 }
 
 func (s *Server) deleteSecret(c *call) (any, *APIError) {
