@@ -19,6 +19,7 @@ package denied
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 )
 
@@ -74,4 +75,26 @@ func Of(err error) (Need, bool) {
 		return Need{}, false
 	}
 	return found.Need, true
+}
+
+// awsRefusal is the form of AWS's AccessDenied messages: "User: ARN is not
+// authorized to perform: ACTION on resource: RESOURCE" (optionally followed
+// by why), as https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html
+// shows them.
+var awsRefusal = regexp.MustCompile(`not authorized to perform: ([a-zA-Z0-9-]+:[a-zA-Z0-9*]+) on resource: (\S+)`)
+
+// FromAWSMessage reads the refused action and resource out of an AWS
+// AccessDenied message, for calls that carry no need of their own.
+func FromAWSMessage(msg string) (Need, bool) {
+	m := awsRefusal.FindStringSubmatch(msg)
+	if m == nil {
+		return Need{}, false
+	}
+	service, _, _ := strings.Cut(m[1], ":")
+	names := map[string]string{"iam": "AWS IAM", "sts": "AWS STS", "secretsmanager": "AWS Secrets Manager", "kms": "AWS KMS"}
+	name, ok := names[service]
+	if !ok {
+		name = "AWS " + service
+	}
+	return Need{Service: name, Permission: m[1], Resource: strings.TrimRight(m[2], ".,;")}, true
 }

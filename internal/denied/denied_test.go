@@ -30,3 +30,15 @@ func TestWrapAndOf(t *testing.T) {
 		t.Fatalf("String = %q, want %q", n.String(), want)
 	}
 }
+
+func TestFromAWSMessage(t *testing.T) {
+	msg := "api error AccessDenied: User: arn:aws:iam::123456789012:user/tf is not authorized to perform: iam:CreateRole " +
+		"on resource: arn:aws:iam::123456789012:role/airflow-analytics because no identity-based policy allows the iam:CreateRole action"
+	n, ok := FromAWSMessage(msg)
+	if !ok || n.String() != "AWS IAM needs iam:CreateRole on arn:aws:iam::123456789012:role/airflow-analytics" {
+		t.Fatalf("FromAWSMessage = %+v, %v", n, ok)
+	}
+	if _, ok := FromAWSMessage("AccessDenied: Access to KMS is not allowed"); ok {
+		t.Fatal("a message without the action must give nothing")
+	}
+}

@@ -544,7 +544,11 @@ func awsErrorDetail(err error) string {
 		return msg + "\n\nNo AWS credentials were found: set access_key and secret_key or profile in the provider's aws " +
 			"block, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE."
 	case awsiam.ErrorCode(err) == "AccessDenied" || awsiam.ErrorCode(err) == "AccessDeniedException":
-		if n, ok := denied.Of(err); ok {
+		n, ok := denied.Of(err)
+		if !ok {
+			n, ok = denied.FromAWSMessage(msg)
+		}
+		if ok {
 			return msg + "\n\nThe AWS identity the provider runs as was refused: " + n.String() + "."
 		}
 		return msg + "\n\nThe AWS identity the provider runs as lacks an IAM permission this object needs (see the action named above)."
