@@ -580,8 +580,13 @@ func TestAccAWSSecretConnection_writeOnlyExtra(t *testing.T) {
 	c := testSecretsClient(t, m)
 	id := tfacctest.RandomWithPrefix("tfacc_smwo")
 	attrs := fmt.Sprintf("connection_id = %q\nrecovery_window_in_days = 0", id)
+	name := "airflow/connections/" + id
 	testSecretExtraWO(t, "airflowiam_aws_secret_connection", awsSecretsProviderBlock(m), attrs, func() string {
-		return secretValue(t, c, "airflow/connections/"+id)
+		return secretValue(t, c, name)
+	}, func(v string) {
+		if _, err := c.PutValue(context.Background(), name, v); err != nil {
+			t.Fatalf("writing the secret out of band: %v", err)
+		}
 	})
 }
 

@@ -489,9 +489,14 @@ func TestAccGCPSecretConnection_writeOnlyExtra(t *testing.T) {
 	g := acctest.FakeGCP(t)
 	id := tfacctest.RandomWithPrefix("tfacc_gsmwo")
 	attrs := fmt.Sprintf("project = %q\nconnection_id = %q", g.Project, id)
+	secretID := "airflow-connections-" + id
 	testSecretExtraWO(t, "airflowiam_gcp_secret_connection", googleSecretsProviderBlock(g), attrs, func() string {
-		b, _ := g.SecretPayload(g.Project, "airflow-connections-"+id, "latest")
+		b, _ := g.SecretPayload(g.Project, secretID, "latest")
 		return string(b)
+	}, func(v string) {
+		if _, err := g.AddSecretVersion(g.Project, secretID, []byte(v)); err != nil {
+			t.Fatalf("writing the secret out of band: %v", err)
+		}
 	})
 }
 

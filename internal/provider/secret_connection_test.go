@@ -58,11 +58,13 @@ func testRefusedPlans(t *testing.T, config func(attrs string) string, cases []re
 }
 
 // testSecretExtraWO writes a connection with extra_wo and password_wo into
-// a secret (resource typ, its backend's provider block and own attributes
-// in head), checks with value (the secret's current value) that the
-// write-only keys are there, and that no write-only value is in state or a
-// saved plan, and that a refresh shows no drift.
-func testSecretExtraWO(t *testing.T, typ, head, attrs string, value func() string) {
+// a secret (resource typ, its backend's provider block in head, its own
+// attributes in attrs), checks with value (the secret's current value) that
+// the write-only keys are there, that no write-only value is in state or a
+// saved plan, and that a refresh shows no drift; then, after put has
+// written a value without the write-only key out of band, that the next
+// plan writes it again.
+func testSecretExtraWO(t *testing.T, typ, head, attrs string, value func() string, put func(string)) {
 	t.Helper()
 	addr := typ + ".test"
 	apiKey1, apiKey2 := "wo-key-one-"+tfacctest.RandString(12), "wo-key-two-"+tfacctest.RandString(12)
@@ -127,6 +129,13 @@ resource %q "test" {
 		Steps: []resource.TestStep{
 			step(apiKey1, 1, plancheck.ResourceActionCreate),
 			step(apiKey2, 2, plancheck.ResourceActionUpdate),
+			func() resource.TestStep {
+				s := step(apiKey2, 2, plancheck.ResourceActionUpdate)
+				s.PreConfig = func() {
+					put(`{"conn_type":"http","host":"api.example.com","password":"` + password + `","extra":{"region_name":"eu-west-1"}}`)
+				}
+				return s
+			}(),
 		},
 	})
 }
