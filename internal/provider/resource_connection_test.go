@@ -814,3 +814,40 @@ resource "airflowiam_connection" "test" {
 	})
 	scanLogs()
 }
+
+// TestAccConnection_writeOnlyExtraAlone: extra_wo without extra, on both
+// Airflow versions: Airflow holds the keys, state holds no extra, and a
+// refresh shows nothing to change.
+func TestAccConnection_writeOnlyExtraAlone(t *testing.T) {
+	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+		id := tfacctest.RandomWithPrefix("tfacc-wo-alone")
+		ref := "wo-alone-" + tfacctest.RandString(12)
+		resource.ParallelTest(t, resource.TestCase{
+			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+			ProtoV6ProviderFactories: protoV6ProviderFactories,
+			CheckDestroy:             checkConnectionDestroyed(t, af, id),
+			Steps: []resource.TestStep{{
+				Config: providerConfig(af) + fmt.Sprintf(`
+resource "airflowiam_connection" "test" {
+  connection_id    = %q
+  conn_type        = "http"
+  extra_wo         = jsonencode({ endpoint_ref = %q, client_secret = "s" })
+  extra_wo_version = 1
+}
+`, id, ref),
+				Check: checkAPIConnection(t, af, id, func(c *airflow.Connection) error {
+					if c.Extra == nil || !strings.Contains(*c.Extra, ref) || !strings.Contains(*c.Extra, "client_secret") {
+						return fmt.Errorf("Airflow's extra lacks the write-only keys: %s", derefString(c.Extra))
+					}
+					return nil
+				}),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra"), knownvalue.Null()),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			}},
+		})
+	})
+}
