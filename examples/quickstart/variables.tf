@@ -1,5 +1,10 @@
 # Where things are. `make demo` writes terraform.tfvars.json for the local
 # sandbox; against real services, leave the endpoints null.
+#
+# The credentials are ephemeral (Terraform 1.10+, OpenTofu 1.11+): they reach
+# the provider block and nothing else, so they are never written to state or
+# to a saved plan. Give them again (the same tfvars file, or TF_VAR_...) when
+# applying a saved plan.
 
 variable "airflow_url" {
   type = string
@@ -12,6 +17,7 @@ variable "airflow_username" {
 variable "airflow_password" {
   type      = string
   sensitive = true
+  ephemeral = true
 }
 
 variable "google_access_token" {
@@ -19,6 +25,7 @@ variable "google_access_token" {
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
 }
 
 variable "google_endpoint" {
@@ -36,12 +43,14 @@ variable "aws_access_key" {
   type      = string
   default   = null
   sensitive = true
+  ephemeral = true
 }
 
 variable "aws_secret_key" {
   type      = string
   default   = null
   sensitive = true
+  ephemeral = true
 }
 
 variable "aws_endpoint" {

@@ -17,6 +17,7 @@ import (
 	"google.golang.org/api/option"
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 )
 
@@ -163,11 +164,11 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 		if gcpiam.StatusCode(err) == http.StatusConflict {
 			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, SecretPath(in.Project, in.SecretID), err)
 		}
-		return nil, fmt.Errorf("creating secret %s: %w", SecretPath(in.Project, in.SecretID), err)
+		return nil, fmt.Errorf("creating secret %s: %w", SecretPath(in.Project, in.SecretID), need(err, "secretmanager.secrets.create", "projects/"+in.Project))
 	}
 	if _, err := c.AddVersion(ctx, created.Name, in.Value); err != nil {
 		if _, derr := c.svc.Projects.Secrets.Delete(created.Name).Context(ctx).Do(); derr != nil {
-			return nil, fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
+			return nil, fmt.Errorf("%w (and deleting the secret again failed: %w)", err, need(derr, "secretmanager.secrets.delete", created.Name))
 		}
 		return nil, err
 	}
@@ -181,7 +182,7 @@ func (c *Client) Get(ctx context.Context, name string) (*Secret, error) {
 		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reading secret %s: %w", name, err)
+		return nil, fmt.Errorf("reading secret %s: %w", name, need(err, "secretmanager.secrets.get", name))
 	}
 	return view(s), nil
 }
@@ -194,7 +195,7 @@ func (c *Client) Latest(ctx context.Context, secretName string) (*Version, strin
 		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, "", ErrNoReadableVersion
 		}
-		return nil, "", fmt.Errorf("reading the latest version of secret %s: %w", secretName, err)
+		return nil, "", fmt.Errorf("reading the latest version of secret %s: %w", secretName, need(err, "secretmanager.versions.get", secretName+"/versions/latest"))
 	}
 	version := &Version{Name: v.Name, State: v.State}
 	if v.State != "ENABLED" {
@@ -205,7 +206,7 @@ func (c *Client) Latest(ctx context.Context, secretName string) (*Version, strin
 		if gcpiam.StatusCode(err) == http.StatusBadRequest || gcpiam.StatusCode(err) == http.StatusNotFound {
 			return version, "", ErrNoReadableVersion // disabled or destroyed meanwhile
 		}
-		return nil, "", fmt.Errorf("accessing %s: %w", v.Name, err)
+		return nil, "", fmt.Errorf("accessing %s: %w", v.Name, need(err, "secretmanager.versions.access", v.Name))
 	}
 	if out.Payload == nil {
 		return version, "", ErrNoReadableVersion
@@ -232,7 +233,7 @@ func (c *Client) AddVersion(ctx context.Context, secretName, value string) (*Ver
 		ForceSendFields: []string{"DataCrc32c"},
 	}}).Context(ctx).Do()
 	if err != nil {
-		return nil, fmt.Errorf("adding a version to secret %s: %w", secretName, err)
+		return nil, fmt.Errorf("adding a version to secret %s: %w", secretName, need(err, "secretmanager.versions.add", secretName))
 	}
 	return &Version{Name: v.Name, State: v.State}, nil
 }
@@ -252,7 +253,7 @@ func (c *Client) Supersede(ctx context.Context, secretName, value string) error 
 		return nil
 	}
 	if _, err := c.svc.Projects.Secrets.Versions.Disable(previous.Name, &secretmanager.DisableSecretVersionRequest{}).Context(ctx).Do(); err != nil {
-		return fmt.Errorf("disabling the superseded version %s: %w", previous.Name, err)
+		return fmt.Errorf("disabling the superseded version %s: %w", previous.Name, need(err, "secretmanager.versions.disable", previous.Name))
 	}
 	return nil
 }
@@ -263,7 +264,7 @@ func (c *Client) SetEncryption(ctx context.Context, secretName, kmsKeyName strin
 	_, err := c.svc.Projects.Secrets.Patch(secretName, &secretmanager.Secret{Replication: replication(kmsKeyName, replicas)}).
 		UpdateMask("replication").Context(ctx).Do()
 	if err != nil {
-		return fmt.Errorf("changing the encryption of secret %s: %w", secretName, err)
+		return fmt.Errorf("changing the encryption of secret %s: %w", secretName, need(err, "secretmanager.secrets.update", secretName))
 	}
 	return nil
 }
@@ -272,7 +273,7 @@ func (c *Client) SetEncryption(ctx context.Context, secretName, kmsKeyName strin
 func (c *Client) SetLabels(ctx context.Context, secretName string, labels map[string]string) error {
 	s := &secretmanager.Secret{Labels: labels, ForceSendFields: []string{"Labels"}}
 	if _, err := c.svc.Projects.Secrets.Patch(secretName, s).UpdateMask("labels").Context(ctx).Do(); err != nil {
-		return fmt.Errorf("labelling secret %s: %w", secretName, err)
+		return fmt.Errorf("labelling secret %s: %w", secretName, need(err, "secretmanager.secrets.update", secretName))
 	}
 	return nil
 }
@@ -281,7 +282,7 @@ func (c *Client) SetLabels(ctx context.Context, secretName string, labels map[st
 // error.
 func (c *Client) Delete(ctx context.Context, secretName string) error {
 	if _, err := c.svc.Projects.Secrets.Delete(secretName).Context(ctx).Do(); err != nil && gcpiam.StatusCode(err) != http.StatusNotFound {
-		return fmt.Errorf("deleting secret %s: %w", secretName, err)
+		return fmt.Errorf("deleting secret %s: %w", secretName, need(err, "secretmanager.secrets.delete", secretName))
 	}
 	return nil
 }
@@ -342,4 +343,10 @@ func locations(rs []Replica) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// need attaches to err the Secret Manager permission the call needed, as
+// https://cloud.google.com/secret-manager/docs/access-control names it.
+func need(err error, permission, resource string) error {
+	return denied.Wrap(err, denied.Need{Service: "Secret Manager", Permission: permission, Resource: resource})
 }

@@ -34,6 +34,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
@@ -556,9 +557,7 @@ func googleErrorDetail(err error) string {
 		return msg + "\n\nGoogle rejected the provider's credentials: check credentials or access_token in the provider's " +
 			"google block (an access token expires after an hour), or run `gcloud auth application-default login`."
 	case gcpiam.IsPermissionDenied(err):
-		return msg + "\n\nThe Google identity the provider runs as lacks a permission named above. Editing a service " +
-			"account's IAM policy needs iam.serviceAccounts.getIamPolicy and setIamPolicy on it, for example through " +
-			"roles/iam.serviceAccountAdmin or roles/iam.securityAdmin."
+		return msg + "\n\n" + gcpiam.DeniedHint(err)
 	case gcpiam.Status(err) == "ABORTED":
 		return msg + "\n\nOther writers kept changing the same IAM policy. Apply again; if it persists, find the other writer."
 	}
@@ -573,7 +572,14 @@ func awsErrorDetail(err error) string {
 	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
 		return msg + "\n\nNo AWS credentials were found: set access_key and secret_key or profile in the provider's aws " +
 			"block, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE."
-	case awsiam.ErrorCode(err) == "AccessDenied":
+	case awsiam.ErrorCode(err) == "AccessDenied" || awsiam.ErrorCode(err) == "AccessDeniedException":
+		n, ok := denied.Of(err)
+		if !ok {
+			n, ok = denied.FromAWSMessage(msg)
+		}
+		if ok {
+			return msg + "\n\nThe AWS identity the provider runs as was refused: " + n.String() + "."
+		}
 		return msg + "\n\nThe AWS identity the provider runs as lacks an IAM permission this object needs (see the action named above)."
 	}
 	return msg

@@ -318,7 +318,7 @@ func TestAccProvider_googleDenied(t *testing.T) {
 		},
 		"no permission": {
 			block: fmt.Sprintf("access_token = %q\n%s", g.AccessTokenFor("user:intern@example.com"), endpoints),
-			want:  regexp.MustCompile(`(?s)lacks a permission.*roles/iam.serviceAccountAdmin`),
+			want:  flowRE("was refused: IAM needs iam.serviceAccounts.getIamPolicy on projects/-/serviceAccounts/"+gsa, "roles/iam.serviceAccountAdmin"),
 		},
 		"delegates without a target": {
 			block: fmt.Sprintf("access_token = \"t\"\nimpersonate_service_account_delegates = [%q]\n%s", gsa, endpoints),
