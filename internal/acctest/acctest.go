@@ -42,6 +42,11 @@ type Airflow struct {
 	Password   string
 	// A user without connection permissions (Airflow 3 role viewer / Airflow 2 role Viewer).
 	ViewerUsername, ViewerPassword string
+
+	// worker is how to run Airflow code on this server's own AIRFLOW_HOME
+	// and database; nil for a server named by the environment. A pointer,
+	// so that Airflow stays comparable.
+	worker *workerEnv
 }
 
 const skipMessage = "acceptance test: set TF_ACC=1 (make test does)"

@@ -190,3 +190,37 @@ func TestSeedSetsTheMetadataAccount(t *testing.T) {
 		t.Error("a seed naming an unknown metadata account was accepted")
 	}
 }
+
+// Bare-email delegates are refused unless AcceptBareDelegates is on.
+func TestAcceptBareDelegates(t *testing.T) {
+	s, sa := newMetadataServer(t)
+	d, target := saEmail("target-sa"), saEmail("worker-sa")
+	if err := s.AddMember(d, tokenCreator, "serviceAccount:"+sa.Email); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddMember(target, tokenCreator, "serviceAccount:"+d); err != nil {
+		t.Fatal(err)
+	}
+	tok := s.AccessTokenFor(sa.Email)
+	mint := func(delegate string) int {
+		req, _ := http.NewRequest(http.MethodPost, s.URL()+"/v1/projects/-/serviceAccounts/"+target+":generateAccessToken",
+			strings.NewReader(`{"scope":["`+scopeCloudPlatform+`"],"delegates":["`+delegate+`"]}`))
+		req.Header.Set("Authorization", "Bearer "+tok)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := mint(d); code != http.StatusBadRequest {
+		t.Errorf("bare delegate by default: %d, want 400", code)
+	}
+	s.AcceptBareDelegates(true)
+	if code := mint(d); code != http.StatusOK {
+		t.Errorf("bare delegate when accepted: %d, want 200", code)
+	}
+	if code := mint("projects/p/x"); code != http.StatusBadRequest {
+		t.Errorf("malformed delegate when bare ones are accepted: %d, want 400", code)
+	}
+}

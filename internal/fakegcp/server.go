@@ -47,6 +47,7 @@ type Server struct {
 	tokens      map[string]*identity   // opaque access tokens
 	// metadataAccount is the email the metadata server answers as (metadata.go).
 	metadataAccount string
+	bareDelegates   bool // AcceptBareDelegates
 }
 
 // Option configures a Server.
