@@ -45,7 +45,8 @@ type Airflow interface {
 	ReadConnection(ctx context.Context, id string) (*airflow.Connection, error)
 }
 
-// DefaultSessionName is the STS role session name when Input has none.
+// DefaultSessionName is the STS role session name when Input has none and
+// the connection's assume_role_kwargs name no RoleSessionName.
 const DefaultSessionName = "airflowiam-check"
 
 // Input is what to check. Either RoleARN and Audience (directly or from the

@@ -161,8 +161,9 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				},
 			},
 			"session_name": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "The STS role session name. Default `" + exchange.DefaultSessionName + "`.",
+				Optional: true,
+				MarkdownDescription: "The STS role session name. Default: the connection's `assume_role_kwargs.RoleSessionName`, as Airflow's AWS hook " +
+					"uses it, else `" + exchange.DefaultSessionName + "`.",
 				Validators: []validator.String{
 					stringvalidator.LengthBetween(2, 64),
 					stringvalidator.RegexMatches(sessionNamePattern, "must be 2 to 64 letters, digits and =,.@-_"),

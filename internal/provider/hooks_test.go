@@ -19,7 +19,10 @@ import (
 
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
+	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
+	"github.com/hashicorp/terraform-plugin-testing/statecheck"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
+	"github.com/hashicorp/terraform-plugin-testing/tfjsonpath"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
@@ -193,6 +196,13 @@ resource "airflowiam_connection" "other" {
   conn_type     = "aws"
   extra         = airflowiam_web_identity_role.other.airflow_connection_extra
 }
+
+resource "airflowiam_connection" "named" {
+  connection_id = "%[1]s-named"
+  conn_type     = "aws"
+  extra = jsonencode(merge(jsondecode(airflowiam_web_identity_role.test.airflow_connection_extra),
+  { assume_role_kwargs = { RoleSessionName = "etl-nightly" } }))
+}
 `, name, other)
 	check := func(conn string) string {
 		return exchangeData(fmt.Sprintf("  service_account = %q\n  airflow_connection_id = %q", h.g.Worker, conn))
@@ -208,6 +218,11 @@ resource "airflowiam_connection" "other" {
 					if failed || !want.MatchString(fmt.Sprint(got["arn"])) {
 						return fmt.Errorf("AwsBaseHook on %s: %v, want the assumed role %s", name, got, name)
 					}
+					// The session the hook runs as is assume_role_kwargs' RoleSessionName.
+					got, failed = h.hook(t, "aws", name+"-named")
+					if failed || !strings.HasSuffix(fmt.Sprint(got["arn"]), ":assumed-role/"+name+"/etl-nightly") {
+						return fmt.Errorf("AwsBaseHook on %s-named: %v, want session etl-nightly", name, got)
+					}
 					got, failed = h.hook(t, "aws", name+"-other")
 					if !failed || !strings.Contains(fmt.Sprint(got["error"]), "AccessDenied") {
 						return fmt.Errorf("AwsBaseHook on %s-other (a role trusting %s): %v, want AccessDenied", name, other, got)
@@ -216,6 +231,12 @@ resource "airflowiam_connection" "other" {
 				},
 			},
 			{Config: config + check(name)},
+			{
+				// The check runs as the same session as the hook.
+				Config: config + check(name+"-named"),
+				ConfigStateChecks: []statecheck.StateCheck{statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("assumed_role_arn"),
+					knownvalue.StringRegexp(regexp.MustCompile(`:assumed-role/`+regexp.QuoteMeta(name)+`/etl-nightly$`)))},
+			},
 			{
 				Config:      config + check(name+"-other"),
 				ExpectError: regexp.MustCompile(`(?s)AWS Trust Policy of \S+` + regexp.QuoteMeta(name) + `-other Rejects the Token`),
