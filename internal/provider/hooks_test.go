@@ -38,7 +38,7 @@ import (
 // identity is fakegcp's metadata server (GCE_METADATA_HOST /
 // GCE_METADATA_IP), as on GKE with Workload Identity; boto3 reaches moto
 // through AWS_ENDPOINT_URL_STS / AWS_ENDPOINT_URL, so the connection stays
-// exactly what the provider wrote. testdata/hooks/sitecustomize.py is the
+// exactly what the provider wrote. testenv/shim/sitecustomize.py is the
 // one shim: it sends https://*.googleapis.com to fakegcp, because
 // google-auth has no endpoint setting for IAM Credentials; nothing in the
 // hooks is patched. Each test has a broken twin on which both the hook and
@@ -64,7 +64,7 @@ func newHookEnv(t *testing.T) *hookEnv {
 	// moto does not judge trust policies; judgingSTS does, for the hook and
 	// the check alike.
 	e.stsURL = judgingSTS(t, e.m, e.g.Server)
-	shim, err := filepath.Abs(filepath.Join("testdata", "hooks"))
+	shim, err := filepath.Abs(filepath.Join("..", "..", "testenv", "shim"))
 	if err != nil {
 		t.Fatal(err)
 	}

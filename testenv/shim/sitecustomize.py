@@ -1,4 +1,4 @@
-"""The one test shim of the hook tests (internal/provider/hooks_test.go).
+"""The one shim of the hook tests (internal/provider/hooks_test.go) and of make demo's task.
 
 Google's client libraries have no setting for the host of IAM Credentials
 (google-auth builds https://iamcredentials.googleapis.com/... from
