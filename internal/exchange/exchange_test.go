@@ -468,7 +468,10 @@ func TestRun_assumeRoleKwargsLikeTheHook(t *testing.T) {
 			c := checker(&fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1}, &slept)
 			c.Airflow = fakeAirflow{extra: base + tc.kwargs + "}"}
 			res := c.Run(t.Context(), Input{ServiceAccount: worker, ConnectionID: "aws_x", SessionName: tc.input})
-			aws := c.AWS.(*fakeAWS)
+			aws, ok := c.AWS.(*fakeAWS)
+			if !ok {
+				t.Fatalf("AWS is a %T", c.AWS)
+			}
 			if tc.want == "" {
 				if res.Failure == nil || res.Failure.Step != StepConnection || !strings.Contains(res.Failure.Summary, "Unusable assume_role_kwargs") || aws.stsCalls != 0 {
 					t.Fatalf("failure = %+v, sts calls %d; want the connection step to fail", res.Failure, aws.stsCalls)

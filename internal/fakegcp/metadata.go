@@ -143,17 +143,26 @@ func metadataText(f metadataAnswer) func(*Server, http.ResponseWriter, *http.Req
 // path ("default" or its email; the listing has none).
 func metadataAccountText(f metadataAnswer) func(*Server, http.ResponseWriter, *http.Request, []string) {
 	return func(s *Server, w http.ResponseWriter, r *http.Request, params []string) {
-		if !metadataGate(w, r) {
-			return
-		}
-		a := s.metadataAccountFor(params)
+		a := s.metadataCaller(w, r, params)
 		if a == nil {
-			writeMetadata(w, http.StatusNotFound, "text/html; charset=UTF-8", "Not Found\n")
 			return
 		}
 		body, code := f(s, a, r)
 		writeMetadata(w, code, metadataTextPlain, body)
 	}
+}
+
+// metadataCaller gates the request and finds the account its path names;
+// when it returns nil it has answered (403 or 404).
+func (s *Server) metadataCaller(w http.ResponseWriter, r *http.Request, params []string) *account {
+	if !metadataGate(w, r) {
+		return nil
+	}
+	a := s.metadataAccountFor(params)
+	if a == nil {
+		writeMetadata(w, http.StatusNotFound, "text/html; charset=UTF-8", "Not Found\n")
+	}
+	return a
 }
 
 // metadataAccountFor is the metadata server's account when params (the
@@ -189,12 +198,8 @@ type metadataAccountInfo struct {
 // serveMetadataAccount is the account's directory: with recursive=true
 // its entries as JSON, else their names.
 func (s *Server) serveMetadataAccount(w http.ResponseWriter, r *http.Request, params []string) {
-	if !metadataGate(w, r) {
-		return
-	}
-	a := s.metadataAccountFor(params)
+	a := s.metadataCaller(w, r, params)
 	if a == nil {
-		writeMetadata(w, http.StatusNotFound, "text/html; charset=UTF-8", "Not Found\n")
 		return
 	}
 	if r.URL.Query().Get("recursive") == "true" {
@@ -206,12 +211,8 @@ func (s *Server) serveMetadataAccount(w http.ResponseWriter, r *http.Request, pa
 
 // serveMetadataToken mints the account's own access token.
 func (s *Server) serveMetadataToken(w http.ResponseWriter, r *http.Request, params []string) {
-	if !metadataGate(w, r) {
-		return
-	}
-	a := s.metadataAccountFor(params)
+	a := s.metadataCaller(w, r, params)
 	if a == nil {
-		writeMetadata(w, http.StatusNotFound, "text/html; charset=UTF-8", "Not Found\n")
 		return
 	}
 	scopes := []string{metadataTokenScope}

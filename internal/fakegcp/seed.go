@@ -94,13 +94,19 @@ func (s *Server) Seed(seed Seed) error {
 		}
 		s.tokens[tok] = &identity{member: m, scopes: []string{scopeCloudPlatform}}
 	}
-	if e := seed.MetadataServiceAccount; e != "" {
-		a, err := s.mustAccountLocked(e)
-		if err != nil {
-			return fmt.Errorf("fakegcp: seeding the metadata server's account: %w", err)
-		}
-		s.metadataAccount = a.email
+	return s.seedMetadataLocked(seed.MetadataServiceAccount)
+}
+
+// seedMetadataLocked sets the metadata server's account from a seed.
+func (s *Server) seedMetadataLocked(email string) error {
+	if email == "" {
+		return nil
 	}
+	a, err := s.mustAccountLocked(email)
+	if err != nil {
+		return fmt.Errorf("fakegcp: seeding the metadata server's account: %w", err)
+	}
+	s.metadataAccount = a.email
 	return nil
 }
 
