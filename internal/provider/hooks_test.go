@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -361,5 +363,51 @@ resource "airflowiam_task_identity" "etl" {
 				return nil
 			},
 		}},
+	})
+}
+
+// The token source: a worker whose Application Default Credentials are a
+// key file (GOOGLE_APPLICATION_CREDENTIALS) gets its ID token from the key's
+// token_uri, where azp is the account's email; on the metadata server azp
+// is the unique ID. AWS compares accounts.google.com:aud with azp, and the
+// trust policy airflowiam_web_identity_role writes lists both, so the hook
+// assumes the role from either source, as the check (which mints like the
+// metadata server) says it will.
+func TestAccHooks_awsEitherTokenSource(t *testing.T) {
+	h := newHookEnv(t)
+	key, err := h.g.CreateServiceAccountKey(h.g.Worker)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyFile := filepath.Join(t.TempDir(), "worker-key.json")
+	if err := os.WriteFile(keyFile, key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	keyed := &hookEnv{exchangeEnv: h.exchangeEnv, python: h.python, env: append(slices.Clone(h.env), "GOOGLE_APPLICATION_CREDENTIALS="+keyFile)}
+	name := tfacctest.RandomWithPrefix("tfacc-hook")
+	config := h.provider() + h.roleAndConnection(name, "airflow-"+name)
+	resource.Test(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{
+			{
+				Config: config,
+				Check: func(*terraform.State) error {
+					if got, _ := h.hook(t, "idtoken", "airflow-"+name); got["azp"] != h.worker.UniqueID || got["sub"] != h.worker.UniqueID {
+						return fmt.Errorf("the metadata server's ID token: %v, want azp = sub = %s", got, h.worker.UniqueID)
+					}
+					if got, _ := keyed.hook(t, "idtoken", "airflow-"+name); got["azp"] != h.g.Worker || got["sub"] != h.worker.UniqueID {
+						return fmt.Errorf("the key file's ID token: %v, want azp %s, sub %s", got, h.g.Worker, h.worker.UniqueID)
+					}
+					if got, failed := h.hook(t, "aws", name); failed {
+						return fmt.Errorf("AwsBaseHook with the metadata server: %v, want the assumed role", got)
+					}
+					if got, failed := keyed.hook(t, "aws", name); failed || !strings.Contains(fmt.Sprint(got["arn"]), ":assumed-role/"+name+"/") {
+						return fmt.Errorf("AwsBaseHook with a key file: %v, want the assumed role", got)
+					}
+					return nil
+				},
+			},
+			{Config: config + exchangeData(fmt.Sprintf("  service_account = %q\n  airflow_connection_id = %q", h.g.Worker, name))},
+		},
 	})
 }

@@ -2,6 +2,7 @@
 
     python driver.py aws CONN_ID        AwsBaseHook(aws_conn_id).get_session(), then STS GetCallerIdentity
     python driver.py google CONN_ID     GoogleBaseHook(gcp_conn_id).get_credentials(), refreshed, then tokeninfo
+    python driver.py idtoken AUDIENCE   the claims (not the token) of the ID token the AWS hook would send
     python driver.py pod JSON           the executor_config JSON, loaded as the resource's documentation says
                                         (PodGenerator.deserialize_model_dict), through PodGenerator.from_obj
 
@@ -45,6 +46,18 @@ def google(conn_id):
     return {"email": info.json().get("email"), "project": hook.project_id}
 
 
+def idtoken(audience):
+    import jwt
+    from google.auth.transport.requests import Request
+
+    from airflow.providers.google.common.utils.id_token_credentials import get_default_id_token_credentials
+
+    creds = get_default_id_token_credentials(target_audience=audience)
+    creds.refresh(Request())
+    claims = jwt.decode(creds.token, options={"verify_signature": False})
+    return {k: claims.get(k) for k in ("aud", "azp", "sub", "email")}
+
+
 def pod(executor_config):
     from airflow.providers.cncf.kubernetes.pod_generator import PodGenerator
 
@@ -56,7 +69,7 @@ def pod(executor_config):
 def main():
     what, arg = sys.argv[1], sys.argv[2]
     try:
-        out = {"aws": aws, "google": google, "pod": pod}[what](arg)
+        out = {"aws": aws, "google": google, "idtoken": idtoken, "pod": pod}[what](arg)
     except Exception as e:  # the hook's failure is the result
         print(json.dumps({"error": f"{type(e).__name__}: {e}"}))
         sys.exit(2)
