@@ -92,7 +92,7 @@ spec, root, demo, args = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 w = json.load(open(spec))
 env = {k: os.environ[k] for k in ("HOME", "LANG", "TMPDIR") if k in os.environ}
 env.update(w["env"])
-env.update(PATH=os.path.dirname(w["python"]) + os.pathsep + os.environ["PATH"], PYTHONUNBUFFERED="1",
+env.update(PATH=os.path.dirname(w["python"]) + os.pathsep + os.environ["PATH"], PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1",
            PYTHONPATH=os.path.join(root, "testenv", "shim"), CLOUDSDK_CONFIG=os.path.join(demo, "gcloud"),
            AIRFLOW__CORE__DAGS_FOLDER=os.path.join(root, "examples", "quickstart", "dags"))
 os.execve(w["python"], [w["python"], "-m", "airflow"] + args, env)

@@ -88,21 +88,21 @@ func newHookEnv(t *testing.T) *hookEnv {
 		"_AIRFLOW_PROCESS_CONTEXT=server",
 		"HOME="+home, "CLOUDSDK_CONFIG="+filepath.Join(home, "gcloud"), // no gcloud credentials of the machine
 		"GCE_METADATA_HOST="+host, "GCE_METADATA_IP="+host,
-		"AIRFLOWIAM_GOOGLEAPIS_URL="+e.g.URL, "PYTHONPATH="+shim,
+		"AIRFLOWIAM_GOOGLEAPIS_URL="+e.g.URL, "PYTHONPATH="+shim, "PYTHONDONTWRITEBYTECODE=1",
 		"AWS_ENDPOINT_URL_STS="+e.stsURL, "AWS_ENDPOINT_URL="+e.m.URL, "AWS_DEFAULT_REGION="+e.m.Region,
 		"AWS_EC2_METADATA_DISABLED=true", "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null",
 	)
 	return &hookEnv{exchangeEnv: e, python: python, env: clean}
 }
 
-// hook runs testdata/hooks/driver.py: what is "aws", "google" or "pod".
+// hook runs testenv/hooks/driver.py: what is "aws", "google", "idtoken" or "pod".
 // It returns the driver's JSON answer; failed reports that the hook
 // raised, and answer["error"] says what.
 func (h *hookEnv) hook(t *testing.T, what, arg string) (answer map[string]any, failed bool) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, h.python, filepath.Join("testdata", "hooks", "driver.py"), what, arg)
+	cmd := exec.CommandContext(ctx, h.python, filepath.Join("..", "..", "testenv", "hooks", "driver.py"), what, arg)
 	cmd.Env = h.env
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
