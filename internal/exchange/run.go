@@ -68,7 +68,11 @@ func (r *run) walk(ctx context.Context) {
 	if r.in.RoleARN != "" && !r.aws(ctx) {
 		return
 	}
+	if r.in.GCPConnectionID != "" && !r.gcpConnection(ctx) {
+		return
+	}
 	if len(r.in.GCPChain) > 0 {
+		r.res.GCPChain = slices.Clone(r.in.GCPChain)
 		r.gcpChain(ctx)
 	}
 }

@@ -298,8 +298,8 @@ resource "airflowiam_connection" "google" {
   ))
 }
 `, h.g.Worker, delegate, target, conn, h.g.Project)
-	check := exchangeData(fmt.Sprintf("  service_account = %q\n  gcp_impersonation_chain = [%q, %q]\n  propagation_timeout = \"0s\"",
-		h.g.Worker, delegate, target))
+	// The check reads the chain from the connection, as the hook does.
+	check := exchangeData(fmt.Sprintf("  service_account = %q\n  gcp_connection_id = %q\n  propagation_timeout = \"0s\"", h.g.Worker, conn))
 	resource.Test(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
 		Steps: []resource.TestStep{
@@ -313,7 +313,12 @@ resource "airflowiam_connection" "google" {
 					return nil
 				},
 			},
-			{Config: config + check},
+			{
+				Config: config + check,
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(exchangeAddr, tfjsonpath.New("id"), knownvalue.StringExact(target)),
+				},
+			},
 			{
 				PreConfig: func() {
 					if err := h.g.RemoveMember(target, gcpiam.RoleTokenCreator, sa(delegate)); err != nil {
