@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 )
 
 // Extra keys of Airflow's Google connections (GoogleBaseHook).
@@ -25,21 +23,9 @@ var googleKeyFields = []string{"key_path", "keyfile_dict", "credential_config_fi
 // connection with a key field starts from that key, not from the worker.
 func (r *run) gcpConnection(ctx context.Context) bool {
 	id := r.in.GCPConnectionID
-	conn, err := r.c.Airflow.ReadConnection(ctx, id)
-	if airflow.IsNotFound(err) {
-		return r.fail(StepGCPConnection, fmt.Sprintf("Airflow Connection %s Not Found", id),
-			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra "+
-				"airflowiam_impersonation_chain.airflow_connection_extra.", id))
-	}
-	if err != nil {
-		return r.fail(StepGCPConnection, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
-	}
-	extra := map[string]any{}
-	if conn.Extra != nil && *conn.Extra != "" {
-		if err := json.Unmarshal([]byte(*conn.Extra), &extra); err != nil {
-			return r.fail(StepGCPConnection, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
-				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's Google hook cannot read it.", id, err))
-		}
+	extra, ok := r.readExtra(ctx, StepGCPConnection, id, "Google", "airflowiam_impersonation_chain.airflow_connection_extra")
+	if !ok {
+		return false
 	}
 	fix := "\n\nFix: set the connection's extra to airflowiam_impersonation_chain.airflow_connection_extra (merged with the project)."
 	for _, k := range googleKeyFields {

@@ -115,25 +115,35 @@ func (r *run) caller(ctx context.Context) bool {
 	return r.ok(StepCaller, "the provider acts as %s", email)
 }
 
-// connection checks the Airflow connection's extra and takes the role and
-// the audience from it when they were not given.
-func (r *run) connection(ctx context.Context) bool {
-	id := r.in.ConnectionID
+// readExtra reads connection id's extra, for the hook named (AWS, Google);
+// on failure it has failed step and returns false. extraFix names the
+// attribute that makes a right extra.
+func (r *run) readExtra(ctx context.Context, step, id, hook, extraFix string) (map[string]any, bool) {
 	conn, err := r.c.Airflow.ReadConnection(ctx, id)
 	if airflow.IsNotFound(err) {
-		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Not Found", id),
-			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra "+
-				"airflowiam_web_identity_role.airflow_connection_extra.", id))
+		return nil, r.fail(step, fmt.Sprintf("Airflow Connection %s Not Found", id),
+			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra %s.", id, extraFix))
 	}
 	if err != nil {
-		return r.fail(StepConnection, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
+		return nil, r.fail(step, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
 	}
 	extra := map[string]any{}
 	if conn.Extra != nil && *conn.Extra != "" {
 		if err := json.Unmarshal([]byte(*conn.Extra), &extra); err != nil {
-			return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
-				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's AWS hook cannot read it.", id, err))
+			return nil, r.fail(step, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
+				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's %s hook cannot read it.", id, err, hook))
 		}
+	}
+	return extra, true
+}
+
+// connection checks the Airflow connection's extra and takes the role and
+// the audience from it when they were not given.
+func (r *run) connection(ctx context.Context) bool {
+	id := r.in.ConnectionID
+	extra, ok := r.readExtra(ctx, StepConnection, id, "AWS", "airflowiam_web_identity_role.airflow_connection_extra")
+	if !ok {
+		return false
 	}
 	get := func(k string) string { s, _ := extra[k].(string); return s }
 
