@@ -143,7 +143,7 @@ func Airflows(t testing.TB) []*Airflow {
 }
 
 // AirflowPython returns the python of the Airflow 3 venv (which also holds
-// apache-airflow-providers-amazon), for tests that run Airflow's own code,
+// the Amazon, Google and cncf-kubernetes providers), for tests that run Airflow's own code,
 // with the environment to run it in: the inherited one without AIRFLOW*
 // variables, plus AIRFLOW_HOME set to a fresh directory.
 func AirflowPython(t testing.TB) (python string, env []string) {
