@@ -337,11 +337,15 @@ func (m *taskIdentityModel) sameGrant(other *taskIdentityModel) bool {
 }
 
 // executorConfig is a KubernetesExecutor executor_config whose pod_override,
-// in Kubernetes API form, runs the pod as ksa.
+// in Kubernetes API form, runs the pod as ksa. It names the container
+// "base", the worker container the executor merges overrides into: a pod
+// spec without containers does not load (the Kubernetes client's V1PodSpec
+// requires them), so PodGenerator.deserialize_model_dict rejects it
+// (internal/provider/hooks_test.go runs it).
 func executorConfig(ksa string) string {
 	cfg := map[string]any{
 		"pod_override": map[string]any{
-			"spec": map[string]any{"serviceAccountName": ksa},
+			"spec": map[string]any{"containers": []map[string]string{{"name": "base"}}, "serviceAccountName": ksa},
 		},
 	}
 	b, _ := json.Marshal(cfg) // maps of strings always encode
