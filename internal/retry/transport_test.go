@@ -252,4 +252,3 @@ func TestTransport_stopsWhenTheCallerGivesUp(t *testing.T) {
 		t.Errorf("err = %v after %d requests; want an interruption after 1", err, n.Load())
 	}
 }
-
