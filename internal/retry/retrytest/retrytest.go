@@ -16,7 +16,9 @@ var ErrLost = &lostError{}
 
 type lostError struct{}
 
-func (*lostError) Error() string { return "read: connection reset by peer (answer dropped by the test)" }
+func (*lostError) Error() string {
+	return "read: connection reset by peer (answer dropped by the test)"
+}
 func (*lostError) Unwrap() error { return syscall.ECONNRESET }
 
 // LoseAnswers forwards every request to Base; the answers of the first
@@ -59,5 +61,3 @@ func (l *LoseAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
 	_ = resp.Body.Close()
 	return nil, ErrLost
 }
-
-
