@@ -3,6 +3,7 @@
 package retrytest
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"sync"
@@ -43,8 +44,19 @@ func (l *LoseAnswers) RoundTrip(req *http.Request) (*http.Response, error) {
 	if base == nil {
 		base = http.DefaultTransport
 	}
+	// Match may read the body (the AWS query API names its action there),
+	// so it sees a copy.
+	var body []byte
+	if req.Body != nil {
+		body, _ = io.ReadAll(req.Body)
+		_ = req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	probe := req.Clone(req.Context())
+	probe.Body = io.NopCloser(bytes.NewReader(body))
+	matched := l.Match != nil && l.Match(probe)
 	resp, err := base.RoundTrip(req)
-	if err != nil || l.Match == nil || !l.Match(req) {
+	if err != nil || !matched {
 		return resp, err
 	}
 	l.mu.Lock()
