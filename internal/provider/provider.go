@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,6 +35,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -80,6 +82,7 @@ type googleBlockModel struct {
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
 	ResourceManagerEndpoint            types.String `tfsdk:"resourcemanager_endpoint"`
+	RequestTimeout                     types.String `tfsdk:"request_timeout"`
 }
 
 type awsBlockModel struct {
@@ -91,6 +94,7 @@ type awsBlockModel struct {
 	STSEndpoint            types.String `tfsdk:"sts_endpoint"`
 	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
 	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
+	RequestTimeout         types.String `tfsdk:"request_timeout"`
 }
 
 type airflowBlockModel struct {
@@ -225,6 +229,15 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"`airflowiam_token_exchange` reads a project's IAM policy there, when it may, to see grants a service account " +
 							"inherits from its project.",
 					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each Google request, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. Reads, token minting and etag-guarded " +
+							"IAM policy writes are tried again, up to " + strconv.Itoa(retry.DefaultAttempts) + " times with jittered " +
+							"exponential back-off honouring `Retry-After`, after 429, 500, 502, 503, 504, a reset or truncated answer, " +
+							"or an attempt that ran out of time; the final error says how many attempts were made over how long.",
+						Validators: []validator.String{requestTimeoutValidator{}},
+					},
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -268,6 +281,14 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"kms_endpoint": schema.StringAttribute{
 						Optional:            true,
 						MarkdownDescription: "Custom KMS endpoint URL.",
+					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each AWS call, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. The AWS SDK's standard retryer tries a " +
+							"call up to " + strconv.Itoa(awsiam.RetryAttempts) + " times with jittered exponential back-off after " +
+							"throttling, 500, 502, 503, 504, a reset, a truncated answer or a timeout.",
+						Validators: []validator.String{requestTimeoutValidator{}},
 					},
 				},
 			},
@@ -355,7 +376,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
 		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
-		"resourcemanager_endpoint": block.ResourceManagerEndpoint,
+		"resourcemanager_endpoint": block.ResourceManagerEndpoint, "request_timeout": block.RequestTimeout,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -364,6 +385,11 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 	}
 	var delegates []string
 	resp.Diagnostics.Append(block.ImpersonateServiceAccountDelegates.ElementsAs(ctx, &delegates, false)...)
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("google").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("google.request_timeout must be %s: %s.", requestTimeoutRule, err))
+	}
 	if resp.Diagnostics.HasError() {
 		return nil, ""
 	}
@@ -377,6 +403,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		OAuth2Endpoint:            block.OAuth2Endpoint.ValueString(),
 		ResourceManagerEndpoint:   block.ResourceManagerEndpoint.ValueString(),
 		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
+		Requests:                  retry.Policy{RequestTimeout: timeout},
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("google"), "Invalid Google Configuration",
@@ -396,6 +423,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
+		"request_timeout": block.RequestTimeout,
 	}); name != "" {
 		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
@@ -411,6 +439,13 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
 		return nil, nil, ""
 	}
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("aws.request_timeout must be %s: %s.", requestTimeoutRule, err))
+		return nil, nil, ""
+	}
+	cfg = awsiam.WithRetries(cfg, timeout)
 	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
 		IAM: block.IAMEndpoint.ValueString(),
 		STS: block.STSEndpoint.ValueString(),

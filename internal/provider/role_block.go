@@ -284,8 +284,14 @@ func (b *roleBlock[M, P]) Create(ctx context.Context, req resource.CreateRequest
 	tflog.Debug(ctx, "creating IAM role", map[string]any{"name": spec.Name})
 	role, err := client.CreateRole(ctx, spec)
 	if awsiam.IsAlreadyExists(err) {
+		why := "An IAM role named %q already exists, so it was not created."
+		if existing, gerr := client.GetRole(ctx, spec.Name); gerr == nil && existing.CreateToken != "" {
+			// The tag is removed when a create finishes: this one did not.
+			why = "An IAM role named %q already exists, left by an earlier create of this provider that did not finish (it " +
+				"still carries the tag " + awsiam.CreateTokenTag + "), so it was not created again."
+		}
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "IAM Role Already Exists",
-			fmt.Sprintf("An IAM role named %q already exists, so it was not created. To manage it with Terraform, import it: "+
+			fmt.Sprintf(why+" To manage it with Terraform, import it: "+
 				"`terraform import %s.NAME %s`, or choose another name.\n\nAWS said: %s", spec.Name, b.typeName, spec.Name, err))
 		return
 	}

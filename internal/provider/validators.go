@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -146,4 +147,49 @@ func (policyDocumentValidator) ValidateString(_ context.Context, req validator.S
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
 			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
 	}
+}
+
+// defaultRequestTimeout is the request_timeout of the google and aws blocks
+// when unset.
+const defaultRequestTimeout = "60s"
+
+// requestTimeoutRule says what requestTimeoutValidator accepts.
+const requestTimeoutRule = `a duration: a number with a unit (ms, s, m, h), such as "60s", "2m" or "1m30s", greater than zero`
+
+// requestTimeoutValidator accepts a request_timeout: a positive Go duration.
+type requestTimeoutValidator struct{}
+
+var _ validator.String = requestTimeoutValidator{}
+
+func (requestTimeoutValidator) Description(context.Context) string {
+	return "value must be " + requestTimeoutRule
+}
+
+func (v requestTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (requestTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := parseRequestTimeout(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Request Timeout",
+			fmt.Sprintf("%s must be %s; got %q.", req.Path, requestTimeoutRule, req.ConfigValue.ValueString()))
+	}
+}
+
+// parseRequestTimeout reads a request_timeout; "" is the default.
+func parseRequestTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		s = defaultRequestTimeout
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s is not greater than zero", s)
+	}
+	return d, nil
 }
