@@ -189,7 +189,13 @@ func (r *impersonationChainResource) Schema(_ context.Context, _ resource.Schema
 							MarkdownDescription: "Whether the grant existed before this resource made it, or was found in place " +
 								"without this resource having made it (for example Token Creator granted by hand on a delegate). " +
 								"Such a grant is left in place when the hop or the resource is removed. Grants found on import are " +
-								"managed from then on (`false`).",
+								"managed from then on (`false`). For a new hop it is decided during plan, from the IAM policy read " +
+								"then, and apply keeps that decision: a grant the plan found absent is this resource's own even when " +
+								"its write is repeated after a lost answer. A grant the plan found in place but apply finds removed " +
+								"fails the apply (it is taken back again), and the next plan decides anew. When an apply fails " +
+								"after such a write, the grant is taken back. A grant written just before the provider is killed, " +
+								"before Terraform records it, is found by the next plan as `pre_existing = true` and would be left " +
+								"on destroy: remove it by hand before the next apply, which then makes it again as its own.",
 						},
 					},
 				},

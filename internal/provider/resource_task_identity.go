@@ -123,7 +123,9 @@ func (r *taskIdentityResource) Schema(_ context.Context, _ resource.SchemaReques
 			},
 			"pre_existing": schema.BoolAttribute{
 				Computed:            true,
-				MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in place on destroy.",
+				MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in place on destroy. " +
+					"It is decided during plan, from the IAM policy read then, and apply keeps that decision (see " +
+					"`airflowiam_impersonation_chain`'s `hops.pre_existing`).",
 			},
 		},
 	}

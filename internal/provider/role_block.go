@@ -153,7 +153,13 @@ func roleAttributes(own map[string]schema.Attribute) map[string]schema.Attribute
 			Optional:            true,
 			Computed:            true,
 			Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
-			MarkdownDescription: "Tags on the role, exclusively. Default: none.",
+			MarkdownDescription: "Tags on the role, exclusively. Default: none. While the role is being created it also carries " +
+				"the tag `" + awsiam.CreateTokenTag + "` with a random value of that one create: when the AWS SDK sends CreateRole " +
+				"again after a lost answer and IAM says the role exists, a role with this create's value, trust policy and path is " +
+				"this create's own and is finished, not reported as a conflict. The tag is removed when the create finishes and is " +
+				"never shown here; a role that still carries it was left by a create that did not finish (for example a killed " +
+				"apply), and the next create says so and how to import it. At most 49 tags leave room for it; with 50 the role is " +
+				"created without it.",
 		},
 		"arn": schema.StringAttribute{
 			Computed:            true,
