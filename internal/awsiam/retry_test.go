@@ -41,13 +41,13 @@ func answer(code int, errCode string) func(w http.ResponseWriter, r *http.Reques
 }
 
 func dropConnection(w http.ResponseWriter, _ *http.Request) {
-	if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+	if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 		_ = conn.Close()
 	}
 }
 
 func truncatedAnswer(w http.ResponseWriter, _ *http.Request) {
-	conn, buf, err := w.(http.Hijacker).Hijack()
+	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
 	}

@@ -240,11 +240,19 @@ func (c *Client) GetRole(ctx context.Context, name string) (*Role, error) {
 		}
 	}
 
-	tags := iam.NewListRoleTagsPaginator(c.IAM, &iam.ListRoleTagsInput{RoleName: aws.String(name)})
+	if err := c.readTags(ctx, role); err != nil {
+		return nil, err
+	}
+	return role, nil
+}
+
+// readTags fills the role's Tags, and its CreateToken from CreateTokenTag.
+func (c *Client) readTags(ctx context.Context, role *Role) error {
+	tags := iam.NewListRoleTagsPaginator(c.IAM, &iam.ListRoleTagsInput{RoleName: aws.String(role.Name)})
 	for tags.HasMorePages() {
 		page, err := tags.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing tags of IAM role %s: %w", name, err)
+			return fmt.Errorf("listing tags of IAM role %s: %w", role.Name, err)
 		}
 		for _, t := range page.Tags {
 			if aws.ToString(t.Key) == CreateTokenTag {
@@ -254,7 +262,7 @@ func (c *Client) GetRole(ctx context.Context, name string) (*Role, error) {
 			role.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return role, nil
+	return nil
 }
 
 // UpdateRole brings the role from current to spec, touching only what

@@ -123,7 +123,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		return baseTokenSource(ctx, cfg.AccessToken, credsJSON, cfg.HTTPClient)
 	}}
 
-	var transport http.RoundTripper = http.DefaultTransport
+	transport := http.RoundTripper(http.DefaultTransport)
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}

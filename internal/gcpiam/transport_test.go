@@ -61,7 +61,7 @@ func (s *policyServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.policy = *req.Policy
 		s.n++
 		if s.dropSet[n] {
-			if conn, _, err := w.(http.Hijacker).Hijack(); err == nil {
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
 				_ = conn.Close()
 			}
 			return

@@ -178,7 +178,7 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 		}
 		return nil, fmt.Errorf("creating secret %s: %w", path, err)
 	}
-	if _, err := c.addVersion(ctx, created.Name, in.Value); err != nil {
+	if err := c.addVersion(ctx, created.Name, in.Value); err != nil {
 		if _, derr := c.svc.Projects.Secrets.Delete(created.Name).Context(ctx).Do(); derr != nil {
 			return nil, fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
 		}
@@ -287,15 +287,16 @@ func (c *Client) AddVersion(ctx context.Context, secretName, value string) (*Ver
 // sent once; when its outcome is unknown (no answer, or a server error),
 // the latest version is read, and taken as this request's own when it
 // holds value; otherwise the version is added again, once.
-func (c *Client) addVersion(ctx context.Context, secretName, value string) (*Version, error) {
-	v, err := c.AddVersion(ctx, secretName, value)
+func (c *Client) addVersion(ctx context.Context, secretName, value string) error {
+	_, err := c.AddVersion(ctx, secretName, value)
 	if err == nil || !unknownOutcome(err) {
-		return v, err
+		return err
 	}
-	if latest, got, lerr := c.Latest(ctx, secretName); lerr == nil && got == value {
-		return latest, nil
+	if _, got, lerr := c.Latest(ctx, secretName); lerr == nil && got == value {
+		return nil
 	}
-	return c.AddVersion(ctx, secretName, value)
+	_, err = c.AddVersion(ctx, secretName, value)
+	return err
 }
 
 // unknownOutcome reports whether a failed write may have been carried out:
@@ -313,7 +314,7 @@ func (c *Client) Supersede(ctx context.Context, secretName, value string) error 
 	if err != nil && !errors.Is(err, ErrNoReadableVersion) {
 		return err
 	}
-	if _, err := c.addVersion(ctx, secretName, value); err != nil {
+	if err := c.addVersion(ctx, secretName, value); err != nil {
 		return err
 	}
 	if previous == nil || previous.State != "ENABLED" {

@@ -261,7 +261,7 @@ func TestAccProvider_invalidRequestTimeout(t *testing.T) {
 					Config: "provider \"airflowiam\" {\n  " + block + " {\n    request_timeout = \"60\"\n  }\n}\n\n" +
 						"resource \"airflowiam_impersonation_chain\" \"test\" {\n  source = \"a@p.iam.gserviceaccount.com\"\n" +
 						"  chain = [\"b@p.iam.gserviceaccount.com\"]\n}\n",
-					PlanOnly: true,
+					PlanOnly:    true,
 					ExpectError: regexp.MustCompile(`(?s)Invalid Request Timeout.*` + block + `\.request_timeout must be a\s+duration: a\s+number\s+with\s+a\s+unit.*got\s+"60"`),
 				}},
 			})

@@ -122,7 +122,7 @@ func (r *taskIdentityResource) Schema(_ context.Context, _ resource.SchemaReques
 					"`executor_config={\"pod_override\": PodGenerator.deserialize_model_dict(json.loads(cfg)[\"pod_override\"])}`.",
 			},
 			"pre_existing": schema.BoolAttribute{
-				Computed:            true,
+				Computed: true,
 				MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in place on destroy. " +
 					"It is decided during plan, from the IAM policy read then, and apply keeps that decision (see " +
 					"`airflowiam_impersonation_chain`'s `hops.pre_existing`).",

@@ -149,10 +149,10 @@ func roleAttributes(own map[string]schema.Attribute) map[string]schema.Attribute
 			PlanModifiers:       []planmodifier.Map{semanticEqualityMapPlan{}},
 		},
 		"tags": schema.MapAttribute{
-			ElementType:         types.StringType,
-			Optional:            true,
-			Computed:            true,
-			Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
+			ElementType: types.StringType,
+			Optional:    true,
+			Computed:    true,
+			Default:     mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
 			MarkdownDescription: "Tags on the role, exclusively. Default: none. While the role is being created it also carries " +
 				"the tag `" + awsiam.CreateTokenTag + "` with a random value of that one create: when the AWS SDK sends CreateRole " +
 				"again after a lost answer and IAM says the role exists, a role with this create's value, trust policy and path is " +

@@ -221,26 +221,34 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !transient || (!repeatable && !refused(err)) {
 			return resp, err
 		}
-		why := ""
-		switch {
-		case attempt >= p.Attempts:
-		case budget != nil && budget.Spent():
-			why = "the operation's retry budget is spent"
-		case wait > p.MaxRetryAfter:
-			why = fmt.Sprintf("the server asked to wait %s", wait)
-		default:
-			w := max(jitter(backoff), wait)
-			if serr := p.Sleep(ctx, w); serr == nil {
+		stop, why := p.stop(attempt, budget, wait)
+		if !stop {
+			serr := p.Sleep(ctx, max(jitter(backoff), wait))
+			if serr == nil {
 				backoff = min(2*backoff, p.Max)
 				continue
 			}
-			why = "interrupted: " + ctx.Err().Error()
+			why = "interrupted: " + serr.Error()
 		}
 		if attempt == 1 && why == "" {
 			return resp, err // one attempt: the answer as it is
 		}
 		return nil, giveUp(req, attempt, time.Since(start), resp, err, why)
 	}
+}
+
+// stop says whether to give up after a transient failure of the attempt-th
+// try, and why, when it is not the bound on attempts.
+func (p Policy) stop(attempt int, budget *Budget, wait time.Duration) (bool, string) {
+	switch {
+	case attempt >= p.Attempts:
+		return true, ""
+	case budget != nil && budget.Spent():
+		return true, "the operation's retry budget is spent"
+	case wait > p.MaxRetryAfter:
+		return true, fmt.Sprintf("the server asked to wait %s", wait)
+	}
+	return false, ""
 }
 
 func giveUp(req *http.Request, attempts int, elapsed time.Duration, resp *http.Response, err error, why string) *Error {

@@ -47,7 +47,7 @@ func ok(body string) step {
 
 // reset closes the connection without an answer.
 func reset(w http.ResponseWriter, _ *http.Request) {
-	conn, _, err := w.(http.Hijacker).Hijack()
+	conn, _, err := http.NewResponseController(w).Hijack()
 	if err == nil {
 		_ = conn.Close()
 	}
@@ -55,7 +55,7 @@ func reset(w http.ResponseWriter, _ *http.Request) {
 
 // truncated promises 100 bytes and sends 10.
 func truncated(w http.ResponseWriter, _ *http.Request) {
-	conn, buf, err := w.(http.Hijacker).Hijack()
+	conn, buf, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		return
 	}
@@ -242,11 +242,10 @@ func TestTransport_budgetBoundsAnOperation(t *testing.T) {
 func TestTransport_stopsWhenTheCallerGivesUp(t *testing.T) {
 	srv, n := serve(t, status(503))
 	ctx, cancel := context.WithCancel(t.Context())
-	c := client(Policy{}, nil)
-	c.Transport.(*Transport).Policy.Sleep = func(context.Context, time.Duration) error {
+	c := &http.Client{Transport: NewTransport(nil, Policy{Sleep: func(context.Context, time.Duration) error {
 		cancel()
 		return context.Canceled
-	}
+	}})}
 	_, err := get(t, c, ctx, srv.URL)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || n.Load() != 1 {
 		t.Errorf("err = %v after %d requests; want an interruption after 1", err, n.Load())

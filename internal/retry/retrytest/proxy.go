@@ -31,7 +31,7 @@ func NewProxy(t testing.TB, target string, match func(*http.Request) bool, times
 	rp.Transport = lose
 	rp.ErrorHandler = func(w http.ResponseWriter, _ *http.Request, err error) {
 		if errors.Is(err, ErrLost) {
-			if conn, _, herr := w.(http.Hijacker).Hijack(); herr == nil {
+			if conn, _, herr := http.NewResponseController(w).Hijack(); herr == nil {
 				_ = conn.Close()
 				return
 			}
