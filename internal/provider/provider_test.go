@@ -2,6 +2,7 @@ package provider
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -252,7 +253,7 @@ func TestParseRequestTimeout(t *testing.T) {
 // A bad request_timeout is refused at plan time, naming the attribute and
 // the form.
 func TestAccProvider_invalidRequestTimeout(t *testing.T) {
-	acctest.Airflow3(t) // for the TF_ACC guard; this test talks to no server
+	acctest.MotoServer(t) // for the TF_ACC guard; this test talks to no server
 	for _, block := range []string{"google", "aws"} {
 		t.Run(block, func(t *testing.T) {
 			resource.Test(t, resource.TestCase{
@@ -272,15 +273,22 @@ func TestAccProvider_invalidRequestTimeout(t *testing.T) {
 // silentServer accepts requests and never answers them.
 func silentServer(t *testing.T) string {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
-	t.Cleanup(srv.Close)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		// The server notices a client that went away only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
 	return srv.URL
 }
 
 // A Google or AWS server that never answers fails the plan within a bounded
 // time, and the error says how many attempts were made.
 func TestAccProvider_silentServersTimeOut(t *testing.T) {
-	acctest.Airflow3(t) // for the TF_ACC guard
+	acctest.MotoServer(t) // for the TF_ACC guard; the servers are silentServer
 	silent := silentServer(t)
 	cases := map[string]struct {
 		config string
