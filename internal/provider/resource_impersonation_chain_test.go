@@ -659,6 +659,15 @@ func TestAccImpersonationChain_upgradeKeepsGrantsItDidNotMake(t *testing.T) {
 	})
 }
 
+// ownHops checks that the first n hops are this resource's own grants.
+func ownHops(n int) []statecheck.StateCheck {
+	checks := make([]statecheck.StateCheck, n)
+	for i := range n {
+		checks[i] = statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(i).AtMapKey("pre_existing"), knownvalue.Bool(false))
+	}
+	return checks
+}
+
 // isSetIamPolicy selects Google's setIamPolicy calls.
 func isSetIamPolicy(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, ":setIamPolicy") }
 
@@ -690,10 +699,7 @@ func TestAccImpersonationChain_lostSetIamPolicyAnswer(t *testing.T) {
 					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(false)),
 					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
 				}},
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
-				},
+				ConfigStateChecks: ownHops(2),
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
 					func(*terraform.State) error {
@@ -737,10 +743,7 @@ func TestAccImpersonationChain_lostAnswersUntilGivingUp(t *testing.T) {
 					}
 				},
 				Config: cfg,
-				ConfigStateChecks: []statecheck.StateCheck{
-					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(false)),
-					statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
-				},
+				ConfigStateChecks: ownHops(2),
 			},
 		},
 	})
