@@ -742,7 +742,7 @@ func TestAccImpersonationChain_lostAnswersUntilGivingUp(t *testing.T) {
 						t.Errorf("after the failed apply, %s still grants Token Creator to %v", d1, got)
 					}
 				},
-				Config: cfg,
+				Config:            cfg,
 				ConfigStateChecks: ownHops(2),
 			},
 		},
