@@ -1,13 +1,16 @@
 package awsiam
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Retry settings of every AWS client the provider builds.
@@ -25,7 +28,9 @@ const (
 // clients: the SDK's standard retryer, bounded to RetryAttempts tries, and
 // an HTTP client whose timeout bounds each attempt (the retry middleware
 // sends each attempt as its own HTTP request, so http.Client.Timeout, which
-// covers reading the body too, is a per-attempt limit).
+// covers reading the body too, is a per-attempt limit). A call whose
+// attempts run out fails with the SDK's error (the number of attempts and
+// the last answer) and how long it took (ElapsedError).
 //
 // What the standard retryer retries, from aws-sdk-go-v2 aws/retry
 // (standard.go DefaultRetryables, retryable_error.go; documented at
@@ -47,6 +52,7 @@ func WithRetries(cfg aws.Config, requestTimeout time.Duration) aws.Config {
 		requestTimeout = DefaultRequestTimeout
 	}
 	cfg.HTTPClient = awshttp.NewBuildableClient().WithTimeout(requestTimeout)
+	cfg.APIOptions = append(append([]func(*middleware.Stack) error{}, cfg.APIOptions...), addElapsed)
 	cfg.Retryer = func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = RetryAttempts
@@ -55,6 +61,35 @@ func WithRetries(cfg aws.Config, requestTimeout time.Duration) aws.Config {
 		})
 	}
 	return cfg
+}
+
+// ElapsedError is an AWS call given up on after its retries: the SDK's
+// error, which names the attempts and the last answer, and how long they
+// took.
+type ElapsedError struct {
+	Elapsed time.Duration
+	Err     error
+}
+
+func (e *ElapsedError) Error() string {
+	return fmt.Sprintf("%v (over %s)", e.Err, e.Elapsed.Round(time.Millisecond))
+}
+
+func (e *ElapsedError) Unwrap() error { return e.Err }
+
+// addElapsed times each call from before its first attempt, and adds the
+// time to the error of a call whose attempts ran out.
+func addElapsed(stack *middleware.Stack) error {
+	return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("airflowiamElapsed",
+		func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			start := time.Now()
+			out, md, err := next.HandleInitialize(ctx, in)
+			var maxErr *retry.MaxAttemptsError
+			if err != nil && errors.As(err, &maxErr) {
+				err = &ElapsedError{Elapsed: time.Since(start), Err: err}
+			}
+			return out, md, err
+		}), middleware.Before)
 }
 
 // truncated reports an answer cut short as retryable.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -94,8 +95,9 @@ func TestWithRetries_isBounded(t *testing.T) {
 	f := answer(503, "ServiceUnavailable")
 	c, n := faultyIAM(t, f, f, f, f, f, f, f, f)
 	_, err := c.IAM.GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("r")})
-	if err == nil || !strings.Contains(err.Error(), "ServiceUnavailable") || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 5") {
-		t.Fatalf("err = %v, want the SDK's give-up after max attempts with the last 503", err)
+	if err == nil || !strings.Contains(err.Error(), "ServiceUnavailable") || !strings.Contains(err.Error(), "exceeded maximum number of attempts, 5") ||
+		!regexp.MustCompile(`\(over [0-9.]+m?s\)$`).MatchString(err.Error()) || ErrorCode(err) != "ServiceUnavailable" {
+		t.Fatalf("err = %v, want the SDK's give-up after max attempts with the last 503 and the time it took", err)
 	}
 	if n.Load() != RetryAttempts {
 		t.Errorf("%d attempts, want %d", n.Load(), RetryAttempts)
