@@ -8,6 +8,7 @@ package awssecrets
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -148,14 +149,33 @@ type CreateInput struct {
 	Value    string
 	KMSKeyID string
 	Tags     map[string]string
+	// RequestToken is the ClientRequestToken (32 to 64 characters) that
+	// makes a repeat of this create the same request; empty: a new one.
+	RequestToken string
 }
 
 // Create creates the secret with its first version.
+//
+// CreateSecret is not idempotent by itself, and the SDK sends it again
+// after a lost answer. It carries a ClientRequestToken, the ID of the
+// first version, so that a repeat is the same request: Secrets Manager
+// ignores a request whose token is already the ID of a version with the
+// same value ("If a version with this value already exists and the version
+// SecretString and SecretBinary values are the same as those in the
+// request, then the request is ignored",
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html#SecretsManager-CreateSecret-request-ClientRequestToken).
+// moto 5 does the same (secretsmanager/models.py,
+// _check_with_existing_secrets_and_versions).
 func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
+	token := in.RequestToken
+	if token == "" {
+		token = NewRequestToken()
+	}
 	req := &secretsmanager.CreateSecretInput{
-		Name:         aws.String(in.Name),
-		SecretString: aws.String(in.Value),
-		KmsKeyId:     optional(in.KMSKeyID),
+		Name:               aws.String(in.Name),
+		SecretString:       aws.String(in.Value),
+		KmsKeyId:           optional(in.KMSKeyID),
+		ClientRequestToken: aws.String(token),
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
 		req.Tags = append(req.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
@@ -178,6 +198,16 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 		return nil, fmt.Errorf("creating secret %q: %w", in.Name, need(err, "secretsmanager:CreateSecret", "secret "+in.Name, withKey(in.KMSKeyID, "kms:GenerateDataKey", "kms:Decrypt")...))
 	}
 	return c.Read(ctx, aws.ToString(out.ARN))
+}
+
+// NewRequestToken is a random ClientRequestToken: a version 4 UUID, as the
+// SDK makes when none is given.
+func NewRequestToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Read returns the secret and its AWSCURRENT value. A secret that does not

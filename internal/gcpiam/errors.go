@@ -14,6 +14,7 @@ import (
 	"google.golang.org/api/googleapi"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // HTTPError is a failed call to an endpoint outside the API clients
@@ -38,6 +39,10 @@ func StatusCode(err error) int {
 	var herr *HTTPError
 	if errors.As(err, &herr) {
 		return herr.Code
+	}
+	var rerr *retry.Error
+	if errors.As(err, &rerr) {
+		return rerr.Code
 	}
 	return 0
 }
@@ -65,8 +70,16 @@ func IsRejectedCredentials(err error) bool {
 // Status is the canonical status of a Google API error ("ABORTED",
 // "PERMISSION_DENIED", ...), or "".
 func Status(err error) string {
+	var raw string
 	var gerr *googleapi.Error
-	if !errors.As(err, &gerr) || gerr.Body == "" {
+	var rerr *retry.Error
+	switch {
+	case errors.As(err, &gerr):
+		raw = gerr.Body
+	case errors.As(err, &rerr):
+		raw = rerr.Body
+	}
+	if raw == "" {
 		return ""
 	}
 	var body struct {
@@ -74,7 +87,7 @@ func Status(err error) string {
 			Status string `json:"status"`
 		} `json:"error"`
 	}
-	if json.Unmarshal([]byte(gerr.Body), &body) != nil {
+	if json.Unmarshal([]byte(raw), &body) != nil {
 		return ""
 	}
 	return body.Error.Status

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // Defaults of CloudSecretManagerBackend.
@@ -157,22 +159,66 @@ type CreateInput struct {
 // Create creates the secret and adds its first version. When the version
 // cannot be added, the secret is deleted again, so nothing half-written is
 // left.
+//
+// secrets.create is not idempotent, so it is repeated (after a lost or
+// transient answer) only because a repeat is resolved here: a repeat
+// answered 409 ALREADY_EXISTS reads the secret and adopts it when it is the
+// one that was sent (same replication and labels, and no version yet: the
+// first copy of this request landed). Anything else is ErrExists.
 func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
+	path := SecretPath(in.Project, in.SecretID)
 	secret := &secretmanager.Secret{Replication: replication(in.KMSKeyName, in.Replicas), Labels: in.Labels}
-	created, err := c.svc.Projects.Secrets.Create("projects/"+in.Project, secret).SecretId(in.SecretID).Context(ctx).Do()
+	tracked, rec := retry.Track(retry.AllowRetry(ctx))
+	created, err := c.svc.Projects.Secrets.Create("projects/"+in.Project, secret).SecretId(in.SecretID).Context(tracked).Do()
+	if err != nil && gcpiam.StatusCode(err) == http.StatusConflict && rec.Attempts() > 1 {
+		created, err = c.adopt(ctx, path, secret, err)
+	}
 	if err != nil {
 		if gcpiam.StatusCode(err) == http.StatusConflict {
-			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, SecretPath(in.Project, in.SecretID), err)
+			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, path, err)
 		}
-		return nil, fmt.Errorf("creating secret %s: %w", SecretPath(in.Project, in.SecretID), need(err, "secretmanager.secrets.create", "projects/"+in.Project))
+		return nil, fmt.Errorf("creating secret %s: %w", path, need(err, "secretmanager.secrets.create", "projects/"+in.Project))
 	}
-	if _, err := c.AddVersion(ctx, created.Name, in.Value); err != nil {
+	if err := c.addVersion(ctx, created.Name, in.Value); err != nil {
 		if _, derr := c.svc.Projects.Secrets.Delete(created.Name).Context(ctx).Do(); derr != nil {
 			return nil, fmt.Errorf("%w (and deleting the secret again failed: %w)", err, need(derr, "secretmanager.secrets.delete", created.Name))
 		}
 		return nil, err
 	}
 	return view(created), nil
+}
+
+// adopt resolves a repeated create answered conflict: the secret is this
+// request's own when it has what was sent and no version yet; else the
+// conflict stands.
+func (c *Client) adopt(ctx context.Context, path string, sent *secretmanager.Secret, conflict error) (*secretmanager.Secret, error) {
+	got, err := c.svc.Projects.Secrets.Get(path).Context(ctx).Do()
+	if err != nil {
+		return nil, conflict
+	}
+	v, _, err := c.Latest(ctx, got.Name)
+	if !errors.Is(err, ErrNoReadableVersion) || v != nil {
+		return nil, conflict // it has a version: not the secret this request just made
+	}
+	want, have := view(sent), view(got)
+	if have.KMSKeyName != want.KMSKeyName || !sameReplicas(have.Replicas, want.Replicas) || !maps.Equal(have.Labels, want.Labels) {
+		return nil, conflict
+	}
+	return got, nil
+}
+
+func sameReplicas(a, b []Replica) bool {
+	if !SameLocations(a, b) {
+		return false
+	}
+	keys := func(rs []Replica) map[string]string {
+		m := map[string]string{}
+		for _, r := range rs {
+			m[r.Location] = r.KMSKeyName
+		}
+		return m
+	}
+	return maps.Equal(keys(a), keys(b))
 }
 
 // Get returns the secret.
@@ -238,6 +284,29 @@ func (c *Client) AddVersion(ctx context.Context, secretName, value string) (*Ver
 	return &Version{Name: v.Name, State: v.State}, nil
 }
 
+// addVersion is AddVersion resolved: addVersion is not idempotent, and is
+// sent once; when its outcome is unknown (no answer, or a server error),
+// the latest version is read, and taken as this request's own when it
+// holds value; otherwise the version is added again, once.
+func (c *Client) addVersion(ctx context.Context, secretName, value string) error {
+	_, err := c.AddVersion(ctx, secretName, value)
+	if err == nil || !unknownOutcome(err) {
+		return err
+	}
+	if _, got, lerr := c.Latest(ctx, secretName); lerr == nil && got == value {
+		return nil
+	}
+	_, err = c.AddVersion(ctx, secretName, value)
+	return err
+}
+
+// unknownOutcome reports whether a failed write may have been carried out:
+// it got no answer, or a server error.
+func unknownOutcome(err error) bool {
+	code := gcpiam.StatusCode(err)
+	return code == 0 || code >= 500
+}
+
 // Supersede adds a version holding value and then disables the version
 // that was latest before it, when that one was enabled. Nothing is
 // destroyed.
@@ -246,7 +315,7 @@ func (c *Client) Supersede(ctx context.Context, secretName, value string) error 
 	if err != nil && !errors.Is(err, ErrNoReadableVersion) {
 		return err
 	}
-	if _, err := c.AddVersion(ctx, secretName, value); err != nil {
+	if err := c.addVersion(ctx, secretName, value); err != nil {
 		return err
 	}
 	if previous == nil || previous.State != "ENABLED" {

@@ -37,6 +37,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -83,6 +84,7 @@ type googleBlockModel struct {
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
 	ResourceManagerEndpoint            types.String `tfsdk:"resourcemanager_endpoint"`
+	RequestTimeout                     types.String `tfsdk:"request_timeout"`
 }
 
 type awsBlockModel struct {
@@ -94,6 +96,7 @@ type awsBlockModel struct {
 	STSEndpoint            types.String `tfsdk:"sts_endpoint"`
 	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
 	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
+	RequestTimeout         types.String `tfsdk:"request_timeout"`
 }
 
 type airflowBlockModel struct {
@@ -170,11 +173,11 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					},
 					"request_timeout": schema.StringAttribute{
 						Optional: true,
-						MarkdownDescription: "How long one attempt of a request to Airflow may take, from sending it to reading the " +
-							"whole answer: a Go duration such as `60s` or `2m`. Default `" +
-							strconv.Itoa(int(airflow.DefaultRequestTimeout/time.Second)) + "s`; `0s` means no limit. It bounds each attempt, not the retried whole: an attempt that runs out is " +
-							"retried like a lost answer (at most 5 attempts, with jittered backoff that honours `Retry-After`).",
-						Validators: []validator.String{durationValidator{}},
+						MarkdownDescription: "Time limit of each attempt of each Airflow request, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. It bounds each attempt, not the retried " +
+							"whole: an attempt that runs out is retried like a lost answer (at most 5 attempts, with jittered backoff " +
+							"that honours `Retry-After`).",
+						Validators: []validator.String{requestTimeoutValidator{}},
 					},
 				},
 			},
@@ -237,6 +240,15 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"`airflowiam_token_exchange` reads a project's IAM policy there, when it may, to see grants a service account " +
 							"inherits from its project.",
 					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each Google request, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. Reads, token minting and etag-guarded " +
+							"IAM policy writes are tried again, up to " + strconv.Itoa(retry.DefaultAttempts) + " times with jittered " +
+							"exponential back-off honouring `Retry-After`, after 429, 500, 502, 503, 504, a reset or truncated answer, " +
+							"or an attempt that ran out of time; the final error says how many attempts were made over how long.",
+						Validators: []validator.String{requestTimeoutValidator{}},
+					},
 				},
 			},
 			"aws": schema.SingleNestedBlock{
@@ -280,6 +292,14 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"kms_endpoint": schema.StringAttribute{
 						Optional:            true,
 						MarkdownDescription: "Custom KMS endpoint URL.",
+					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each AWS call, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. The AWS SDK's standard retryer tries a " +
+							"call up to " + strconv.Itoa(awsiam.RetryAttempts) + " times with jittered exponential back-off after " +
+							"throttling, 500, 502, 503, 504, a reset, a truncated answer or a timeout.",
+						Validators: []validator.String{requestTimeoutValidator{}},
 					},
 				},
 			},
@@ -358,18 +378,11 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 }
 
 // airflowRequestTimeout is airflow.request_timeout (validated at plan time)
-// as airflow.Config takes it: 0 (the default) when unset, negative (no
-// limit) for "0s".
+// as airflow.Config takes it.
 func airflowRequestTimeout(v types.String) time.Duration {
-	if v.IsNull() || v.IsUnknown() {
-		return 0
-	}
-	d, err := time.ParseDuration(v.ValueString())
-	switch {
-	case err != nil:
-		return 0
-	case d == 0:
-		return -1
+	d, err := parseRequestTimeout(v.ValueString())
+	if err != nil {
+		return 0 // the client's default; the validator has reported it
 	}
 	return d
 }
@@ -385,7 +398,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
 		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
-		"resourcemanager_endpoint": block.ResourceManagerEndpoint,
+		"resourcemanager_endpoint": block.ResourceManagerEndpoint, "request_timeout": block.RequestTimeout,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -394,6 +407,11 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 	}
 	var delegates []string
 	resp.Diagnostics.Append(block.ImpersonateServiceAccountDelegates.ElementsAs(ctx, &delegates, false)...)
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("google").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("google.request_timeout must be %s: %s.", requestTimeoutRule, err))
+	}
 	if resp.Diagnostics.HasError() {
 		return nil, ""
 	}
@@ -407,6 +425,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		OAuth2Endpoint:            block.OAuth2Endpoint.ValueString(),
 		ResourceManagerEndpoint:   block.ResourceManagerEndpoint.ValueString(),
 		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
+		Requests:                  retry.Policy{RequestTimeout: timeout},
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("google"), "Invalid Google Configuration",
@@ -426,6 +445,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
+		"request_timeout": block.RequestTimeout,
 	}); name != "" {
 		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
@@ -441,6 +461,13 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
 		return nil, nil, ""
 	}
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("aws.request_timeout must be %s: %s.", requestTimeoutRule, err))
+		return nil, nil, ""
+	}
+	cfg = awsiam.WithRetries(cfg, timeout)
 	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
 		IAM: block.IAMEndpoint.ValueString(),
 		STS: block.STSEndpoint.ValueString(),

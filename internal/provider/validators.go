@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/big"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
@@ -136,4 +137,49 @@ func validPort(n types.Number) bool {
 	}
 	f := n.ValueBigFloat()
 	return f.IsInt() && f.Cmp(big.NewFloat(minPort)) >= 0 && f.Cmp(big.NewFloat(maxPort)) <= 0
+}
+
+// defaultRequestTimeout is the request_timeout of the airflow, google and aws
+// blocks when unset.
+const defaultRequestTimeout = "60s"
+
+// requestTimeoutRule says what requestTimeoutValidator accepts.
+const requestTimeoutRule = `a duration: a number with a unit (ms, s, m, h), such as "60s", "2m" or "1m30s", greater than zero`
+
+// requestTimeoutValidator accepts a request_timeout: a positive Go duration.
+type requestTimeoutValidator struct{}
+
+var _ validator.String = requestTimeoutValidator{}
+
+func (requestTimeoutValidator) Description(context.Context) string {
+	return "value must be " + requestTimeoutRule
+}
+
+func (v requestTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (requestTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := parseRequestTimeout(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Request Timeout",
+			fmt.Sprintf("%s must be %s; got %q.", req.Path, requestTimeoutRule, req.ConfigValue.ValueString()))
+	}
+}
+
+// parseRequestTimeout reads a request_timeout; "" is the default.
+func parseRequestTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		s = defaultRequestTimeout
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s is not greater than zero", s)
+	}
+	return d, nil
 }
