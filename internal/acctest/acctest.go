@@ -42,6 +42,11 @@ type Airflow struct {
 	Password   string
 	// A user without connection permissions (Airflow 3 role viewer / Airflow 2 role Viewer).
 	ViewerUsername, ViewerPassword string
+	// Front, when set, is an MWAA double in front of this Airflow
+	// (MWAAFront): the provider reaches Airflow through it, while URL and
+	// the credentials above still reach Airflow directly, for out-of-band
+	// changes and checks.
+	Front *MWAA
 }
 
 const skipMessage = "acceptance test: set TF_ACC=1 (make test does)"

@@ -50,13 +50,50 @@ func forEachAirflow(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
 	}
 }
 
-// providerConfig is a provider block for af with explicit credentials.
+// forEachTarget runs f once per Airflow major version and once more per
+// major through each managed front that serves it (MWAA: both), in
+// parallel: the same scenario, with the provider's airflow block switched
+// to the front (see providerConfig).
+func forEachTarget(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	for _, af := range acctest.Airflows(t) {
+		forEachFront(t, af, f)
+	}
+}
+
+// forEachFront runs f on af directly and through each managed front.
+func forEachFront(t *testing.T, af *acctest.Airflow, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	t.Run(af.Name, func(t *testing.T) { f(t, af) })
+	t.Run(af.Name+"_mwaa", func(t *testing.T) { f(t, acctest.MWAAFront(t, af)) })
+}
+
+// providerConfig is a provider block for af with explicit credentials; for
+// an Airflow behind a managed front, the blocks that reach it there.
 func providerConfig(af *acctest.Airflow) string {
+	if af.Front != nil {
+		return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + mwaaAWSBlock(af.Front, af.Front.AccessKeyID) + "}\n"
+	}
 	return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + "}\n"
+}
+
+// mwaaAWSBlock is the aws block that reaches an MWAA double with key.
+func mwaaAWSBlock(front *acctest.MWAA, key string) string {
+	return fmt.Sprintf(`  aws {
+    region        = %q
+    access_key    = %q
+    secret_key    = %q
+    sts_endpoint  = %q
+    mwaa_endpoint = %q
+  }
+`, front.Region, key, front.SecretAccessKey, front.STSURL, front.URL)
 }
 
 // airflowBlock is the provider's airflow block for af.
 func airflowBlock(af *acctest.Airflow) string {
+	if af.Front != nil {
+		return fmt.Sprintf("  airflow {\n    mwaa_environment = %q\n  }\n", af.Front.Environment)
+	}
 	return fmt.Sprintf(`  airflow {
     endpoint    = %q
     username    = %q

@@ -93,15 +93,17 @@ type awsBlockModel struct {
 	STSEndpoint            types.String `tfsdk:"sts_endpoint"`
 	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
 	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
+	MWAAEndpoint           types.String `tfsdk:"mwaa_endpoint"`
 }
 
 type airflowBlockModel struct {
-	Endpoint       types.String `tfsdk:"endpoint"`
-	Username       types.String `tfsdk:"username"`
-	Password       types.String `tfsdk:"password"`
-	Token          types.String `tfsdk:"token"`
-	APIVersion     types.String `tfsdk:"api_version"`
-	RequestTimeout types.String `tfsdk:"request_timeout"`
+	Endpoint        types.String `tfsdk:"endpoint"`
+	Username        types.String `tfsdk:"username"`
+	Password        types.String `tfsdk:"password"`
+	Token           types.String `tfsdk:"token"`
+	APIVersion      types.String `tfsdk:"api_version"`
+	RequestTimeout  types.String `tfsdk:"request_timeout"`
+	MWAAEnvironment types.String `tfsdk:"mwaa_environment"`
 }
 
 // providerData is handed to every resource and data source. Clients are built
@@ -175,6 +177,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"retried like a lost answer (at most 5 attempts, with jittered backoff that honours `Retry-After`).",
 						Validators: []validator.String{durationValidator{}},
 					},
+					"mwaa_environment": mwaaEnvironmentAttribute(),
 				},
 			},
 			"google": schema.SingleNestedBlock{
@@ -280,6 +283,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Custom KMS endpoint URL.",
 					},
+					"mwaa_endpoint": mwaaEndpointAttribute(),
 				},
 			},
 		},
@@ -294,7 +298,13 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 	}
 
 	data := &providerData{}
-	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	var awsCfg *aws.Config
+	data.aws, data.awssecrets, awsCfg, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
+	if cfg.Airflow.usesMWAA() {
+		data.airflow, data.airflowErr = p.configureMWAA(ctx, cfg.Airflow, cfg.AWS, awsCfg, data.aws, data.awsErr, resp)
+	} else {
+		data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	}
 	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
 	if data.google != nil {
 		secrets, err := gcpsecrets.NewClient(ctx, data.google.AuthorizedHTTPClient(), cfg.Google.SecretManagerEndpoint.ValueString(),
@@ -305,7 +315,6 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 		}
 		data.gsecrets = secrets
 	}
-	data.aws, data.awssecrets, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -416,17 +425,19 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 }
 
 // configureAWS loads one AWS configuration from the aws block and the SDK's
-// default chain, and builds every AWS service client from it.
-func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, string) {
+// default chain, and builds every AWS service client from it; it returns
+// the configuration too, for the MWAA client.
+func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, *aws.Config, string) {
 	if block == nil {
-		return nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
+		return nil, nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
 	}
 	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
+		"mwaa_endpoint": block.MWAAEndpoint,
 	}); name != "" {
-		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
+		return nil, nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
 	cfg, err := loadAWSConfig(ctx, awsSettings{
 		Region:    block.Region.ValueString(),
@@ -438,7 +449,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
-		return nil, nil, ""
+		return nil, nil, nil, ""
 	}
 	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
 		IAM: block.IAMEndpoint.ValueString(),
@@ -448,7 +459,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 		SecretsManager: block.SecretsManagerEndpoint.ValueString(),
 		KMS:            block.KMSEndpoint.ValueString(),
 	})
-	return iamClient, secretsClient, ""
+	return iamClient, secretsClient, &cfg, ""
 }
 
 // awsSettings are the aws block's credential and region attributes. Empty
