@@ -135,10 +135,11 @@ func awsConfig(key string) aws.Config {
 	return aws.Config{Region: region, Credentials: credentials.NewStaticCredentialsProvider(key, "secret", "")}
 }
 
-// mwaaClient is an airflow client that reaches name through the double.
-func mwaaClient(t *testing.T, front *mwaafake.Server, name, key string) (*airflow.Client, *Environment) {
+// mwaaClient is an airflow client that reaches environment "env" through
+// the double with this access key.
+func mwaaClient(t *testing.T, front *mwaafake.Server, key string) (*airflow.Client, *Environment) {
 	t.Helper()
-	c, err := New(Config{AWS: awsConfig(key), Endpoint: front.URL, Environment: name,
+	c, err := New(Config{AWS: awsConfig(key), Endpoint: front.URL, Environment: "env",
 		Identity: func(context.Context) (string, error) { return "arn:aws:iam::" + account + ":user/deployer", nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -211,7 +212,7 @@ func TestTransportAnswersAndCountsLikeDirect(t *testing.T) {
 			front := mwaafake.Start(region, account, mwaafake.Environment{Name: "env", AirflowVersion: tc.version,
 				AirflowURL: behindURL, Username: "admin", Password: "pw"})
 			defer front.Close()
-			mc, env := mwaaClient(t, front, "env", "AKIDOK")
+			mc, env := mwaaClient(t, front, "AKIDOK")
 			if wantVersion := map[bool]string{false: "v2", true: "v1"}[tc.v1]; env.APIVersion != wantVersion {
 				t.Errorf("API version = %s; want %s", env.APIVersion, wantVersion)
 			}
@@ -236,7 +237,7 @@ func TestTransportRetriesAreCalls(t *testing.T) {
 	behind, behindURL := startStub(t, false)
 	front := mwaafake.Start(region, account, mwaafake.Environment{Name: "env", AirflowVersion: "3.0.6", AirflowURL: behindURL})
 	defer front.Close()
-	mc, _ := mwaaClient(t, front, "env", "AKIDOK")
+	mc, _ := mwaaClient(t, front, "AKIDOK")
 	behind.fail503.Store(2)
 	_, err := mc.GetConnection(context.Background(), "nope")
 	if !airflow.IsNotFound(err) {
@@ -252,7 +253,7 @@ func TestTransportAccessDeniedNamesIdentityPermissionAndRole(t *testing.T) {
 	front := mwaafake.Start(region, account, mwaafake.Environment{Name: "env", AirflowVersion: "3.0.6", AirflowURL: behindURL})
 	defer front.Close()
 	front.Deny("AKIDDENIED")
-	mc, _ := mwaaClient(t, front, "env", "AKIDDENIED")
+	mc, _ := mwaaClient(t, front, "AKIDDENIED")
 	_, err := mc.GetConnection(context.Background(), "c1")
 	if err == nil {
 		t.Fatal("no error")
@@ -304,7 +305,7 @@ func TestTransportRefusesPathsMWAACannotCarry(t *testing.T) {
 	_, behindURL := startStub(t, false)
 	front := mwaafake.Start(region, account, mwaafake.Environment{Name: "env", AirflowVersion: "3.0.6", AirflowURL: behindURL})
 	defer front.Close()
-	mc, _ := mwaaClient(t, front, "env", "AKIDOK")
+	mc, _ := mwaaClient(t, front, "AKIDOK")
 	_, err := mc.GetConnection(context.Background(), strings.Repeat("a", 52))
 	if err == nil || !strings.Contains(err.Error(), "a connection ID can have at most 51 characters") {
 		t.Errorf("err = %v; want the 64-character limit explained", err)

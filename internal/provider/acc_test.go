@@ -65,7 +65,19 @@ func forEachTarget(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
 func forEachFront(t *testing.T, af *acctest.Airflow, f func(t *testing.T, af *acctest.Airflow)) {
 	t.Helper()
 	t.Run(af.Name, func(t *testing.T) { f(t, af) })
-	t.Run(af.Name+"_mwaa", func(t *testing.T) { f(t, acctest.MWAAFront(t, af)) })
+	t.Run(af.Name+"_mwaa", func(t *testing.T) {
+		front := acctest.MWAAFront(t, af)
+		// The scenario must really have gone through MWAA, each call
+		// reaching Airflow once.
+		t.Cleanup(func() {
+			calls, forwarded := front.Front.InvokeCalls(), front.Front.Forwarded()
+			t.Logf("%s: %d InvokeRestApi calls, %d GetEnvironment calls", t.Name(), calls, front.Front.GetEnvironmentCalls())
+			if calls == 0 || forwarded != calls {
+				t.Errorf("InvokeRestApi calls = %d, forwarded to Airflow = %d; want the same, above 0", calls, forwarded)
+			}
+		})
+		f(t, front)
+	})
 }
 
 // providerConfig is a provider block for af with explicit credentials; for
