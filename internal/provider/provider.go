@@ -136,7 +136,8 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		Blocks: map[string]schema.Block{
 			"airflow": schema.SingleNestedBlock{
 				MarkdownDescription: "Connection to Airflow's REST API: Airflow 3 (`/api/v2`, JWT from `POST /auth/token`) or " +
-					"Airflow 2 (`/api/v1`, basic auth). Each attribute falls back to an environment variable when unset.",
+					"Airflow 2 (`/api/v1`, basic auth), or an Amazon MWAA environment reached through AWS (`mwaa_environment`). " +
+					"Each attribute but `mwaa_environment` falls back to an environment variable when unset.",
 				Attributes: map[string]schema.Attribute{
 					"endpoint": schema.StringAttribute{
 						Optional: true,
@@ -242,7 +243,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				},
 			},
 			"aws": schema.SingleNestedBlock{
-				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager and KMS. Unset attributes fall back to the AWS SDK's " +
+				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager, KMS and MWAA. Unset attributes fall back to the AWS SDK's " +
 					"default chain: environment (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, ...), shared config and " +
 					"credentials files, web identity, and instance metadata. An empty `aws {}` block uses that chain alone; " +
 					"without the block, objects that need AWS say so.",

@@ -76,7 +76,7 @@ func (p *airflowIAMProvider) configureMWAA(ctx context.Context, block *airflowBl
 		if awsWhy == "" {
 			awsWhy = "the aws block is not usable"
 		}
-		return nil, "airflow.mwaa_environment reaches Airflow through AWS, but " + awsWhy
+		return nil, "airflow.mwaa_environment reaches Airflow through AWS, and " + awsWhy
 	}
 	name := block.MWAAEnvironment.ValueString()
 	client, err := mwaa.New(mwaa.Config{

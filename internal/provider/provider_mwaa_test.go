@@ -46,7 +46,7 @@ func TestAccMWAA_planTimeErrors(t *testing.T) {
 		{
 			name:   "no aws block",
 			config: provider(airflowBlockFor(front.Environment)) + dataConfig,
-			want:   regexp.MustCompile(`(?s)Airflow Not Configured.*mwaa_environment reaches Airflow through AWS, but the\s+provider\s+has\s+no\s+aws\s+block`),
+			want:   regexp.MustCompile(`(?s)Airflow Not Configured.*mwaa_environment\s+reaches\s+Airflow\s+through\s+AWS,\s+and\s+the\s+provider\s+has\s+no\s+aws\s+block:\s+add\s+one`),
 		},
 		{
 			name:   "environment not found",
