@@ -15,9 +15,10 @@ type MWAA struct {
 	Environment string // the environment's name, "tfacc-airflow3" for example
 	Region      string
 	// AccessKeyID and SecretAccessKey are moto's; DeniedAccessKeyID is a
-	// key moto accepts and the double refuses airflow:InvokeRestApi.
-	AccessKeyID, SecretAccessKey, DeniedAccessKeyID string
-	STSURL                                          string
+	// key moto accepts and the double refuses airflow:InvokeRestApi;
+	// ViewerAccessKeyID one it maps to the Airflow role Viewer.
+	AccessKeyID, SecretAccessKey, DeniedAccessKeyID, ViewerAccessKeyID string
+	STSURL                                                             string
 }
 
 // MWAAFront starts an MWAA double in front of af for t, stopped when t
@@ -33,14 +34,16 @@ func MWAAFront(t testing.TB, af *Airflow) *Airflow {
 	name := "tfacc-" + af.Name
 	s := mwaafake.Start(m.Region, m.AccountID, mwaafake.Environment{
 		Name: name, AirflowVersion: af.Version, AirflowURL: af.URL, Username: af.Username, Password: af.Password,
+		ViewerUsername: af.ViewerUsername, ViewerPassword: af.ViewerPassword,
 	})
 	t.Cleanup(s.Close)
 	front := &MWAA{
 		Server: s, Environment: name, Region: m.Region,
 		AccessKeyID: m.AccessKeyID, SecretAccessKey: m.SecretAccessKey, DeniedAccessKeyID: "AKIADENIEDINVOKE0001",
-		STSURL: m.URL,
+		ViewerAccessKeyID: "AKIAVIEWERINVOKE0001", STSURL: m.URL,
 	}
 	s.Deny(front.DeniedAccessKeyID)
+	s.MapToViewer(front.ViewerAccessKeyID)
 	c := *af
 	c.Name += "_mwaa"
 	c.Front = front

@@ -34,10 +34,11 @@
 //   - Real MWAA verifies the SigV4 signature and maps the IAM identity to
 //     the Airflow role its airflow:InvokeRestApi grant names. The double
 //     reads only the access key ID from the Authorization header: a key the
-//     test denied (Deny) gets AccessDeniedException, any other acts as the
-//     Airflow administrator the double logs in as (basic auth on Airflow 2,
-//     a JWT from POST /auth/token on Airflow 3, obtained once and again
-//     when Airflow refuses it).
+//     test denied (Deny) gets AccessDeniedException, a key mapped to Viewer
+//     (MapToViewer) acts as the environment's Viewer user, and any other as
+//     its Airflow administrator; the double logs in as that user (basic
+//     auth on Airflow 2, a JWT from POST /auth/token on Airflow 3, obtained
+//     once and again when Airflow refuses it).
 //   - QueryParameters values are strings, or lists of strings for a
 //     repeated parameter (Airflow 3's update_mask); the reference says only
 //     "a JSON object".

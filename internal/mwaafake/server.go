@@ -24,6 +24,9 @@ type Environment struct {
 	// to, and Username and Password an Airflow administrator's.
 	AirflowURL         string
 	Username, Password string
+	// ViewerUsername and ViewerPassword are an Airflow user with the
+	// Viewer role, for callers mapped to Viewer (MapToViewer).
+	ViewerUsername, ViewerPassword string
 }
 
 // Server is the running double.
@@ -38,7 +41,8 @@ type Server struct {
 	mu     sync.Mutex
 	envs   map[string]*Environment
 	denied map[string]bool   // access key IDs without airflow:InvokeRestApi
-	jwts   map[string]string // environment name -> Airflow 3 JWT
+	viewer map[string]bool   // access key IDs mapped to the Airflow role Viewer
+	jwts   map[string]string // environment name and user -> Airflow 3 JWT
 
 	invokes  atomic.Int64
 	getEnvs  atomic.Int64
@@ -48,7 +52,7 @@ type Server struct {
 // Start starts a double for region and account with these environments.
 func Start(region, account string, envs ...Environment) *Server {
 	s := &Server{region: region, account: account, client: &http.Client{},
-		envs: map[string]*Environment{}, denied: map[string]bool{}, jwts: map[string]string{}}
+		envs: map[string]*Environment{}, denied: map[string]bool{}, viewer: map[string]bool{}, jwts: map[string]string{}}
 	for i := range envs {
 		e := envs[i]
 		s.envs[e.Name] = &e
@@ -66,6 +70,15 @@ func (s *Server) Deny(accessKeyID string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.denied[accessKeyID] = true
+}
+
+// MapToViewer maps the caller with this access key ID to the Airflow role
+// Viewer, as a grant of airflow:InvokeRestApi on .../role/ENV/Viewer does:
+// the double then acts as the environment's Viewer user.
+func (s *Server) MapToViewer(accessKeyID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.viewer[accessKeyID] = true
 }
 
 // SetStatus changes an environment's status.
@@ -146,7 +159,8 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string) {
 		writeError(w, http.StatusBadRequest, "ValidationException", "Name does not match [a-zA-Z][0-9a-zA-Z-_]*")
 		return
 	}
-	if key := accessKeyID(r); s.isDenied(key) {
+	key := accessKeyID(r)
+	if s.isDenied(key) {
 		writeError(w, http.StatusForbidden, "AccessDeniedException",
 			"User with access key "+key+" is not authorized to perform: airflow:InvokeRestApi on resource: "+s.ARN(name))
 		return
@@ -154,6 +168,9 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request, name string) {
 	e, ok := s.env(w, name)
 	if !ok {
 		return
+	}
+	if s.isViewer(key) {
+		e.Username, e.Password = e.ViewerUsername, e.ViewerPassword
 	}
 	var in invokeInput
 	dec := json.NewDecoder(r.Body)
@@ -221,6 +238,12 @@ func (s *Server) isDenied(key string) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.denied[key]
+}
+
+func (s *Server) isViewer(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.viewer[key]
 }
 
 // accessKeyID reads the access key ID from a SigV4 Authorization header
@@ -309,13 +332,14 @@ func (s *Server) send(method, u, auth string, body json.RawMessage) (int, []byte
 }
 
 // authorization is basic auth on Airflow 2 and a JWT on Airflow 3, logged
-// in for once per environment (again when fresh is set).
+// in for once per environment and user (again when fresh is set).
 func (s *Server) authorization(e Environment, version string, fresh bool) (string, error) {
 	if version == "v1" {
 		return "Basic " + base64.StdEncoding.EncodeToString([]byte(e.Username+":"+e.Password)), nil
 	}
+	cacheKey := e.Name + "/" + e.Username
 	s.mu.Lock()
-	tok := s.jwts[e.Name]
+	tok := s.jwts[cacheKey]
 	s.mu.Unlock()
 	if tok != "" && !fresh {
 		return "Bearer " + tok, nil
@@ -333,7 +357,7 @@ func (s *Server) authorization(e Environment, version string, fresh bool) (strin
 		return "", fmt.Errorf("logging in to Airflow: status %d, no access_token", resp.StatusCode)
 	}
 	s.mu.Lock()
-	s.jwts[e.Name] = out.AccessToken
+	s.jwts[cacheKey] = out.AccessToken
 	s.mu.Unlock()
 	return "Bearer " + out.AccessToken, nil
 }

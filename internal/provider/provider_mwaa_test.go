@@ -62,6 +62,13 @@ func TestAccMWAA_planTimeErrors(t *testing.T) {
 				regexp.QuoteMeta(fmt.Sprintf("arn:aws:airflow:%s:", front.Region)) + `\d{12}:role/` + front.Environment + `/Op.*Op\s+or\s+Admin`),
 		},
 		{
+			// Reaches Airflow, which refuses the Viewer role.
+			name:   "identity mapped to Viewer",
+			config: provider(airflowBlockFor(front.Environment), mwaaAWSBlock(front, front.ViewerAccessKeyID)) + dataConfig,
+			want: regexp.MustCompile(`(?s)403\s+Forbidden.*auth\s+method:\s+MWAA\s+InvokeRestApi\s+on\s+environment\s+` +
+				front.Environment + `.*Op\s+or\s+Admin\s+role`),
+		},
+		{
 			name:   "environment not available",
 			config: provider(airflowBlockFor(front.Environment), mwaaAWSBlock(front, front.AccessKeyID)) + resourceConfig,
 			before: func() { front.SetStatus(front.Environment, "UPDATING") },
