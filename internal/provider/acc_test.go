@@ -91,14 +91,14 @@ func providerConfig(af *acctest.Airflow) string {
 
 // mwaaAWSBlock is the aws block that reaches an MWAA double with key.
 func mwaaAWSBlock(front *acctest.MWAA, key string) string {
-	return fmt.Sprintf(`  aws {
-    region        = %q
-    access_key    = %q
-    secret_key    = %q
-    sts_endpoint  = %q
-    mwaa_endpoint = %q
-  }
-`, front.Region, key, front.SecretAccessKey, front.STSURL, front.URL)
+	attrs := [][2]string{{"region", front.Region}, {"access_key", key}, {"secret_key", front.SecretAccessKey},
+		{"sts_endpoint", front.STSURL}, {"mwaa_endpoint", front.URL}}
+	var b strings.Builder
+	b.WriteString("  aws {\n")
+	for _, kv := range attrs {
+		fmt.Fprintf(&b, "    %s = %q\n", kv[0], kv[1])
+	}
+	return b.String() + "  }\n"
 }
 
 // airflowBlock is the provider's airflow block for af.
