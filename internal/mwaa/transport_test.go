@@ -314,3 +314,16 @@ func TestTransportRefusesPathsMWAACannotCarry(t *testing.T) {
 		t.Errorf("InvokeRestApi calls = %d; want none", front.InvokeCalls())
 	}
 }
+
+// An environment deleted after the provider read it: the error says so.
+func TestTransportEnvironmentGone(t *testing.T) {
+	_, behindURL := startStub(t, false)
+	front := mwaafake.Start(region, account, mwaafake.Environment{Name: "env", AirflowVersion: "3.0.6", AirflowURL: behindURL})
+	defer front.Close()
+	mc, _ := mwaaClient(t, front, "AKIDOK")
+	front.Delete("env")
+	_, err := mc.GetConnection(context.Background(), "c1")
+	if err == nil || !strings.Contains(err.Error(), "MWAA environment env was not found in region eu-west-1") {
+		t.Errorf("err = %v; want the environment named as not found", err)
+	}
+}

@@ -81,6 +81,14 @@ func (s *Server) MapToViewer(accessKeyID string) {
 	s.viewer[accessKeyID] = true
 }
 
+// Delete removes an environment: later calls for it get
+// ResourceNotFoundException.
+func (s *Server) Delete(name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.envs, name)
+}
+
 // SetStatus changes an environment's status.
 func (s *Server) SetStatus(name, status string) {
 	s.mu.Lock()
