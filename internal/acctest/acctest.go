@@ -47,6 +47,11 @@ type Airflow struct {
 	// and database; nil for a server named by the environment. A pointer,
 	// so that Airflow stays comparable.
 	worker *workerEnv
+	// Front, when set, is an MWAA double in front of this Airflow
+	// (MWAAFront): the provider reaches Airflow through it, while URL and
+	// the credentials above still reach Airflow directly, for out-of-band
+	// changes and checks.
+	Front *MWAA
 }
 
 const skipMessage = "acceptance test: set TF_ACC=1 (make test does)"

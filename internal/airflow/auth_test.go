@@ -350,3 +350,57 @@ func TestTokenRefused(t *testing.T) {
 		}
 	}
 }
+
+// headerTransport stands in for a managed front's transport: it
+// authenticates every request itself.
+type headerTransport struct{ token string }
+
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if got := r.Header.Get("Authorization"); got != "" {
+		return nil, errors.New("the client sent an Authorization header of its own: " + got)
+	}
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+h.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+func TestTransportAuthSendsNoCredentialsAndNeverLogsIn(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	f.staticToken = "front-token"
+	f.seed(Connection{ConnectionID: "c1", ConnType: "http"})
+	c := f.client(t, func(cfg *Config) {
+		cfg.Username, cfg.Password = "", ""
+		cfg.TransportAuth = "test front"
+		cfg.APIVersion = VersionV2
+		cfg.HTTPClient = &http.Client{Transport: headerTransport{token: "front-token"}}
+	})
+	ctx := context.Background()
+	if _, err := c.GetConnection(ctx, "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := c.AuthMethod(ctx); m != "test front" {
+		t.Errorf("AuthMethod = %q; want the transport's description", m)
+	}
+
+	// A refused token is the front's business: no login, no repeat, and
+	// the error names the front.
+	f.invalidateAll()
+	f.staticToken = "rotated"
+	_, err := c.GetConnection(ctx, "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != http.StatusForbidden || apiErr.AuthMethod != "test front" {
+		t.Fatalf("err = %v; want a 403 APIError naming the front", err)
+	}
+	f.wantCalls(t, 0, 0, 2)
+}
+
+func TestTransportAuthRefusesOtherCredentials(t *testing.T) {
+	for _, cfg := range []Config{
+		{Endpoint: "https://a.example.com", TransportAuth: "front", Token: "t"},
+		{Endpoint: "https://a.example.com", TransportAuth: "front", Username: "u", Password: "p"},
+	} {
+		if _, err := NewClient(cfg); err == nil || !strings.Contains(err.Error(), "front authenticates every request") {
+			t.Errorf("NewClient(%+v) err = %v; want a refusal naming the front", cfg, err)
+		}
+	}
+}

@@ -77,6 +77,13 @@ type Config struct {
 	// Token is a static bearer token. When set, Username and Password are
 	// not used.
 	Token string
+	// TransportAuth, when set, says that HTTPClient's transport
+	// authenticates every request itself (a managed Airflow such as Amazon
+	// MWAA, reached through its cloud's API): the client then sends no
+	// Authorization header and never logs in, Username, Password and Token
+	// must be empty, and TransportAuth describes the authentication in error
+	// messages (APIError.AuthMethod), for example "MWAA InvokeRestApi".
+	TransportAuth string
 	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
 	APIVersion string
 	// HTTPClient is the HTTP client to use; nil means a default client.
@@ -106,6 +113,7 @@ type Client struct {
 	username          string
 	password          string
 	token             string
+	transportAuth     string
 	configuredVersion string
 	httpClient        *http.Client
 	requestTimeout    time.Duration
@@ -145,6 +153,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint:          endpoint,
 		token:             cfg.Token,
+		transportAuth:     cfg.TransportAuth,
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
 		requestTimeout:    cfg.RequestTimeout,
@@ -175,8 +184,15 @@ func apiVersion(configured string) (string, error) {
 	return version, nil
 }
 
-// checkCredentials requires a token, or a username and a password.
+// checkCredentials requires a token, or a username and a password, or a
+// transport that authenticates (and then none of the others).
 func checkCredentials(cfg Config) error {
+	if cfg.TransportAuth != "" {
+		if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" {
+			return fmt.Errorf("%s authenticates every request: set no token, username or password with it", cfg.TransportAuth)
+		}
+		return nil
+	}
 	if cfg.Token != "" {
 		return nil
 	}

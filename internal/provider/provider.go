@@ -97,15 +97,17 @@ type awsBlockModel struct {
 	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
 	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
 	RequestTimeout         types.String `tfsdk:"request_timeout"`
+	MWAAEndpoint           types.String `tfsdk:"mwaa_endpoint"`
 }
 
 type airflowBlockModel struct {
-	Endpoint       types.String `tfsdk:"endpoint"`
-	Username       types.String `tfsdk:"username"`
-	Password       types.String `tfsdk:"password"`
-	Token          types.String `tfsdk:"token"`
-	APIVersion     types.String `tfsdk:"api_version"`
-	RequestTimeout types.String `tfsdk:"request_timeout"`
+	Endpoint        types.String `tfsdk:"endpoint"`
+	Username        types.String `tfsdk:"username"`
+	Password        types.String `tfsdk:"password"`
+	Token           types.String `tfsdk:"token"`
+	APIVersion      types.String `tfsdk:"api_version"`
+	RequestTimeout  types.String `tfsdk:"request_timeout"`
+	MWAAEnvironment types.String `tfsdk:"mwaa_environment"`
 }
 
 // providerData is handed to every resource and data source. Clients are built
@@ -138,7 +140,8 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		Blocks: map[string]schema.Block{
 			"airflow": schema.SingleNestedBlock{
 				MarkdownDescription: "Connection to Airflow's REST API: Airflow 3 (`/api/v2`, JWT from `POST /auth/token`) or " +
-					"Airflow 2 (`/api/v1`, basic auth). Each attribute falls back to an environment variable when unset.",
+					"Airflow 2 (`/api/v1`, basic auth), or an Amazon MWAA environment reached through AWS (`mwaa_environment`). " +
+					"Each attribute but `mwaa_environment` falls back to an environment variable when unset.",
 				Attributes: map[string]schema.Attribute{
 					"endpoint": schema.StringAttribute{
 						Optional: true,
@@ -179,6 +182,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"that honours `Retry-After`).",
 						Validators: []validator.String{requestTimeoutValidator{}},
 					},
+					"mwaa_environment": mwaaEnvironmentAttribute(),
 				},
 			},
 			"google": schema.SingleNestedBlock{
@@ -252,7 +256,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 				},
 			},
 			"aws": schema.SingleNestedBlock{
-				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager and KMS. Unset attributes fall back to the AWS SDK's " +
+				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager, KMS and MWAA. Unset attributes fall back to the AWS SDK's " +
 					"default chain: environment (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, ...), shared config and " +
 					"credentials files, web identity, and instance metadata. An empty `aws {}` block uses that chain alone; " +
 					"without the block, objects that need AWS say so.",
@@ -301,6 +305,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"throttling, 500, 502, 503, 504, a reset, a truncated answer or a timeout.",
 						Validators: []validator.String{requestTimeoutValidator{}},
 					},
+					"mwaa_endpoint": mwaaEndpointAttribute(),
 				},
 			},
 		},
@@ -315,7 +320,13 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 	}
 
 	data := &providerData{}
-	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	var awsCfg *aws.Config
+	data.aws, data.awssecrets, awsCfg, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
+	if cfg.Airflow.usesMWAA() {
+		data.airflow, data.airflowErr = p.configureMWAA(ctx, cfg.Airflow, cfg.AWS, awsCfg, data.aws, data.awsErr, resp)
+	} else {
+		data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	}
 	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
 	if data.google != nil {
 		secrets, err := gcpsecrets.NewClient(ctx, data.google.AuthorizedHTTPClient(), cfg.Google.SecretManagerEndpoint.ValueString(),
@@ -326,7 +337,6 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 		}
 		data.gsecrets = secrets
 	}
-	data.aws, data.awssecrets, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -436,18 +446,20 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 }
 
 // configureAWS loads one AWS configuration from the aws block and the SDK's
-// default chain, and builds every AWS service client from it.
-func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, string) {
+// default chain, and builds every AWS service client from it; it returns
+// the configuration too, for the MWAA client.
+func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, *aws.Config, string) {
 	if block == nil {
-		return nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
+		return nil, nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
 	}
 	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
 		"request_timeout": block.RequestTimeout,
+		"mwaa_endpoint":   block.MWAAEndpoint,
 	}); name != "" {
-		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
+		return nil, nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
 	cfg, err := loadAWSConfig(ctx, awsSettings{
 		Region:    block.Region.ValueString(),
@@ -459,13 +471,13 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
-		return nil, nil, ""
+		return nil, nil, nil, ""
 	}
 	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName("request_timeout"), "Invalid Request Timeout",
 			fmt.Sprintf("aws.request_timeout must be %s: %s.", requestTimeoutRule, err))
-		return nil, nil, ""
+		return nil, nil, nil, ""
 	}
 	cfg = awsiam.WithRetries(cfg, timeout)
 	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
@@ -476,7 +488,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 		SecretsManager: block.SecretsManagerEndpoint.ValueString(),
 		KMS:            block.KMSEndpoint.ValueString(),
 	})
-	return iamClient, secretsClient, ""
+	return iamClient, secretsClient, &cfg, ""
 }
 
 // awsSettings are the aws block's credential and region attributes. Empty

@@ -112,7 +112,7 @@ func fullFields(id string) connFields {
 }
 
 func TestAccConnection_basic(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-basic"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -139,7 +139,7 @@ func TestAccConnection_basic(t *testing.T) {
 }
 
 func TestAccConnection_update(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		first := fullFields(tfacctest.RandomWithPrefix("tfacc-update"))
 		second := connFields{
 			id: first.id, connType: "postgres", description: "second description", host: "second.example.com",
@@ -185,7 +185,7 @@ func TestAccConnection_update(t *testing.T) {
 }
 
 func TestAccConnection_passwordRemoval(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		with := connFields{id: tfacctest.RandomWithPrefix("tfacc-pwrm"), connType: "http", host: "h.example.com", password: "pw-rm-" + t.Name()}
 		without := with
 		without.password = ""
@@ -208,7 +208,7 @@ func TestAccConnection_passwordRemoval(t *testing.T) {
 }
 
 func TestAccConnection_import(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-import"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -235,7 +235,7 @@ func TestAccConnection_import(t *testing.T) {
 }
 
 func TestAccConnection_drift(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-drift"))
 		client := testClient(t, af)
 		resource.ParallelTest(t, resource.TestCase{
@@ -274,7 +274,10 @@ func TestAccConnection_drift(t *testing.T) {
 
 func TestAccConnection_driftPasswordRemoved(t *testing.T) {
 	// Only Airflow 3 shows whether a password is set.
-	af := acctest.Airflow3(t)
+	forEachFront(t, acctest.Airflow3(t), testConnectionDriftPasswordRemoved)
+}
+
+func testConnectionDriftPasswordRemoved(t *testing.T, af *acctest.Airflow) {
 	f := fullFields(tfacctest.RandomWithPrefix("tfacc-driftpw"))
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -310,7 +313,7 @@ func TestAccConnection_driftPasswordRemoved(t *testing.T) {
 }
 
 func TestAccConnection_disappears(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-gone"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -336,7 +339,7 @@ func TestAccConnection_disappears(t *testing.T) {
 }
 
 func TestAccConnection_writeOnlyPassword(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-wo")
 		secret1 := "wo-secret-one-" + tfacctest.RandString(12)
 		secret2 := "wo-secret-two-" + tfacctest.RandString(12)
@@ -390,7 +393,7 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAccConnection_extraSemanticEquality(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-extra")
 		config := func(extra string) string {
 			return providerConfig(af) + fmt.Sprintf(`
@@ -426,7 +429,7 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAccConnection_maskedExtra(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-mask")
 		secret := "tok-" + tfacctest.RandString(16)
 		extra := fmt.Sprintf(`{"api_token":%q,"nested":{"client_secret":%q,"plain":"visible"},"region_name":"eu-west-1"}`, secret, secret)
@@ -517,7 +520,7 @@ func TestAccConnection_invalidInput(t *testing.T) {
 }
 
 func TestAccConnection_alreadyExists(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-exists")
 		client := testClient(t, af)
 		if _, err := client.CreateConnection(context.Background(), &airflow.Connection{ConnectionID: id, ConnType: "http", Host: strPtr("kept.example.com")}); err != nil {
@@ -620,7 +623,10 @@ func TestAccConnection_insufficientRole(t *testing.T) {
 // masked values left alone; at most airflow.SnapshotAfter of the thirty are
 // read one by one, so every class is seen through the snapshot.
 func TestAccConnection_listBackedRefresh(t *testing.T) {
-	af := acctest.Airflow3(t)
+	forEachFront(t, acctest.Airflow3(t), testConnectionListBackedRefresh)
+}
+
+func testConnectionListBackedRefresh(t *testing.T, af *acctest.Airflow) {
 	prefix := tfacctest.RandomWithPrefix("tfacc_list")
 	id := func(group string, i int) string { return fmt.Sprintf("%s_%s_%d", prefix, group, i) }
 	var b strings.Builder
