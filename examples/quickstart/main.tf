@@ -5,6 +5,7 @@ provider "airflowiam" {
     password = var.airflow_password
 
     composer_environment = var.composer_environment
+    mwaa_environment     = var.mwaa_environment
   }
   google {
     access_token             = var.google_access_token

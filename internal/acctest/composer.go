@@ -79,8 +79,8 @@ func (c *Composer) ProviderBlocks() string {
 }
 
 // ThroughComposer is af as the connection scenarios see it through a
-// Composer stand-in: Name gains "-composer", and ProviderBlocks replaces
-// the direct airflow block. Out-of-band reads and changes still go to af
+// Composer stand-in: Name gains "_composer", and Composer is set, so the
+// provider reaches af through the stand-in (Composer.ProviderBlocks). Out-of-band reads and changes still go to af
 // directly. When t ends it checks the token budget: the provider fetched
 // exactly one Google access token per provider process, that is per
 // environments.get (each Configure reads the environment once).
@@ -91,8 +91,8 @@ func ThroughComposer(t testing.TB, af *Airflow) *Airflow {
 		return nil
 	}
 	through := *af
-	through.Name = af.Name + "-composer"
-	through.ProviderBlocks = c.ProviderBlocks()
+	through.Name = af.Name + "_composer"
+	through.Composer = c
 	t.Cleanup(func() {
 		counts := c.GCP.RequestCounts()
 		gets, tokens := counts["composer.projects.locations.environments.get"], counts["oauth2.token"]

@@ -15,10 +15,10 @@ const authStaticToken = "static bearer token"
 // "Airflow 3 JWT (POST /auth/token as \"admin\")". With username and
 // password it needs the API version, so it may probe the server.
 func (c *Client) AuthMethod(ctx context.Context) (string, error) {
-	if c.externalAuth != "" {
-		return c.externalAuth, nil
-	}
-	if c.token != "" {
+	switch {
+	case c.transportAuth != "":
+		return c.transportAuth, nil
+	case c.token != "":
 		return authStaticToken, nil
 	}
 	version, err := c.APIVersion(ctx)
@@ -30,8 +30,8 @@ func (c *Client) AuthMethod(ctx context.Context) (string, error) {
 
 func (c *Client) authMethod(version string) string {
 	switch {
-	case c.externalAuth != "":
-		return c.externalAuth
+	case c.transportAuth != "":
+		return c.transportAuth
 	case c.token != "":
 		return authStaticToken
 	case version == VersionV1:
@@ -45,7 +45,7 @@ func (c *Client) authMethod(version string) string {
 // obtained from POST /auth/token, which can be renewed when Airflow refuses
 // it (see tokenRefused).
 func (c *Client) usesLogin(version string) bool {
-	return c.externalAuth == "" && c.token == "" && version == VersionV2
+	return c.transportAuth == "" && c.token == "" && version == VersionV2
 }
 
 // authorization returns the Authorization header for a request to the given
@@ -53,8 +53,7 @@ func (c *Client) usesLogin(version string) bool {
 // refusal can invalidate exactly the token that was refused).
 func (c *Client) authorization(ctx context.Context, version string) (header, jwt string, err error) {
 	switch {
-	case c.externalAuth != "":
-		// The HTTP client's transport adds the credentials.
+	case c.transportAuth != "":
 		return "", "", nil
 	case c.token != "":
 		return "Bearer " + c.token, "", nil

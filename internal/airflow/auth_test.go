@@ -351,59 +351,71 @@ func TestTokenRefused(t *testing.T) {
 	}
 }
 
-// addBearer is a transport that authenticates every request itself, as a
-// managed Airflow's front (ExternalAuth) does.
-type addBearer struct{ token string }
+// headerTransport stands in for a managed front's transport (Cloud
+// Composer's Google token, MWAA's InvokeRestApi): it authenticates every
+// request itself.
+type headerTransport struct{ token string }
 
-func (a addBearer) RoundTrip(r *http.Request) (*http.Response, error) {
+func (h headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if got := r.Header.Get("Authorization"); got != "" {
+		return nil, errors.New("the client sent an Authorization header of its own: " + got)
+	}
 	r = r.Clone(r.Context())
-	r.Header.Set("Authorization", "Bearer "+a.token)
+	r.Header.Set("Authorization", "Bearer "+h.token)
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func TestExternalAuthSendsNoCredentialsOfItsOwn(t *testing.T) {
+func TestTransportAuthSendsNoCredentialsAndNeverLogsIn(t *testing.T) {
 	for _, version := range []string{VersionV1, VersionV2} {
 		t.Run(version, func(t *testing.T) {
 			f := newFakeAirflow(t, version)
-			f.staticToken = "from-the-transport"
+			f.staticToken = "front-token"
 			f.seed(Connection{ConnectionID: "c1", ConnType: "http"})
 			c := f.client(t, func(cfg *Config) {
-				cfg.Username, cfg.Password, cfg.APIVersion = "", "", version
-				cfg.ExternalAuth = "the test front"
-				cfg.HTTPClient = &http.Client{Transport: addBearer{f.staticToken}}
+				cfg.Username, cfg.Password = "", ""
+				cfg.TransportAuth = "test front"
+				cfg.APIVersion = version
+				cfg.HTTPClient = &http.Client{Transport: headerTransport{token: "front-token"}}
 			})
-			if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+			ctx := context.Background()
+			if _, err := c.GetConnection(ctx, "c1"); err != nil {
 				t.Fatal(err)
 			}
-			if got := f.lastRequest(http.MethodGet).Authorization; got != "Bearer from-the-transport" {
+			if got := f.lastRequest(http.MethodGet).Authorization; got != "Bearer front-token" {
 				t.Fatalf("Authorization = %q; want only the transport's", got)
 			}
-			if n := f.tokenCalls.Load(); n != 0 {
-				t.Fatalf("/auth/token calls = %d; want none", n)
-			}
-			if m, _ := c.AuthMethod(context.Background()); m != "the test front" {
-				t.Fatalf("AuthMethod = %q", m)
+			if m, _ := c.AuthMethod(ctx); m != "test front" {
+				t.Errorf("AuthMethod = %q; want the transport's description", m)
 			}
 
-			// A refusal is reported, never answered with a login.
-			f.staticToken = "something-else"
-			_, err := c.GetConnection(context.Background(), "c1")
-			if err == nil || !strings.Contains(err.Error(), "(auth method: the test front)") {
-				t.Fatalf("err = %v; want the refusal naming the external auth", err)
+			// A refused token is the front's business: no login, no repeat,
+			// and the error names the front.
+			f.invalidateAll()
+			f.staticToken = "rotated"
+			_, err := c.GetConnection(ctx, "c1")
+			var apiErr *APIError
+			if !errors.As(err, &apiErr) || apiErr.AuthMethod != "test front" ||
+				!strings.Contains(err.Error(), "(auth method: test front)") {
+				t.Fatalf("err = %v; want an APIError naming the front", err)
 			}
-			if n := f.tokenCalls.Load(); n != 0 {
-				t.Fatalf("/auth/token calls = %d after a refusal; want none", n)
+			if version == VersionV2 && apiErr.StatusCode != http.StatusForbidden {
+				t.Errorf("status = %d; want 403", apiErr.StatusCode)
 			}
+			f.wantCalls(t, 0, 0, 2)
 		})
 	}
 }
 
-func TestExternalAuthTakesNoOtherCredentials(t *testing.T) {
-	_, err := NewClient(Config{Endpoint: "http://x", ExternalAuth: "front", Token: "t"})
-	if err == nil {
-		t.Fatal("NewClient accepted a token beside external authentication")
+func TestTransportAuthRefusesOtherCredentials(t *testing.T) {
+	for _, cfg := range []Config{
+		{Endpoint: "https://a.example.com", TransportAuth: "front", Token: "t"},
+		{Endpoint: "https://a.example.com", TransportAuth: "front", Username: "u", Password: "p"},
+	} {
+		if _, err := NewClient(cfg); err == nil || !strings.Contains(err.Error(), "front authenticates every request") {
+			t.Errorf("NewClient(%+v) err = %v; want a refusal naming the front", cfg, err)
+		}
 	}
-	if _, err := NewClient(Config{Endpoint: "http://x", ExternalAuth: "front"}); err != nil {
-		t.Fatalf("NewClient with external authentication alone: %v", err)
+	if _, err := NewClient(Config{Endpoint: "https://a.example.com", TransportAuth: "front"}); err != nil {
+		t.Fatalf("NewClient with TransportAuth alone: %v", err)
 	}
 }

@@ -77,12 +77,13 @@ type Config struct {
 	// Token is a static bearer token. When set, Username and Password are
 	// not used.
 	Token string
-	// ExternalAuth, when set, says that HTTPClient's transport
-	// authenticates every request itself (a managed Airflow such as Cloud
-	// Composer, whose front takes a Google access token): the client sends
-	// no Authorization header of its own, needs no Username, Password or
-	// Token, and names ExternalAuth as the auth method in its errors.
-	ExternalAuth string
+	// TransportAuth, when set, says that HTTPClient's transport
+	// authenticates every request itself (a managed Airflow such as Amazon
+	// MWAA, reached through its cloud's API): the client then sends no
+	// Authorization header and never logs in, Username, Password and Token
+	// must be empty, and TransportAuth describes the authentication in error
+	// messages (APIError.AuthMethod), for example "MWAA InvokeRestApi".
+	TransportAuth string
 	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
 	APIVersion string
 	// HTTPClient is the HTTP client to use; nil means a default client.
@@ -112,7 +113,7 @@ type Client struct {
 	username          string
 	password          string
 	token             string
-	externalAuth      string
+	transportAuth     string
 	configuredVersion string
 	httpClient        *http.Client
 	requestTimeout    time.Duration
@@ -152,7 +153,7 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint:          endpoint,
 		token:             cfg.Token,
-		externalAuth:      cfg.ExternalAuth,
+		transportAuth:     cfg.TransportAuth,
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
 		requestTimeout:    cfg.RequestTimeout,
@@ -163,7 +164,7 @@ func NewClient(cfg Config) (*Client, error) {
 		logger:            cfg.Logger,
 		sleep:             clock.Sleep,
 	}
-	if cfg.Token == "" && cfg.ExternalAuth == "" {
+	if cfg.Token == "" && cfg.TransportAuth == "" {
 		c.username, c.password = cfg.Username, cfg.Password
 	}
 	c.applyDefaults()
@@ -183,12 +184,12 @@ func apiVersion(configured string) (string, error) {
 	return version, nil
 }
 
-// checkCredentials requires external authentication, a token, or a
-// username and a password.
+// checkCredentials requires a token, or a username and a password, or a
+// transport that authenticates (and then none of the others).
 func checkCredentials(cfg Config) error {
-	if cfg.ExternalAuth != "" {
+	if cfg.TransportAuth != "" {
 		if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" {
-			return errors.New("external authentication takes no token, username or password")
+			return fmt.Errorf("%s authenticates every request: set no token, username or password with it", cfg.TransportAuth)
 		}
 		return nil
 	}

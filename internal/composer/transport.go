@@ -11,7 +11,7 @@ import (
 )
 
 // AuthMethod is how the airflow client names this authentication in its
-// errors (airflow.Config.ExternalAuth).
+// errors (airflow.Config.TransportAuth).
 func AuthMethod(env *Environment) string {
 	return "Google access token of the google block's identity, through Cloud Composer environment " + env.Name
 }

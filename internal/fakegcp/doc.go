@@ -114,7 +114,11 @@
 //   - A self-signed JWT's audience is not compared with the service name,
 //     because one fake serves every API.
 //
-// Knobs for tests: InjectEtagConflicts, SetLatency, SetPropagationDelay
+// The metadata server a GKE pod reaches (/computeMetadata/v1/..., for one
+// service account chosen with SetMetadataServiceAccount or
+// Seed.MetadataServiceAccount) follows the pages cited in metadata.go.
+//
+// Knobs for tests: AcceptBareDelegates (metadata.go), InjectEtagConflicts, SetLatency, SetPropagationDelay
 // (a newly granted member takes effect only after the delay, measured on
 // the clock given to WithClock), RequestCounts.
 package fakegcp

@@ -73,7 +73,7 @@ const (
 )
 
 // routes is the fake's whole HTTP surface.
-var routes = compileRoutes([]*route{
+var routes = compileRoutes(append([]*route{
 	// Cloud Resource Manager v1: a project's IAM policy, read only.
 	{method: http.MethodPost, path: "v1/projects/{resource}:getIamPolicy", id: "cloudresourcemanager.projects.getIamPolicy", api: apiResourceManager,
 		rpc: "google.cloudresourcemanager.v1.Projects.GetIamPolicy", handler: (*Server).getProjectIamPolicy,
@@ -150,7 +150,7 @@ var routes = compileRoutes([]*route{
 	{method: http.MethodGet, path: ".well-known/openid-configuration", id: "oidc.discovery", raw: (*Server).serveDiscovery},
 	{method: http.MethodGet, path: "oauth2/v3/certs", id: "oidc.jwks", raw: (*Server).serveJWKS},
 	{method: http.MethodGet, path: "service_accounts/v1/jwk/{email}", id: "oidc.serviceAccountJwks", raw: (*Server).serveServiceAccountJWKS},
-})
+}, metadataRoutes...)) // the metadata server: metadata.go
 
 var placeholder = regexp.MustCompile(`\{[^}]+\}`)
 

@@ -48,6 +48,9 @@ type Server struct {
 	// composerEnvs are the seeded Cloud Composer environments, by name
 	// (composer.go).
 	composerEnvs map[string]*ComposerEnvironment
+	// metadataAccount is the email the metadata server answers as (metadata.go).
+	metadataAccount string
+	bareDelegates   bool // AcceptBareDelegates
 }
 
 // Option configures a Server.
@@ -186,8 +189,9 @@ func (s *Server) SetPropagationDelay(d time.Duration) {
 // RequestCounts returns how many requests each method received, keyed by
 // discovery method id ("iam.projects.serviceAccounts.setIamPolicy") or,
 // for endpoints outside the discovery documents, "oauth2.token",
-// "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks" and
-// "oidc.serviceAccountJwks". Requests that match no route are not counted.
+// "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks",
+// "oidc.serviceAccountJwks" and, for the metadata server, "metadata.*"
+// (metadata.go). Requests that match no route are not counted.
 func (s *Server) RequestCounts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

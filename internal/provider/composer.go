@@ -34,11 +34,12 @@ func composerEnvironmentAttribute() schema.StringAttribute {
 			"Airflow URI and Airflow version (Airflow 2: `/api/v1`, Airflow 3: `/api/v2`), and sends every Airflow request with " +
 			"an access token of the `google` block's identity, which Composer registers as an Airflow user with the role in " +
 			"`[api] composer_auth_user_registration_role` (Op by default). Needs the `google` block; conflicts with `endpoint`, " +
-			"`username`, `password`, `token` and `api_version`, and the `AIRFLOW_*` environment variables are not read. " +
+			"`username`, `password`, `token`, `api_version` and `mwaa_environment`, and the `AIRFLOW_*` environment variables are not read. " +
 			"The environment must be `RUNNING` (or `UPDATING`). See the Managed Airflow guide.",
 		Validators: []validator.String{
 			stringvalidator.RegexMatches(composer.NamePattern, "must be a Cloud Composer environment name, "+composer.NameForm),
 			stringvalidator.ConflictsWith(conflicts...),
+			oneManagedAirflowValidator{},
 		},
 	}
 }
@@ -87,9 +88,9 @@ func (p *airflowIAMProvider) configureComposerAirflow(ctx context.Context, block
 		return nil, err.Error()
 	}
 	client, err := airflow.NewClient(airflow.Config{
-		Endpoint:     env.AirflowURI,
-		APIVersion:   env.APIVersion,
-		ExternalAuth: composer.AuthMethod(env),
+		Endpoint:      env.AirflowURI,
+		APIVersion:    env.APIVersion,
+		TransportAuth: composer.AuthMethod(env),
 		HTTPClient: &http.Client{Transport: &composer.Transport{
 			Base: authorized.Transport, Environment: env, Identity: identity,
 		}},

@@ -119,6 +119,11 @@ func TestAccProvider_composerInvalidConfiguration(t *testing.T) {
 			blocks: "  airflow {\n    composer_environment = \"projects/p/locations/l/environments/e\"\n    username = \"admin\"\n  }\n  google {}\n",
 			want:   phrases("Invalid Attribute Combination", `"airflow.username" cannot be specified when "airflow.composer_environment"`),
 		},
+		"with an MWAA environment too": {
+			blocks: "  airflow {\n    composer_environment = \"projects/p/locations/l/environments/e\"\n    mwaa_environment = \"e\"\n  }\n  google {}\n  aws {}\n",
+			want: phrases("Two Managed Airflow Environments", "sets both airflow.composer_environment (Cloud Composer) and",
+				"airflow.mwaa_environment (Amazon MWAA)", "second, aliased airflowiam provider block"),
+		},
 		"without a google block": {
 			blocks: "  airflow {\n    composer_environment = \"projects/p/locations/l/environments/e\"\n  }\n",
 			want:   phrases("Airflow Not Configured", "airflow.composer_environment reaches Cloud Composer as the google block's identity", "the provider has no google block"),

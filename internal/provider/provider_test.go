@@ -181,13 +181,18 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAirflowRequestTimeout(t *testing.T) {
-	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "2m": 2 * time.Minute, "0s": -1} {
+	// The airflow block takes request_timeout by the same rule as the google
+	// and aws blocks; unset is the shared default.
+	for in, want := range map[string]time.Duration{"90s": 90 * time.Second, "2m": 2 * time.Minute, "": time.Minute} {
 		if got := airflowRequestTimeout(types.StringValue(in)); got != want {
 			t.Errorf("airflowRequestTimeout(%q) = %v; want %v", in, got, want)
 		}
 	}
-	if got := airflowRequestTimeout(types.StringNull()); got != 0 {
-		t.Errorf("unset gave %v; want 0 (the client's default)", got)
+	if got := airflowRequestTimeout(types.StringNull()); got != time.Minute {
+		t.Errorf("unset gave %v; want the 60s default", got)
+	}
+	if got := airflowRequestTimeout(types.StringValue("0s")); got != 0 {
+		t.Errorf(`"0s" (refused at plan time) gave %v; want 0, the client's default`, got)
 	}
 }
 
@@ -318,7 +323,7 @@ func TestAccProvider_googleDenied(t *testing.T) {
 		},
 		"no permission": {
 			block: fmt.Sprintf("access_token = %q\n%s", g.AccessTokenFor("user:intern@example.com"), endpoints),
-			want:  regexp.MustCompile(`(?s)lacks a permission.*roles/iam.serviceAccountAdmin`),
+			want:  flowRE("was refused: IAM needs iam.serviceAccounts.getIamPolicy on projects/-/serviceAccounts/"+gsa, "roles/iam.serviceAccountAdmin"),
 		},
 		"delegates without a target": {
 			block: fmt.Sprintf("access_token = \"t\"\nimpersonate_service_account_delegates = [%q]\n%s", gsa, endpoints),
@@ -344,6 +349,90 @@ func TestAccProvider_googleDenied(t *testing.T) {
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				Steps:                    []resource.TestStep{{Config: googleAuthTaskIdentity(tc.block, gsa), ExpectError: tc.want}},
 			})
+		})
+	}
+}
+
+func TestParseRequestTimeout(t *testing.T) {
+	for in, want := range map[string]time.Duration{"": 60 * time.Second, "60s": time.Minute, "1m30s": 90 * time.Second, "250ms": 250 * time.Millisecond} {
+		if got, err := parseRequestTimeout(in); err != nil || got != want {
+			t.Errorf("parseRequestTimeout(%q) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"60", "soon", "-1s", "0s", "1 minute"} {
+		if _, err := parseRequestTimeout(bad); err == nil {
+			t.Errorf("parseRequestTimeout(%q) accepted", bad)
+		}
+	}
+}
+
+// A bad request_timeout is refused at plan time, naming the attribute and
+// the form.
+func TestAccProvider_invalidRequestTimeout(t *testing.T) {
+	acctest.MotoServer(t) // for the TF_ACC guard; this test talks to no server
+	for _, block := range []string{"google", "aws"} {
+		t.Run(block, func(t *testing.T) {
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: "provider \"airflowiam\" {\n  " + block + " {\n    request_timeout = \"60\"\n  }\n}\n\n" +
+						"resource \"airflowiam_impersonation_chain\" \"test\" {\n  source = \"a@p.iam.gserviceaccount.com\"\n" +
+						"  chain = [\"b@p.iam.gserviceaccount.com\"]\n}\n",
+					PlanOnly:    true,
+					ExpectError: regexp.MustCompile(`(?s)Invalid Request Timeout.*` + block + `\.request_timeout must be a\s+duration: a\s+number\s+with\s+a\s+unit.*got\s+"60"`),
+				}},
+			})
+		})
+	}
+}
+
+// silentServer accepts requests and never answers them.
+func silentServer(t *testing.T) string {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		// The server notices a client that went away only once the body is read.
+		_, _ = io.Copy(io.Discard, r.Body)
+		<-r.Context().Done()
+	}))
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+	})
+	return srv.URL
+}
+
+// A Google or AWS server that never answers fails the plan within a bounded
+// time, and the error says how many attempts were made.
+func TestAccProvider_silentServersTimeOut(t *testing.T) {
+	acctest.MotoServer(t) // for the TF_ACC guard; the servers are silentServer
+	silent := silentServer(t)
+	cases := map[string]struct {
+		config string
+		want   *regexp.Regexp
+	}{
+		"google": {
+			config: fmt.Sprintf("provider \"airflowiam\" {\n  google {\n    access_token = \"t\"\n    iam_endpoint = %q\n    request_timeout = \"500ms\"\n  }\n}\n\n"+
+				"resource \"airflowiam_impersonation_chain\" \"test\" {\n  source = \"a@p.iam.gserviceaccount.com\"\n  chain = [\"b@p.iam.gserviceaccount.com\"]\n}\n", silent),
+			want: regexp.MustCompile(`(?s)gave\s+up\s+after\s+5\s+attempts\s+over.*no\s+answer\s+within\s+the\s+request\s+timeout\s+of\s+500ms`),
+		},
+		"aws": {
+			config: fmt.Sprintf("provider \"airflowiam\" {\n  aws {\n    region = \"us-east-1\"\n    access_key = \"k\"\n    secret_key = \"s\"\n"+
+				"    iam_endpoint = %q\n    sts_endpoint = %q\n    request_timeout = \"500ms\"\n  }\n}\n\n"+
+				"resource \"airflowiam_web_identity_role\" \"test\" {\n  name = \"silent\"\n  google_service_account = %q\n"+
+				"  google_service_account_unique_id = %q\n  audience = \"a\"\n}\n", silent, silent, testSAEmail, testSAUniqueID),
+			want: regexp.MustCompile(`(?s)exceeded\s+maximum\s+number\s+of\s+attempts,\s+5`),
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			start := time.Now()
+			resource.Test(t, resource.TestCase{
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps:                    []resource.TestStep{{Config: tc.config, ExpectError: tc.want}},
+			})
+			if el := time.Since(start); el > 60*time.Second {
+				t.Errorf("took %s to give up; want well under a minute (5 attempts of 500ms and the back-off)", el)
+			}
 		})
 	}
 }
