@@ -67,7 +67,7 @@ func TestAccProvider_invalidAirflowConfiguration(t *testing.T) {
 		},
 		"request_timeout not a duration": {
 			block: fmt.Sprintf("endpoint = %q\nrequest_timeout = \"60\"", af.URL),
-			want:  regexp.MustCompile(`(?s)Invalid Duration.*airflow.request_timeout\s+must\s+be\s+a\s+non-negative\s+Go\s+duration\s+such\s+as\s+2m\s+or\s+45s;\s+got\s+"60"`),
+			want:  phrases("Invalid Request Timeout", "airflow.request_timeout must be a duration: a number with a unit", `got "60".`),
 		},
 		"token and username": {
 			block: fmt.Sprintf("endpoint = %q\ntoken = \"t\"\nusername = \"u\"", af.URL),
