@@ -20,8 +20,12 @@ set -euo pipefail
 UV_VERSION=0.13.9
 AIRFLOW3_VERSION=3.3.2
 AIRFLOW2_VERSION=2.10.5
-# In the Airflow 3 venv, for the SecretsManagerBackend end-to-end test.
+# In the Airflow 3 venv: the providers whose hooks, secrets backends and pod
+# override read what the provider writes (SecretsManagerBackend, AwsBaseHook,
+# GoogleBaseHook, CloudSecretManagerBackend, PodGenerator; internal/provider/hooks_test.go).
 AMAZON_PROVIDER_VERSION=9.39.0
+GOOGLE_PROVIDER_VERSION=22.8.0
+CNCF_KUBERNETES_PROVIDER_VERSION=10.25.0
 MOTO_VERSION=5.2.5 # moto[server], the AWS mock
 # OpenTofu built from its Go module when no Terraform >= 1.11 is on PATH.
 OPENTOFU_VERSION=v1.12.6
@@ -114,7 +118,12 @@ ensure_venv() {
 	# script the finished venv has;
 	# base: the venv's directory name.
 	case $name in
-	airflow3) req="apache-airflow==$AIRFLOW3_VERSION apache-airflow-providers-amazon==$AMAZON_PROVIDER_VERSION" bin=airflow base="airflow-$AIRFLOW3_VERSION" ;;
+	airflow3)
+		req="apache-airflow==$AIRFLOW3_VERSION apache-airflow-providers-amazon==$AMAZON_PROVIDER_VERSION"
+		req="$req apache-airflow-providers-google==$GOOGLE_PROVIDER_VERSION"
+		req="$req apache-airflow-providers-cncf-kubernetes==$CNCF_KUBERNETES_PROVIDER_VERSION"
+		bin=airflow base="airflow-$AIRFLOW3_VERSION"
+		;;
 	airflow2) req="apache-airflow==$AIRFLOW2_VERSION" bin=airflow base="airflow-$AIRFLOW2_VERSION" ;;
 	moto) req="moto[server]==$MOTO_VERSION" bin=moto_server base="moto-$MOTO_VERSION" ;;
 	*) die "unknown venv '$name' (want airflow3, airflow2 or moto)" ;;

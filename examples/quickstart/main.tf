@@ -3,6 +3,9 @@ provider "airflowiam" {
     endpoint = var.airflow_url
     username = var.airflow_username
     password = var.airflow_password
+
+    composer_environment = var.composer_environment
+    mwaa_environment     = var.mwaa_environment
   }
   google {
     access_token             = var.google_access_token

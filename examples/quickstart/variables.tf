@@ -1,17 +1,41 @@
 # Where things are. `make demo` writes terraform.tfvars.json for the local
 # sandbox; against real services, leave the endpoints null.
+#
+# The credentials are ephemeral (Terraform 1.10+, OpenTofu 1.11+): they reach
+# the provider block and nothing else, so they are never written to state or
+# to a saved plan. Give them again (the same tfvars file, or TF_VAR_...) when
+# applying a saved plan.
+
+# Airflow: either an endpoint with a username and password, or a managed
+# environment (then leave the three airflow_* variables null).
 
 variable "airflow_url" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "airflow_username" {
-  type = string
+  type    = string
+  default = null
 }
 
 variable "airflow_password" {
   type      = string
+  default   = null
   sensitive = true
+  ephemeral = true
+}
+
+variable "composer_environment" {
+  description = "A Cloud Composer environment, projects/P/locations/L/environments/E, reached as the google block's identity (see the Managed Airflow guide); null to use airflow_url."
+  type        = string
+  default     = null
+}
+
+variable "mwaa_environment" {
+  description = "An Amazon MWAA environment name, reached through InvokeRestApi as the aws block's identity (see the Managed Airflow guide); null to use airflow_url. Set at most one of composer_environment and mwaa_environment."
+  type        = string
+  default     = null
 }
 
 variable "google_access_token" {
@@ -19,6 +43,7 @@ variable "google_access_token" {
   type        = string
   default     = null
   sensitive   = true
+  ephemeral   = true
 }
 
 variable "google_endpoint" {
@@ -36,12 +61,14 @@ variable "aws_access_key" {
   type      = string
   default   = null
   sensitive = true
+  ephemeral = true
 }
 
 variable "aws_secret_key" {
   type      = string
   default   = null
   sensitive = true
+  ephemeral = true
 }
 
 variable "aws_endpoint" {

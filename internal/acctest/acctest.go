@@ -42,6 +42,20 @@ type Airflow struct {
 	Password   string
 	// A user without connection permissions (Airflow 3 role viewer / Airflow 2 role Viewer).
 	ViewerUsername, ViewerPassword string
+
+	// worker is how to run Airflow code on this server's own AIRFLOW_HOME
+	// and database; nil for a server named by the environment. A pointer,
+	// so that Airflow stays comparable.
+	worker *workerEnv
+	// Front, when set, is an MWAA double in front of this Airflow
+	// (MWAAFront): the provider reaches Airflow through it, while URL and
+	// the credentials above still reach Airflow directly, for out-of-band
+	// changes and checks.
+	Front *MWAA
+	// Composer, when set, is a Cloud Composer stand-in in front of this
+	// Airflow (ThroughComposer), used as Front is. At most one of the two
+	// is set.
+	Composer *Composer
 }
 
 const skipMessage = "acceptance test: set TF_ACC=1 (make test does)"
@@ -138,7 +152,7 @@ func Airflows(t testing.TB) []*Airflow {
 }
 
 // AirflowPython returns the python of the Airflow 3 venv (which also holds
-// apache-airflow-providers-amazon), for tests that run Airflow's own code,
+// the Amazon, Google and cncf-kubernetes providers), for tests that run Airflow's own code,
 // with the environment to run it in: the inherited one without AIRFLOW*
 // variables, plus AIRFLOW_HOME set to a fresh directory.
 func AirflowPython(t testing.TB) (python string, env []string) {

@@ -238,6 +238,7 @@ func (r *runner) start(sp spec) (*Airflow, error) {
 		Password:       cfg.passwords[adminUser],
 		ViewerUsername: viewerUser,
 		ViewerPassword: cfg.passwords[viewerUser],
+		worker:         &workerEnv{env: cfg.environ(home), venv: venv},
 	}, nil
 }
 

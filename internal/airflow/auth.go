@@ -15,7 +15,10 @@ const authStaticToken = "static bearer token"
 // "Airflow 3 JWT (POST /auth/token as \"admin\")". With username and
 // password it needs the API version, so it may probe the server.
 func (c *Client) AuthMethod(ctx context.Context) (string, error) {
-	if c.token != "" {
+	switch {
+	case c.transportAuth != "":
+		return c.transportAuth, nil
+	case c.token != "":
 		return authStaticToken, nil
 	}
 	version, err := c.APIVersion(ctx)
@@ -27,6 +30,8 @@ func (c *Client) AuthMethod(ctx context.Context) (string, error) {
 
 func (c *Client) authMethod(version string) string {
 	switch {
+	case c.transportAuth != "":
+		return c.transportAuth
 	case c.token != "":
 		return authStaticToken
 	case version == VersionV1:
@@ -37,16 +42,19 @@ func (c *Client) authMethod(version string) string {
 }
 
 // usesLogin reports whether requests to the given API version carry a JWT
-// obtained from POST /auth/token, which can be renewed after a 401.
+// obtained from POST /auth/token, which can be renewed when Airflow refuses
+// it (see tokenRefused).
 func (c *Client) usesLogin(version string) bool {
-	return c.token == "" && version == VersionV2
+	return c.transportAuth == "" && c.token == "" && version == VersionV2
 }
 
 // authorization returns the Authorization header for a request to the given
-// API version and, when it is a JWT from a login, that JWT (so that a 401
-// can invalidate exactly the token that was refused).
+// API version and, when it is a JWT from a login, that JWT (so that a
+// refusal can invalidate exactly the token that was refused).
 func (c *Client) authorization(ctx context.Context, version string) (header, jwt string, err error) {
 	switch {
+	case c.transportAuth != "":
+		return "", "", nil
 	case c.token != "":
 		return "Bearer " + c.token, "", nil
 	case version == VersionV1:
@@ -62,32 +70,21 @@ func (c *Client) authorization(ctx context.Context, version string) (header, jwt
 }
 
 // accessToken returns the cached Airflow 3 JWT, logging in first when there
-// is none. Concurrent callers wait for one shared login.
+// is none. Concurrent callers wait for one shared login; a failed login
+// (after its retries) is remembered and returned to every caller (see
+// shared).
 func (c *Client) accessToken(ctx context.Context) (string, error) {
-	c.jwtMu.Lock()
-	defer c.jwtMu.Unlock()
-	if c.jwt != "" {
-		return c.jwt, nil
-	}
-	jwt, err := c.login(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.jwt = jwt
-	return jwt, nil
+	return c.jwt.get(ctx, c.login)
 }
 
 // invalidateToken forgets the cached JWT if it is still the refused one; if
 // another caller already replaced it, the new token is kept.
 func (c *Client) invalidateToken(refused string) {
-	c.jwtMu.Lock()
-	defer c.jwtMu.Unlock()
-	if c.jwt == refused {
-		c.jwt = ""
-	}
+	c.jwt.forget(refused)
 }
 
-// login obtains a JWT from POST {endpoint}/auth/token.
+// login obtains a JWT from POST {endpoint}/auth/token. The POST is retried
+// like an idempotent request: a repeated login only issues another token.
 func (c *Client) login(ctx context.Context) (string, error) {
 	u := c.endpoint + tokenPath
 	body, err := json.Marshal(struct {
@@ -99,7 +96,7 @@ func (c *Client) login(ctx context.Context) (string, error) {
 	}
 
 	c.log(ctx, "requesting an Airflow access token", map[string]any{"url": u, "username": c.username})
-	resp, err := c.send(ctx, http.MethodPost, u, body, "")
+	resp, err := c.send(ctx, outgoing{method: http.MethodPost, url: u, body: body, retry: true})
 	if err != nil {
 		return "", fmt.Errorf("obtaining an Airflow access token as %q: %w", c.username, err)
 	}

@@ -4,9 +4,12 @@
 //   - Client: a small typed client for the connection endpoints of the REST
 //     API, /api/v1 on Airflow 2 and /api/v2 on Airflow 3, with
 //     authentication (basic auth, Airflow 3 JWT login or a static bearer
-//     token), API version detection, bounded retries, decoding of Airflow's
-//     error bodies, and a listing snapshot that keeps refreshes of many
-//     connections cheap (ReadConnection).
+//     token), API version detection (the probe and the login done once per
+//     Client, a failure shared: flight.go), one retry policy with a
+//     per-attempt timeout (retry.go), creates that survive a lost answer
+//     (adopt.go), decoding of Airflow's error bodies, and a listing
+//     snapshot that keeps refreshes of many connections cheap
+//     (ReadConnection).
 //   - Connection, the model, and its textual forms as Airflow itself
 //     renders and parses them: the URI and JSON forms of AIRFLOW_CONN_<ID>
 //     (codec.go), and the value of a secret that holds one connection in a
@@ -23,7 +26,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
@@ -44,10 +46,16 @@ const (
 var Versions = []string{VersionAuto, VersionV1, VersionV2}
 
 const (
-	defaultTimeout      = 60 * time.Second
+	// DefaultRequestTimeout bounds each attempt of a request (Config.RequestTimeout).
+	DefaultRequestTimeout = 60 * time.Second
+	// With these defaults a request is sent at most 5 times and waits at
+	// most 0.75s + 1.5s + 3s + 4s = 9.25s in all between attempts, so
+	// against a server that answers 503 at once it gives up in about 10s
+	// (measured: 8.4s); Retry-After waits may use up to 4 x 4s = 16s
+	// (waitBudget).
 	defaultMaxRetries   = 4
 	defaultRetryWaitMin = 500 * time.Millisecond
-	defaultRetryWaitMax = 8 * time.Second
+	defaultRetryWaitMax = 4 * time.Second
 	defaultUserAgent    = "airflowiam-go-client"
 
 	// healthPath is public on Airflow 3 and missing (404) on Airflow 2.
@@ -69,18 +77,29 @@ type Config struct {
 	// Token is a static bearer token. When set, Username and Password are
 	// not used.
 	Token string
+	// TransportAuth, when set, says that HTTPClient's transport
+	// authenticates every request itself (a managed Airflow such as Amazon
+	// MWAA, reached through its cloud's API): the client then sends no
+	// Authorization header and never logs in, Username, Password and Token
+	// must be empty, and TransportAuth describes the authentication in error
+	// messages (APIError.AuthMethod), for example "MWAA InvokeRestApi".
+	TransportAuth string
 	// APIVersion is "", "auto", "v1" or "v2"; "" means "auto".
 	APIVersion string
-	// HTTPClient is the HTTP client to use; nil means a client with a 60s
-	// timeout.
+	// HTTPClient is the HTTP client to use; nil means a default client.
 	HTTPClient *http.Client
+	// RequestTimeout bounds each attempt of a request, from sending it to
+	// reading the whole answer; an attempt that runs out is retried like a
+	// lost answer. 0 means DefaultRequestTimeout; a negative value means no
+	// limit but the caller's context.
+	RequestTimeout time.Duration
 	// UserAgent is sent in the User-Agent header.
 	UserAgent string
 	// MaxRetries bounds the retries of one request: 0 means the default
 	// (4), a negative value disables retries.
 	MaxRetries int
 	// RetryWaitMin and RetryWaitMax bound the wait between retries; 0
-	// means the defaults (500ms and 8s).
+	// means the defaults (500ms and 4s).
 	RetryWaitMin, RetryWaitMax time.Duration
 	// Logger, when set, receives debug messages. It is never given
 	// passwords, tokens, Authorization headers or request/response bodies.
@@ -94,8 +113,10 @@ type Client struct {
 	username          string
 	password          string
 	token             string
+	transportAuth     string
 	configuredVersion string
 	httpClient        *http.Client
+	requestTimeout    time.Duration
 	userAgent         string
 	maxRetries        int
 	retryWaitMin      time.Duration
@@ -105,13 +126,10 @@ type Client struct {
 	// sleep waits between retries; tests replace it.
 	sleep func(ctx context.Context, d time.Duration) error
 
-	// versionMu serialises the version probe; version is its result.
-	versionMu sync.Mutex
-	version   string
-
-	// jwtMu serialises Airflow 3 logins; jwt is the current access token.
-	jwtMu sync.Mutex
-	jwt   string
+	// version is the probed API version, jwt the Airflow 3 access token:
+	// each obtained once for all callers, a failure shared (see shared).
+	version shared[string]
+	jwt     shared[string]
 
 	// snap is the connections listed for refreshes (see ReadConnection).
 	snap snapshot
@@ -135,8 +153,10 @@ func NewClient(cfg Config) (*Client, error) {
 	c := &Client{
 		endpoint:          endpoint,
 		token:             cfg.Token,
+		transportAuth:     cfg.TransportAuth,
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
+		requestTimeout:    cfg.RequestTimeout,
 		userAgent:         cfg.UserAgent,
 		maxRetries:        cfg.MaxRetries,
 		retryWaitMin:      cfg.RetryWaitMin,
@@ -144,7 +164,7 @@ func NewClient(cfg Config) (*Client, error) {
 		logger:            cfg.Logger,
 		sleep:             clock.Sleep,
 	}
-	if cfg.Token == "" {
+	if cfg.Token == "" && cfg.TransportAuth == "" {
 		c.username, c.password = cfg.Username, cfg.Password
 	}
 	c.applyDefaults()
@@ -164,8 +184,15 @@ func apiVersion(configured string) (string, error) {
 	return version, nil
 }
 
-// checkCredentials requires a token, or a username and a password.
+// checkCredentials requires a token, or a username and a password, or a
+// transport that authenticates (and then none of the others).
 func checkCredentials(cfg Config) error {
+	if cfg.TransportAuth != "" {
+		if cfg.Token != "" || cfg.Username != "" || cfg.Password != "" {
+			return fmt.Errorf("%s authenticates every request: set no token, username or password with it", cfg.TransportAuth)
+		}
+		return nil
+	}
 	if cfg.Token != "" {
 		return nil
 	}
@@ -181,11 +208,18 @@ func checkCredentials(cfg Config) error {
 }
 
 // applyDefaults fills in what the configuration left unset: the HTTP
-// client, the user agent and the retry policy (a negative MaxRetries means
-// no retries; a maximum wait below the minimum is raised to it).
+// client, the per-request timeout, the user agent and the retry policy (a
+// negative MaxRetries means no retries; a maximum wait below the minimum is
+// raised to it).
 func (c *Client) applyDefaults() {
 	if c.httpClient == nil {
-		c.httpClient = &http.Client{Timeout: defaultTimeout}
+		c.httpClient = &http.Client{}
+	}
+	switch {
+	case c.requestTimeout == 0:
+		c.requestTimeout = DefaultRequestTimeout
+	case c.requestTimeout < 0:
+		c.requestTimeout = 0
 	}
 	if c.userAgent == "" {
 		c.userAgent = defaultUserAgent
@@ -254,27 +288,18 @@ func (c *Client) Endpoint() string {
 // APIVersion returns VersionV1 or VersionV2. When the client was configured
 // with VersionAuto it probes GET /api/v2/monitor/health once (2xx means v2,
 // 404 means v1) and remembers the answer; concurrent callers share one
-// probe. A failed probe is not remembered.
+// probe, and a failed probe (after its retries) is remembered too: every
+// caller gets its error at once (see shared).
 func (c *Client) APIVersion(ctx context.Context) (string, error) {
 	if c.configuredVersion != VersionAuto {
 		return c.configuredVersion, nil
 	}
-	c.versionMu.Lock()
-	defer c.versionMu.Unlock()
-	if c.version != "" {
-		return c.version, nil
-	}
-	v, err := c.probeVersion(ctx)
-	if err != nil {
-		return "", err
-	}
-	c.version = v
-	return v, nil
+	return c.version.get(ctx, c.probeVersion)
 }
 
 func (c *Client) probeVersion(ctx context.Context) (string, error) {
 	u := c.endpoint + healthPath
-	resp, err := c.send(ctx, http.MethodGet, u, nil, "")
+	resp, err := c.send(ctx, outgoing{method: http.MethodGet, url: u, retry: true})
 	if err != nil {
 		return "", fmt.Errorf("detecting the Airflow API version: %w", err)
 	}

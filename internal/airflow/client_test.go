@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 func TestNewClientValidation(t *testing.T) {
@@ -79,8 +80,8 @@ func TestNewClientDefaults(t *testing.T) {
 	if c.maxRetries != defaultMaxRetries || c.retryWaitMin != defaultRetryWaitMin || c.retryWaitMax != defaultRetryWaitMax {
 		t.Errorf("retry defaults = %d, %v, %v", c.maxRetries, c.retryWaitMin, c.retryWaitMax)
 	}
-	if c.httpClient == nil || c.httpClient.Timeout != defaultTimeout {
-		t.Errorf("http client = %+v; want a %v timeout", c.httpClient, defaultTimeout)
+	if c.httpClient == nil || c.requestTimeout != DefaultRequestTimeout {
+		t.Errorf("http client = %+v, per-request timeout %v; want a client and %v", c.httpClient, c.requestTimeout, DefaultRequestTimeout)
 	}
 	if c.configuredVersion != VersionAuto {
 		t.Errorf("version = %q; want auto", c.configuredVersion)
@@ -228,7 +229,7 @@ func TestVersionProbeFailure(t *testing.T) {
 		http.Error(w, "boom", http.StatusInternalServerError)
 	}))
 	defer srv.Close()
-	c, err := NewClient(Config{Endpoint: srv.URL, Token: "t"})
+	c, err := NewClient(Config{Endpoint: srv.URL, Token: "t", MaxRetries: 2, RetryWaitMin: time.Millisecond, RetryWaitMax: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,17 +237,18 @@ func TestVersionProbeFailure(t *testing.T) {
 	if err == nil {
 		t.Fatal("APIVersion() succeeded against a 500")
 	}
-	for _, want := range []string{"GET " + srv.URL + "/api/v2/monitor/health", "500", "boom"} {
+	for _, want := range []string{"GET " + srv.URL + "/api/v2/monitor/health", "gave up after 3 attempts", "500", "boom"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not contain %q", err, want)
 		}
 	}
-	if _, err := c.GetConnection(context.Background(), "x"); err == nil {
-		t.Fatal("GetConnection() succeeded without a version")
+	_, again := c.GetConnection(context.Background(), "x")
+	if again == nil || again.Error() != err.Error() {
+		t.Fatalf("GetConnection() error = %v; want the probe's error %q", again, err)
 	}
-	// A failed probe is not remembered: the second call probed again.
-	if n := hits.Load(); n != 2 {
-		t.Fatalf("probes = %d; want 2", n)
+	// A failed probe is remembered: the later call did not probe again.
+	if n := hits.Load(); n != 3 {
+		t.Fatalf("requests = %d; want 3 (one probe and its 2 retries)", n)
 	}
 }
 

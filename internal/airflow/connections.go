@@ -84,16 +84,27 @@ func (c *Client) GetConnection(ctx context.Context, id string) (*Connection, err
 // CreateConnection creates conn and returns the connection as Airflow
 // returned it. An existing connection with the same id is an *APIError for
 // which IsConflict is true.
+//
+// The POST is retried like an idempotent request, and the repeat is
+// resolved by reading: when an attempt whose answer was lost may have
+// created the connection and the repeat is answered 409 (or the attempts
+// run out), the connection is read and adopted when it is the one sent
+// (see resolveCreate). A 409 to a first attempt is a real conflict.
 func (c *Client) CreateConnection(ctx context.Context, conn *Connection) (*Connection, error) {
 	defer c.invalidateSnapshot()
 	if conn == nil || conn.ConnectionID == "" {
 		return nil, errors.New("creating Airflow connection: connection id is empty")
 	}
 	var created Connection
-	if err := c.call(ctx, http.MethodPost, "/connections", nil, conn, &created); err != nil {
+	uncertain, err := c.do(ctx, http.MethodPost, "/connections", nil, conn, &created, true)
+	switch {
+	case err == nil:
+		return &created, nil
+	case outcomeUnknown(uncertain, err):
+		return c.resolveCreate(ctx, conn, err)
+	default:
 		return nil, err
 	}
-	return &created, nil
 }
 
 // UpdateConnection sends conn in full with PATCH and asks Airflow to change

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -30,13 +31,26 @@ type APIError struct {
 	// AuthMethod describes how the client authenticated; it is set for 401
 	// and 403 answers and for failed Airflow 3 logins.
 	AuthMethod string
+	// Attempts is set when the client gave up retrying: the request was
+	// sent Attempts times over Elapsed and this is the last answer.
+	Attempts int
+	Elapsed  time.Duration
+	// RetryAfter is set when the client stopped retrying because Airflow
+	// asked, with Retry-After, for a longer wait than it allows.
+	RetryAfter time.Duration
 }
 
 // Error formats the error as "METHOD URL: 404 Not Found: detail", followed
-// by " (auth method: ...)" when AuthMethod is set.
+// by " (auth method: ...)" when AuthMethod is set. After retries it reads
+// "METHOD URL: gave up after 5 attempts over 9.3s; last answer: 503
+// Service Unavailable: detail".
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s %s: %d", e.Method, e.URL, e.StatusCode)
+	fmt.Fprintf(&b, "%s %s: ", e.Method, e.URL)
+	if e.Attempts > 1 {
+		fmt.Fprintf(&b, "gave up after %d attempts over %s; last answer: ", e.Attempts, roundElapsed(e.Elapsed))
+	}
+	fmt.Fprintf(&b, "%d", e.StatusCode)
 	if text := http.StatusText(e.StatusCode); text != "" {
 		b.WriteString(" ")
 		b.WriteString(text)
@@ -47,6 +61,9 @@ func (e *APIError) Error() string {
 	}
 	if e.AuthMethod != "" {
 		fmt.Fprintf(&b, " (auth method: %s)", e.AuthMethod)
+	}
+	if e.RetryAfter > 0 {
+		fmt.Fprintf(&b, " (Airflow asked to retry after %s, longer than the client waits)", roundElapsed(e.RetryAfter))
 	}
 	return b.String()
 }
@@ -74,6 +91,9 @@ func newAPIError(method, rawURL string, resp *response, authMethod string) *APIE
 		URL:        rawURL,
 		StatusCode: resp.status,
 		Detail:     errorDetail(resp.body),
+	}
+	if resp.gaveUp {
+		e.Attempts, e.Elapsed, e.RetryAfter = resp.attempts, resp.elapsed, resp.retryAfter
 	}
 	if resp.status == http.StatusUnauthorized || resp.status == http.StatusForbidden {
 		e.AuthMethod = authMethod

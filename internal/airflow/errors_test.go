@@ -75,7 +75,7 @@ func TestErrorDecoding(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := newScriptedServer(t, status(tc.code, tc.body))
-			c := s.client(t, func(cfg *Config) { cfg.APIVersion = tc.version })
+			c := s.client(t, func(cfg *Config) { cfg.APIVersion = tc.version; cfg.MaxRetries = -1 })
 			_, err := c.GetConnection(context.Background(), "x")
 			var apiErr *APIError
 			if !errors.As(err, &apiErr) {

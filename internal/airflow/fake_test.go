@@ -29,9 +29,20 @@ type fakeAirflow struct {
 	staticToken string // a bearer token accepted without login, when set
 	srv         *httptest.Server
 
+	// intercept, when set, sees every request first (health probe and
+	// login included) and may answer it (returning true) to inject failures.
+	intercept func(w http.ResponseWriter, r *http.Request) bool
 	// before, when set, sees every /api/ request first and may answer it
 	// (returning true) to inject failures.
 	before func(w http.ResponseWriter, r *http.Request) bool
+	// loseAnswer, when set and returning a step for an authorized /api/
+	// request, makes the fake act on the request (commit it) and then
+	// answer with that step instead: a reset, a 503, as when the answer of
+	// a request that reached Airflow is lost on the way back.
+	loseAnswer func(r *http.Request) step
+	// maskExtra makes the Airflow 3 fake mask sensitive extra keys in its
+	// answers (see maskedExtra).
+	maskExtra bool
 
 	tokenCalls  atomic.Int64
 	healthCalls atomic.Int64
@@ -107,6 +118,54 @@ func (f *fakeAirflow) expireAll() {
 	}
 }
 
+// answerPath makes the fake answer every request for path (the health
+// probe or the login, say) with answer, still counting it.
+func (f *fakeAirflow) answerPath(path string, answer step) {
+	f.intercept = func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != path {
+			return false
+		}
+		answer(w, r)
+		return true
+	}
+}
+
+// wantCalls fails the test unless the fake saw exactly this many version
+// probes, logins and /api/ requests; a negative count is not checked.
+func (f *fakeAirflow) wantCalls(t *testing.T, probes, logins, api int64) {
+	t.Helper()
+	for _, c := range []struct {
+		what      string
+		got, want int64
+	}{
+		{"version probes", f.healthCalls.Load(), probes},
+		{"logins", f.tokenCalls.Load(), logins},
+		{"API requests", f.apiCalls.Load(), api},
+	} {
+		if c.want >= 0 && c.got != c.want {
+			t.Errorf("%s = %d; want %d", c.what, c.got, c.want)
+		}
+	}
+}
+
+// invalidateAll makes every JWT issued so far unknown to the fake, which
+// then answers 403 "Invalid JWT token", as Airflow 3 does for a token it
+// cannot validate (for example after its JWT secret changed).
+func (f *fakeAirflow) invalidateAll() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	clear(f.tokens)
+}
+
+// methods lists the methods of the recorded /api/ requests, in order.
+func (f *fakeAirflow) methods() []string {
+	var out []string
+	for _, r := range f.recorded() {
+		out = append(out, r.Method)
+	}
+	return out
+}
+
 func (f *fakeAirflow) recorded() []recordedRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -173,15 +232,22 @@ func writeHTML(w http.ResponseWriter, status int) {
 func (f *fakeAirflow) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	switch {
-	case r.URL.Path == "/api/v2/monitor/health":
+	case r.URL.Path == healthPath:
 		f.healthCalls.Add(1)
+	case r.URL.Path == tokenPath && f.version == VersionV2:
+		f.tokenCalls.Add(1)
+	}
+	if f.intercept != nil && f.intercept(w, r) {
+		return
+	}
+	switch {
+	case r.URL.Path == healthPath:
 		if f.version != VersionV2 {
 			writeHTML(w, http.StatusNotFound)
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"metadatabase": map[string]any{"status": "healthy"}})
-	case r.URL.Path == "/auth/token" && f.version == VersionV2:
-		f.tokenCalls.Add(1)
+	case r.URL.Path == tokenPath && f.version == VersionV2:
 		f.serveLogin(w, r, body)
 	case strings.HasPrefix(r.URL.Path, "/api/"+f.version+"/"):
 		f.apiCalls.Add(1)
@@ -197,6 +263,13 @@ func (f *fakeAirflow) serve(w http.ResponseWriter, r *http.Request) {
 		}
 		if !f.authorize(w, r, body) {
 			return
+		}
+		if f.loseAnswer != nil {
+			if lost := f.loseAnswer(r); lost != nil {
+				f.serveAPI(httptest.NewRecorder(), r, strings.TrimPrefix(r.URL.Path, "/api/"+f.version), body)
+				lost(w, r)
+				return
+			}
 		}
 		f.serveAPI(w, r, strings.TrimPrefix(r.URL.Path, "/api/"+f.version), body)
 	default:
@@ -254,6 +327,9 @@ func (f *fakeAirflow) authorize(w http.ResponseWriter, r *http.Request, body []b
 	f.mu.Lock()
 	valid, known := f.tokens[tok]
 	f.mu.Unlock()
+	// Airflow 3 answers a token it cannot validate 403 "Invalid JWT token"
+	// and an expired one 401 "Token Expired": resolve_user_from_token in
+	// https://github.com/apache/airflow/blob/main/airflow-core/src/airflow/api_fastapi/core_api/security.py
 	switch {
 	case !known:
 		writeJSON(w, http.StatusForbidden, map[string]any{"detail": "Invalid JWT token"})
@@ -288,6 +364,9 @@ func (f *fakeAirflow) render(c *Connection, inList bool) map[string]any {
 		"extra":         c.Extra,
 	}
 	if f.version == VersionV2 {
+		if f.maskExtra {
+			m["extra"] = maskedExtra(c.Extra)
+		}
 		m["team_name"] = nil
 		if c.Password != nil {
 			m["password"] = MaskedValue
@@ -442,6 +521,36 @@ func (f *fakeAirflow) list(w http.ResponseWriter, r *http.Request) {
 		items = append(items, f.render(f.conns[ids[i]], true))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"connections": items, "total_entries": len(ids)})
+}
+
+// fakeSensitiveKeys is part of the names Airflow treats as sensitive: a
+// top-level extra key containing one of them is answered as "***"
+// (redact_extra in
+// https://github.com/apache/airflow/blob/main/airflow-core/src/airflow/api_fastapi/core_api/datamodels/connections.py,
+// DEFAULT_SENSITIVE_FIELDS in
+// https://github.com/apache/airflow/blob/main/shared/secrets_masker/src/airflow_shared/secrets_masker/secrets_masker.py).
+var fakeSensitiveKeys = []string{"password", "secret", "token", "api_key", "private_key"}
+
+// maskedExtra is extra with the values of its sensitive top-level keys
+// replaced by "***", re-encoded as Python's json.dumps does (", " and ": ").
+func maskedExtra(extra *string) *string {
+	if extra == nil || *extra == "" {
+		return extra
+	}
+	var obj map[string]any
+	if json.Unmarshal([]byte(*extra), &obj) != nil {
+		return extra
+	}
+	for key := range obj {
+		for _, s := range fakeSensitiveKeys {
+			if strings.Contains(strings.ToLower(key), s) {
+				obj[key] = MaskedValue
+			}
+		}
+	}
+	b, _ := json.Marshal(obj)
+	out := strings.ReplaceAll(strings.ReplaceAll(string(b), `":`, `": `), `,"`, `, "`)
+	return &out
 }
 
 // wantBasicAuth is the expected Authorization header for the fake's user.

@@ -158,22 +158,54 @@ func TestRetryAfterHonoured(t *testing.T) {
 	}
 }
 
-func TestRetryAfterCappedAtMax(t *testing.T) {
+// A Retry-After longer than the client's wait budget is honoured by not
+// retrying sooner: the retries end at once with Airflow's answer.
+func TestRetryAfterBeyondBudgetEndsRetries(t *testing.T) {
 	s := newScriptedServer(t,
 		withRetryAfter("30", status(429, `{"detail":"slow down"}`)),
 		status(200, connJSON),
 	)
 	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 150 * time.Millisecond })
+	waits := recordingSleep(c)
+	_, err := c.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.StatusCode != 429 || apiErr.RetryAfter != 30*time.Second {
+		t.Fatalf("error = %v; want the 429 with its Retry-After", err)
+	}
+	if !strings.HasSuffix(err.Error(), ": 429 Too Many Requests: slow down (Airflow asked to retry after 30s, longer than the client waits)") {
+		t.Fatalf("Error() = %q", err)
+	}
+	if n := s.calls.Load(); n != 1 || len(*waits) != 0 {
+		t.Fatalf("attempts = %d, waits = %v; want 1 attempt and no wait", n, *waits)
+	}
+}
+
+// Retry-After waits add up against the budget, 3 retries x RetryWaitMax:
+// 0s always fits; with a 1s maximum (3s budget) 2s fits once, not twice.
+func TestRetryAfterWithinBudget(t *testing.T) {
+	s := newScriptedServer(t, withRetryAfter("0", status(503, `{"detail":"busy"}`)))
+	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 150 * time.Millisecond })
 	start := time.Now()
-	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
-		t.Fatal(err)
+	if _, err := c.GetConnection(context.Background(), "c1"); err == nil {
+		t.Fatal("want the last 503")
 	}
-	// Really waited, but only up to RetryWaitMax.
-	if elapsed := time.Since(start); elapsed < 140*time.Millisecond || elapsed > 5*time.Second {
-		t.Fatalf("elapsed %v; want about 150ms", elapsed)
+	if n := s.calls.Load(); n != 4 {
+		t.Fatalf("attempts = %d; want 4 (Retry-After 0 always fits)", n)
 	}
-	if n := s.calls.Load(); n != 2 {
-		t.Fatalf("attempts = %d; want 2", n)
+	if elapsed := time.Since(start); elapsed > 2*time.Second {
+		t.Fatalf("took %v", elapsed)
+	}
+
+	s2 := newScriptedServer(t, withRetryAfter("2", status(503, `{"detail":"busy"}`)))
+	c2 := s2.client(t, func(cfg *Config) { cfg.RetryWaitMax = time.Second })
+	waits := recordingSleep(c2)
+	_, err := c2.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.RetryAfter != 2*time.Second || apiErr.Attempts != 2 {
+		t.Fatalf("error = %v; want the retries ended at the second attempt by a Retry-After beyond the budget", err)
+	}
+	if len(*waits) != 1 || (*waits)[0] != 2*time.Second {
+		t.Fatalf("waits = %v; want [2s] (a second one would pass the 3s budget)", *waits)
 	}
 }
 
@@ -202,7 +234,7 @@ func TestNegativeMaxRetriesDisablesRetries(t *testing.T) {
 }
 
 func TestNoRetryOnOtherStatuses(t *testing.T) {
-	for _, code := range []int{400, 401, 403, 404, 409, 422, 500} {
+	for _, code := range []int{400, 401, 403, 404, 409, 422, 501} {
 		t.Run(fmt.Sprint(code), func(t *testing.T) {
 			s := newScriptedServer(t, status(code, `{"detail":"nope"}`), status(200, connJSON))
 			c := s.client(t)
@@ -265,17 +297,67 @@ func TestRetryOnConnectionRefusedGivesUp(t *testing.T) {
 	}
 }
 
-func TestNoRetryOnTimeout(t *testing.T) {
+func TestRetryOnAttemptTimeout(t *testing.T) {
+	s := newScriptedServer(t,
+		func(w http.ResponseWriter, r *http.Request) {
+			time.Sleep(300 * time.Millisecond)
+			status(200, connJSON)(w, r)
+		},
+		status(200, connJSON),
+	)
+	c := s.client(t, func(cfg *Config) { cfg.RequestTimeout = 50 * time.Millisecond })
+	start := time.Now()
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Load(); n != 2 {
+		t.Fatalf("attempts = %d; want 2 (the slow one timed out and was retried)", n)
+	}
+	if elapsed := time.Since(start); elapsed > 250*time.Millisecond {
+		t.Fatalf("took %v; the first attempt was not cut at the 50ms per-request timeout", elapsed)
+	}
+}
+
+func TestAttemptTimeoutGivesUp(t *testing.T) {
 	s := newScriptedServer(t, func(w http.ResponseWriter, r *http.Request) {
-		time.Sleep(200 * time.Millisecond)
+		select {
+		case <-r.Context().Done():
+		case <-time.After(2 * time.Second):
+		}
+	})
+	c := s.client(t, func(cfg *Config) {
+		cfg.RequestTimeout = 30 * time.Millisecond
+		cfg.MaxRetries = 2
+	})
+	_, err := c.GetConnection(context.Background(), "c1")
+	var retryErr *RetryError
+	if !errors.As(err, &retryErr) || retryErr.Attempts != 3 || !errors.Is(err, errAttemptTimeout) {
+		t.Fatalf("error = %v; want a *RetryError after 3 timed-out attempts", err)
+	}
+	for _, want := range []string{"gave up after 3 attempts over ", "last error: no complete answer within the per-request timeout (30ms)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not contain %q", err, want)
+		}
+	}
+}
+
+// The timeout applies to each attempt, not to the whole retried call: three
+// attempts of 40ms each outlast a 60ms timeout and still succeed.
+func TestTimeoutIsPerAttempt(t *testing.T) {
+	slow := func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(40 * time.Millisecond)
+		status(503, `{"detail":"busy"}`)(w, r)
+	}
+	s := newScriptedServer(t, slow, slow, func(w http.ResponseWriter, r *http.Request) {
+		time.Sleep(40 * time.Millisecond)
 		status(200, connJSON)(w, r)
 	})
-	c := s.client(t, func(cfg *Config) { cfg.HTTPClient = &http.Client{Timeout: 20 * time.Millisecond} })
-	if _, err := c.GetConnection(context.Background(), "c1"); err == nil {
-		t.Fatal("want a timeout error")
+	c := s.client(t, func(cfg *Config) { cfg.RequestTimeout = 60 * time.Millisecond })
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatalf("GetConnection: %v", err)
 	}
-	if n := s.calls.Load(); n != 1 {
-		t.Fatalf("attempts = %d; want 1", n)
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("attempts = %d; want 3", n)
 	}
 }
 
@@ -304,7 +386,7 @@ func TestBackoffBounds(t *testing.T) {
 	c := &Client{retryWaitMin: 100 * time.Millisecond, retryWaitMax: time.Second}
 	for attempt := 1; attempt <= 12; attempt++ {
 		for range 50 {
-			d := c.backoff(attempt, http.Header{})
+			d, _ := c.backoff(attempt, http.Header{})
 			if d < c.retryWaitMin || d > c.retryWaitMax {
 				t.Fatalf("backoff(%d) = %v; want within [%v, %v]", attempt, d, c.retryWaitMin, c.retryWaitMax)
 			}
@@ -316,14 +398,81 @@ func TestBackoffBounds(t *testing.T) {
 			}
 		}
 	}
-	if d := c.backoff(1, http.Header{"Retry-After": {"0"}}); d != 0 {
-		t.Fatalf("Retry-After 0 gave %v", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {"0"}}); d != 0 || !asked {
+		t.Fatalf("Retry-After 0 gave %v, %v", d, asked)
 	}
-	if d := c.backoff(1, http.Header{"Retry-After": {"soon"}}); d < c.retryWaitMin || d > 150*time.Millisecond {
-		t.Fatalf("an invalid Retry-After gave %v; want the normal backoff", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {"soon"}}); asked || d < c.retryWaitMin || d > 150*time.Millisecond {
+		t.Fatalf("an invalid Retry-After gave %v, %v; want the normal backoff", d, asked)
 	}
 	date := time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)
-	if d := c.backoff(1, http.Header{"Retry-After": {date}}); d != c.retryWaitMax {
-		t.Fatalf("a Retry-After date an hour ahead gave %v; want the cap", d)
+	if d, asked := c.backoff(1, http.Header{"Retry-After": {date}}); !asked || d < 59*time.Minute || d > time.Hour {
+		t.Fatalf("a Retry-After date an hour ahead gave %v, %v; want about an hour, as asked", d, asked)
+	}
+}
+
+func TestRetryOn500AndTruncatedBody(t *testing.T) {
+	s := newScriptedServer(t,
+		status(500, `{"detail":"internal"}`),
+		func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Length", "400")
+			w.WriteHeader(200)
+			_, _ = w.Write([]byte(connJSON[:40]))
+		},
+		status(200, connJSON),
+	)
+	c := s.client(t)
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.calls.Load(); n != 3 {
+		t.Fatalf("attempts = %d; want 3", n)
+	}
+}
+
+func TestRetryAfterHTTPDate(t *testing.T) {
+	date := time.Now().Add(3 * time.Second).UTC().Format(http.TimeFormat)
+	s := newScriptedServer(t, withRetryAfter(date, status(503, `{"detail":"later"}`)), status(200, connJSON))
+	c := s.client(t, func(cfg *Config) { cfg.RetryWaitMax = 10 * time.Second })
+	waits := recordingSleep(c)
+	if _, err := c.GetConnection(context.Background(), "c1"); err != nil {
+		t.Fatal(err)
+	}
+	// The date has whole seconds: the wait is between 2s and 3s.
+	if len(*waits) != 1 || (*waits)[0] < 1500*time.Millisecond || (*waits)[0] > 3*time.Second {
+		t.Fatalf("waits = %v; want about 3s from the Retry-After date", *waits)
+	}
+}
+
+func TestGaveUpMessage(t *testing.T) {
+	s := newScriptedServer(t, status(503, `{"detail":"Service Unavailable: scheduler restarting"}`))
+	c := s.client(t, func(cfg *Config) { cfg.MaxRetries = 4 })
+	_, err := c.GetConnection(context.Background(), "c1")
+	var apiErr *APIError
+	if !errors.As(err, &apiErr) || apiErr.Attempts != 5 {
+		t.Fatalf("error = %v; want an *APIError after 5 attempts", err)
+	}
+	prefix := "GET " + s.srv.URL + "/api/v2/connections/c1: gave up after 5 attempts over "
+	suffix := "; last answer: 503 Service Unavailable: Service Unavailable: scheduler restarting"
+	if msg := err.Error(); !strings.HasPrefix(msg, prefix) || !strings.HasSuffix(msg, suffix) {
+		t.Fatalf("Error() = %q\nwant %q<elapsed>%q", msg, prefix, suffix)
+	}
+	// An answer that is not retried says nothing of attempts.
+	s2 := newScriptedServer(t, status(503, `{"detail":"x"}`), status(404, `{"detail":"gone"}`))
+	_, err = s2.client(t).GetConnection(context.Background(), "c1")
+	if msg := err.Error(); strings.Contains(msg, "gave up") || !strings.HasSuffix(msg, ": 404 Not Found: gone") {
+		t.Fatalf("Error() = %q; want the plain 404", msg)
+	}
+}
+
+// A POST whose caller does not resolve a repeat is sent once.
+func TestUnresolvedPostIsNotRetried(t *testing.T) {
+	s := newScriptedServer(t, status(503, `{"detail":"down"}`), status(201, `{}`))
+	c := s.client(t)
+	err := c.call(context.Background(), http.MethodPost, "/variables", nil, map[string]string{"key": "k"}, nil)
+	if err == nil {
+		t.Fatal("want the 503")
+	}
+	if n := s.calls.Load(); n != 1 {
+		t.Fatalf("attempts = %d; want 1", n)
 	}
 }

@@ -2,6 +2,8 @@ package awsiam
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,8 +47,24 @@ type Role struct {
 	PermissionsBoundary string
 	ManagedPolicyARNs   []string // sorted
 	InlinePolicies      map[string]string
-	Tags                map[string]string
+	// Tags are the role's tags without CreateTokenTag.
+	Tags map[string]string
+	// CreateToken is the value of CreateTokenTag, when the role still has
+	// it: a create by this provider did not finish.
+	CreateToken string
 }
+
+// CreateTokenTag is the tag CreateRole puts on a role while it creates it,
+// with a random value of that one create. It proves that a role found
+// already existing after a CreateRole whose answer was lost (the SDK sent
+// it again and IAM said EntityAlreadyExists) is the one this create made.
+// It is removed when the create finishes, and never part of Role.Tags.
+const CreateTokenTag = "airflowiam:create-token"
+
+// maxRoleTags is IAM's limit of tags per role
+// (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html);
+// a role that asks for all of them is created without the token.
+const maxRoleTags = 50
 
 // Eventual consistency: a role that was just created can be missing from
 // reads for a few seconds, and AWS documents retrying.
@@ -79,6 +97,12 @@ func ErrorCode(err error) string {
 // CreateRole creates the role with everything in spec. Nothing is left
 // half-written: when a later step fails, the role is deleted again and the
 // error says so.
+//
+// CreateRole is not idempotent, and the SDK's retryer sends it again after
+// a reset or a timeout. A repeat answered EntityAlreadyExists is resolved
+// by reading the role: it is adopted, and its create finished, when it
+// carries this create's CreateTokenTag and the trust policy and path that
+// were sent. Any other existing role is the error it was.
 func (c *Client) CreateRole(ctx context.Context, spec RoleSpec) (*Role, error) {
 	in := &iam.CreateRoleInput{
 		RoleName:                 aws.String(spec.Name),
@@ -97,8 +121,15 @@ func (c *Client) CreateRole(ctx context.Context, spec RoleSpec) (*Role, error) {
 	for _, k := range slices.Sorted(maps.Keys(spec.Tags)) {
 		in.Tags = append(in.Tags, types.Tag{Key: aws.String(k), Value: aws.String(spec.Tags[k])})
 	}
+	token := ""
+	if len(in.Tags) < maxRoleTags {
+		token = newToken()
+		in.Tags = append(in.Tags, types.Tag{Key: aws.String(CreateTokenTag), Value: aws.String(token)})
+	}
 	if _, err := c.IAM.CreateRole(ctx, in); err != nil {
-		return nil, fmt.Errorf("creating IAM role %s: %w", spec.Name, err)
+		if !IsAlreadyExists(err) || !c.isOwnCreate(ctx, spec, token) {
+			return nil, fmt.Errorf("creating IAM role %s: %w", spec.Name, err)
+		}
 	}
 	if err := c.setPolicies(ctx, spec.Name, nil, spec.ManagedPolicyARNs, nil, spec.InlinePolicies); err != nil {
 		if derr := c.DeleteRole(ctx, spec.Name); derr != nil {
@@ -106,7 +137,33 @@ func (c *Client) CreateRole(ctx context.Context, spec RoleSpec) (*Role, error) {
 		}
 		return nil, fmt.Errorf("%w (the role was deleted again)", err)
 	}
+	if token != "" {
+		// The create is done: the proof has served. A failure here leaves
+		// a tag that reads hide; the next update removes it.
+		_, _ = c.IAM.UntagRole(ctx, &iam.UntagRoleInput{RoleName: aws.String(spec.Name), TagKeys: []string{CreateTokenTag}})
+	}
 	return c.readAfterWrite(ctx, spec.Name)
+}
+
+// isOwnCreate reports whether the existing role spec.Name is the one this
+// create made: it carries token, spec's path and an equal trust policy.
+func (c *Client) isOwnCreate(ctx context.Context, spec RoleSpec, token string) bool {
+	if token == "" {
+		return false
+	}
+	role, err := c.readAfterWrite(ctx, spec.Name)
+	if err != nil || role.CreateToken != token || role.Path != pathOrRoot(spec.Path) {
+		return false
+	}
+	equal, err := awspolicy.Equal(role.TrustPolicy, spec.TrustPolicy)
+	return err == nil && equal
+}
+
+// newToken is 128 random bits in hex.
+func newToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return hex.EncodeToString(b)
 }
 
 // readAfterWrite reads a role that was just written, retrying IAM's
@@ -183,17 +240,29 @@ func (c *Client) GetRole(ctx context.Context, name string) (*Role, error) {
 		}
 	}
 
-	tags := iam.NewListRoleTagsPaginator(c.IAM, &iam.ListRoleTagsInput{RoleName: aws.String(name)})
+	if err := c.readTags(ctx, role); err != nil {
+		return nil, err
+	}
+	return role, nil
+}
+
+// readTags fills the role's Tags, and its CreateToken from CreateTokenTag.
+func (c *Client) readTags(ctx context.Context, role *Role) error {
+	tags := iam.NewListRoleTagsPaginator(c.IAM, &iam.ListRoleTagsInput{RoleName: aws.String(role.Name)})
 	for tags.HasMorePages() {
 		page, err := tags.NextPage(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("listing tags of IAM role %s: %w", name, err)
+			return fmt.Errorf("listing tags of IAM role %s: %w", role.Name, err)
 		}
 		for _, t := range page.Tags {
+			if aws.ToString(t.Key) == CreateTokenTag {
+				role.CreateToken = aws.ToString(t.Value)
+				continue
+			}
 			role.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
 		}
 	}
-	return role, nil
+	return nil
 }
 
 // UpdateRole brings the role from current to spec, touching only what
@@ -232,7 +301,7 @@ func (c *Client) UpdateRole(ctx context.Context, current *Role, spec RoleSpec) (
 	if err := c.setPolicies(ctx, name, current.ManagedPolicyARNs, spec.ManagedPolicyARNs, current.InlinePolicies, spec.InlinePolicies); err != nil {
 		return nil, err
 	}
-	if err := c.setTags(ctx, name, current.Tags, spec.Tags); err != nil {
+	if err := c.setTags(ctx, name, current.Tags, spec.Tags, current.CreateToken); err != nil {
 		return nil, err
 	}
 	return c.readAfterWrite(ctx, name)
@@ -316,8 +385,11 @@ func (c *Client) setInlinePolicies(ctx context.Context, name string, have, want 
 	return nil
 }
 
-func (c *Client) setTags(ctx context.Context, name string, have, want map[string]string) error {
+func (c *Client) setTags(ctx context.Context, name string, have, want map[string]string, createToken string) error {
 	var remove []string
+	if createToken != "" {
+		remove = append(remove, CreateTokenTag) // left by a create that did not finish
+	}
 	for k := range have {
 		if _, ok := want[k]; !ok {
 			remove = append(remove, k)

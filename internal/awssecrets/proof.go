@@ -127,8 +127,14 @@ type KeyAccess struct {
 // KeyAccessOf reads how role may decrypt the secret's versions with the
 // key keyID ("" is the AWS managed key).
 func (c *Client) KeyAccessOf(ctx context.Context, keyID, secretARN, role string) (*KeyAccess, error) {
-	if keyID == "" {
-		keyID = DefaultKMSKey
+	if keyID == "" || keyID == DefaultKMSKey {
+		// A secret without KmsKeyId is encrypted with aws/secretsmanager
+		// (CreateSecret's KmsKeyId: "If you don't include this field, Secrets
+		// Manager uses aws/secretsmanager",
+		// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html).
+		// It is known by its alias: moto's DescribeKey on that alias does not
+		// say KeyManager AWS, and AWS's answer adds nothing.
+		return &KeyAccess{KeyARN: DefaultKMSKey, Managed: true}, nil
 	}
 	d, err := c.KMS.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(keyID)})
 	if err != nil || d.KeyMetadata == nil {

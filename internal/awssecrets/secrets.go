@@ -8,6 +8,7 @@ package awssecrets
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,6 +21,8 @@ import (
 	kmstypes "github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/secretsmanager/types"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 )
 
 // Defaults of SecretsManagerBackend.
@@ -146,14 +149,33 @@ type CreateInput struct {
 	Value    string
 	KMSKeyID string
 	Tags     map[string]string
+	// RequestToken is the ClientRequestToken (32 to 64 characters) that
+	// makes a repeat of this create the same request; empty: a new one.
+	RequestToken string
 }
 
 // Create creates the secret with its first version.
+//
+// CreateSecret is not idempotent by itself, and the SDK sends it again
+// after a lost answer. It carries a ClientRequestToken, the ID of the
+// first version, so that a repeat is the same request: Secrets Manager
+// ignores a request whose token is already the ID of a version with the
+// same value ("If a version with this value already exists and the version
+// SecretString and SecretBinary values are the same as those in the
+// request, then the request is ignored",
+// https://docs.aws.amazon.com/secretsmanager/latest/apireference/API_CreateSecret.html#SecretsManager-CreateSecret-request-ClientRequestToken).
+// moto 5 does the same (secretsmanager/models.py,
+// _check_with_existing_secrets_and_versions).
 func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
+	token := in.RequestToken
+	if token == "" {
+		token = NewRequestToken()
+	}
 	req := &secretsmanager.CreateSecretInput{
-		Name:         aws.String(in.Name),
-		SecretString: aws.String(in.Value),
-		KmsKeyId:     optional(in.KMSKeyID),
+		Name:               aws.String(in.Name),
+		SecretString:       aws.String(in.Value),
+		KmsKeyId:           optional(in.KMSKeyID),
+		ClientRequestToken: aws.String(token),
 	}
 	for _, k := range slices.Sorted(maps.Keys(in.Tags)) {
 		req.Tags = append(req.Tags, smtypes.Tag{Key: aws.String(k), Value: aws.String(in.Tags[k])})
@@ -173,9 +195,19 @@ func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
 			}
 			return nil, fmt.Errorf("%w: a secret named %q already exists: %w", ErrExists, in.Name, err)
 		}
-		return nil, fmt.Errorf("creating secret %q: %w", in.Name, err)
+		return nil, fmt.Errorf("creating secret %q: %w", in.Name, need(err, "secretsmanager:CreateSecret", "secret "+in.Name, withKey(in.KMSKeyID, "kms:GenerateDataKey", "kms:Decrypt")...))
 	}
 	return c.Read(ctx, aws.ToString(out.ARN))
+}
+
+// NewRequestToken is a random ClientRequestToken: a version 4 UUID, as the
+// SDK makes when none is given.
+func NewRequestToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
 }
 
 // Read returns the secret and its AWSCURRENT value. A secret that does not
@@ -190,7 +222,7 @@ func (c *Client) Read(ctx context.Context, id string) (*Secret, error) {
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reading the current value of secret %q: %w", s.Name, err)
+		return nil, fmt.Errorf("reading the current value of secret %q: %w", s.Name, need(err, "secretsmanager:GetSecretValue", s.ARN, withKey(s.KMSKeyID, "kms:Decrypt")...))
 	}
 	s.Value = aws.ToString(v.SecretString)
 	s.VersionID = aws.ToString(v.VersionId)
@@ -208,7 +240,7 @@ func (c *Client) PutValue(ctx context.Context, arn, value string) (string, error
 		SecretString: aws.String(value),
 	})
 	if err != nil {
-		return "", fmt.Errorf("writing a new version of secret %q: %w", arn, err)
+		return "", fmt.Errorf("writing a new version of secret %q: %w", arn, need(err, "secretsmanager:PutSecretValue", arn, withKey("the secret's customer managed key, if it has one", "kms:GenerateDataKey")...))
 	}
 	return aws.ToString(out.VersionId), nil
 }
@@ -221,7 +253,7 @@ func (c *Client) SetKMSKey(ctx context.Context, arn, keyID string) error {
 	}
 	_, err := c.SecretsManager.UpdateSecret(ctx, &secretsmanager.UpdateSecretInput{SecretId: aws.String(arn), KmsKeyId: aws.String(keyID)})
 	if err != nil {
-		return fmt.Errorf("changing the KMS key of secret %q: %w", arn, err)
+		return fmt.Errorf("changing the KMS key of secret %q: %w", arn, need(err, "secretsmanager:UpdateSecret", arn, withKey(customerKey(keyID), "kms:GenerateDataKey", "kms:Decrypt")...))
 	}
 	return nil
 }
@@ -237,7 +269,7 @@ func (c *Client) SetTags(ctx context.Context, arn string, have, want map[string]
 	slices.Sort(remove)
 	if len(remove) > 0 {
 		if _, err := c.SecretsManager.UntagResource(ctx, &secretsmanager.UntagResourceInput{SecretId: aws.String(arn), TagKeys: remove}); err != nil {
-			return fmt.Errorf("removing tags from secret %q: %w", arn, err)
+			return fmt.Errorf("removing tags from secret %q: %w", arn, need(err, "secretsmanager:UntagResource", arn))
 		}
 	}
 	var add []smtypes.Tag
@@ -248,7 +280,7 @@ func (c *Client) SetTags(ctx context.Context, arn string, have, want map[string]
 	}
 	if len(add) > 0 {
 		if _, err := c.SecretsManager.TagResource(ctx, &secretsmanager.TagResourceInput{SecretId: aws.String(arn), Tags: add}); err != nil {
-			return fmt.Errorf("tagging secret %q: %w", arn, err)
+			return fmt.Errorf("tagging secret %q: %w", arn, need(err, "secretsmanager:TagResource", arn))
 		}
 	}
 	return nil
@@ -264,7 +296,7 @@ func (c *Client) Delete(ctx context.Context, arn string, recoveryWindowDays int6
 		in.RecoveryWindowInDays = aws.Int64(recoveryWindowDays)
 	}
 	if _, err := c.SecretsManager.DeleteSecret(ctx, in); err != nil && !isNotFound(err) {
-		return fmt.Errorf("deleting secret %q: %w", arn, err)
+		return fmt.Errorf("deleting secret %q: %w", arn, need(err, "secretsmanager:DeleteSecret", arn))
 	}
 	return nil
 }
@@ -278,7 +310,7 @@ func (c *Client) KeyARN(ctx context.Context, keyID string) (string, error) {
 		if errors.As(err, &nf) {
 			return "", fmt.Errorf("KMS key %q does not exist in this account and region: %w", keyID, err)
 		}
-		return "", fmt.Errorf("looking up KMS key %q: %w", keyID, err)
+		return "", fmt.Errorf("looking up KMS key %q: %w", keyID, denied.Wrap(err, denied.Need{Service: "AWS KMS", Permission: "kms:DescribeKey", Resource: keyID}))
 	}
 	if out.KeyMetadata == nil {
 		return "", fmt.Errorf("looking up KMS key %q: no key metadata returned", keyID)
@@ -315,7 +347,7 @@ func (c *Client) Describe(ctx context.Context, id string) (*Secret, error) {
 		if isNotFound(err) {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("describing secret %q: %w", id, err)
+		return nil, fmt.Errorf("describing secret %q: %w", id, need(err, "secretsmanager:DescribeSecret", id))
 	}
 	if d.DeletedDate != nil {
 		return nil, ErrNotFound
@@ -342,4 +374,34 @@ func optional(s string) *string {
 		return nil
 	}
 	return aws.String(s)
+}
+
+// need attaches to err the IAM action the call needed, as the Service
+// Authorization Reference for Secrets Manager names it
+// (https://docs.aws.amazon.com/service-authorization/latest/reference/list_awssecretsmanager.html).
+func need(err error, action, resource string, also ...denied.Need) error {
+	return denied.Wrap(err, denied.Need{Service: "AWS Secrets Manager", Permission: action, Resource: resource, Also: also})
+}
+
+// withKey is what a call on a secret encrypted with a customer managed key
+// needs on that key besides
+// (https://docs.aws.amazon.com/secretsmanager/latest/userguide/security-encryption.html):
+// nothing for the AWS managed key (key "").
+func withKey(key string, actions ...string) []denied.Need {
+	if key == "" || key == DefaultKMSKey {
+		return nil
+	}
+	out := make([]denied.Need, 0, len(actions))
+	for _, a := range actions {
+		out = append(out, denied.Need{Service: "AWS KMS", Permission: a, Resource: key})
+	}
+	return out
+}
+
+// customerKey is keyID, or "" for the AWS managed key.
+func customerKey(keyID string) string {
+	if keyID == DefaultKMSKey {
+		return ""
+	}
+	return keyID
 }

@@ -3,15 +3,19 @@ package awssecrets
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry/retrytest"
 )
 
 func TestMain(m *testing.M) { os.Exit(acctest.Main(m)) }
@@ -149,5 +153,37 @@ func TestSecretLifecycle(t *testing.T) {
 	}
 	if err := c.Delete(ctx, s.ARN, 0); err != nil {
 		t.Fatalf("deleting a deleted secret: %v", err)
+	}
+}
+
+// A CreateSecret whose answer is lost is sent again by the SDK's retryer
+// with the same ClientRequestToken, and Secrets Manager (here moto) takes
+// the repeat as the same request: one secret, one version, no "already
+// exists".
+func TestCreate_lostAnswerIsTheSameRequest(t *testing.T) {
+	m := acctest.MotoServer(t)
+	proxy := retrytest.NewProxy(t, m.URL, func(r *http.Request) bool {
+		return r.Header.Get("X-Amz-Target") == "secretsmanager.CreateSecret"
+	}, 1)
+	c := NewClient(awsiam.WithRetries(m.AWSConfig(), 10*time.Second), Endpoints{SecretsManager: proxy.URL, KMS: m.URL})
+	name := DefaultPrefix + DefaultSeparator + "lost_create_" + NewRequestToken()[:8]
+	s, err := c.Create(context.Background(), CreateInput{Name: name, Value: "http://h"})
+	if err != nil {
+		t.Fatalf("create after a lost answer: %v", err)
+	}
+	if proxy.Lose.Lost() != 1 || proxy.Lose.Seen() != 2 {
+		t.Errorf("lost %d of %d creates; want 1 of 2 (the SDK's repeat)", proxy.Lose.Lost(), proxy.Lose.Seen())
+	}
+	versions, err := c.SecretsManager.ListSecretVersionIds(context.Background(), &secretsmanager.ListSecretVersionIdsInput{SecretId: aws.String(s.ARN)})
+	if err != nil || len(versions.Versions) != 1 || s.Value != "http://h" {
+		t.Fatalf("versions %+v, %v; secret %+v: want one version", versions, err, s)
+	}
+	_ = c.Delete(context.Background(), s.ARN, 0)
+}
+
+func TestNewRequestToken(t *testing.T) {
+	a, b := NewRequestToken(), NewRequestToken()
+	if a == b || len(a) != 36 || a[14] != '4' {
+		t.Errorf("tokens %q, %q: want two different version 4 UUIDs", a, b)
 	}
 }

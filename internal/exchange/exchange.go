@@ -45,7 +45,8 @@ type Airflow interface {
 	ReadConnection(ctx context.Context, id string) (*airflow.Connection, error)
 }
 
-// DefaultSessionName is the STS role session name when Input has none.
+// DefaultSessionName is the STS role session name when Input has none and
+// the connection's assume_role_kwargs name no RoleSessionName.
 const DefaultSessionName = "airflowiam-check"
 
 // Input is what to check. Either RoleARN and Audience (directly or from the
@@ -59,7 +60,11 @@ type Input struct {
 	Delegates      []string
 	ConnectionID   string
 	// GCPChain is Airflow's impersonation_chain: delegates, then the target.
-	GCPChain           []string
+	GCPChain []string
+	// GCPConnectionID is an Airflow Google connection whose
+	// impersonation_chain is the chain to check, read as GoogleBaseHook
+	// reads it; GCPChain, when also given, must be the same.
+	GCPConnectionID    string
 	SessionName        string
 	PropagationTimeout time.Duration
 }
@@ -83,6 +88,7 @@ const (
 	StepTrustPolicy     = "aws_trust_policy"
 	StepAssumeRole      = "sts_assume_role_with_web_identity"
 	StepCallerIdentity  = "sts_get_caller_identity"
+	StepGCPConnection   = "airflow_gcp_connection"
 	StepGCPImpersonated = "gcp_impersonation_chain"
 )
 
@@ -111,8 +117,11 @@ type Result struct {
 	Claims            *gcpiam.IDClaims
 	AssumedRoleARN    string
 	AccountID         string
-	Expiration        time.Time
-	Failure           *Failure
+	// GCPChain is the impersonation chain tested, given or from the Google
+	// connection.
+	GCPChain   []string
+	Expiration time.Time
+	Failure    *Failure
 }
 
 // Checker runs the check. Google, AWS and Airflow may be nil when the input

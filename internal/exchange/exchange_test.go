@@ -98,6 +98,7 @@ type fakeAWS struct {
 	stsErr     error
 	trustReads int
 	stsCalls   int
+	session    string // of the last AssumeRoleWithWebIdentity
 }
 
 func (a *fakeAWS) CallerAccount(context.Context) (string, error) {
@@ -118,8 +119,9 @@ func (a *fakeAWS) TrustPolicy(context.Context, string) (string, error) {
 	return a.trust, nil
 }
 
-func (a *fakeAWS) AssumeRoleWithWebIdentity(context.Context, string, string, string) (*awsiam.TemporaryCredentials, error) {
+func (a *fakeAWS) AssumeRoleWithWebIdentity(_ context.Context, _, session, _ string) (*awsiam.TemporaryCredentials, error) {
 	a.stsCalls++
+	a.session = session
 	if a.stsErr != nil {
 		return nil, a.stsErr
 	}
@@ -443,5 +445,42 @@ func TestRun_unsureHopFailsAtOnce(t *testing.T) {
 	}
 	if len(slept) != 0 {
 		t.Errorf("waited %v for a hop that cannot be judged", slept)
+	}
+}
+
+// The check runs STS as the session the AWS hook would: the connection's
+// assume_role_kwargs RoleSessionName, unless session_name says otherwise;
+// kwargs that are not an object break the hook, and the check says so.
+func TestRun_assumeRoleKwargsLikeTheHook(t *testing.T) {
+	base := `{"role_arn":"` + roleARN + `","assume_role_method":"assume_role_with_web_identity",` +
+		`"assume_role_with_web_identity_federation":"google","assume_role_with_web_identity_federation_audience":"aud-1"`
+	for label, tc := range map[string]struct {
+		kwargs, input, want string
+	}{
+		"no kwargs":                   {"", "", DefaultSessionName},
+		"kwargs without a name":       {`,"assume_role_kwargs":{"DurationSeconds":900}`, "", DefaultSessionName},
+		"the connection's name":       {`,"assume_role_kwargs":{"RoleSessionName":"etl-nightly"}`, "", "etl-nightly"},
+		"session_name wins":           {`,"assume_role_kwargs":{"RoleSessionName":"etl-nightly"}`, "mine", "mine"},
+		"kwargs that are not objects": {`,"assume_role_kwargs":"RoleSessionName=x"`, "", ""},
+	} {
+		t.Run(label, func(t *testing.T) {
+			var slept []time.Duration
+			c := checker(&fakeGoogle{email: "ci@p.iam.gserviceaccount.com", missing: -1}, &slept)
+			c.Airflow = fakeAirflow{extra: base + tc.kwargs + "}"}
+			res := c.Run(t.Context(), Input{ServiceAccount: worker, ConnectionID: "aws_x", SessionName: tc.input})
+			aws, ok := c.AWS.(*fakeAWS)
+			if !ok {
+				t.Fatalf("AWS is a %T", c.AWS)
+			}
+			if tc.want == "" {
+				if res.Failure == nil || res.Failure.Step != StepConnection || !strings.Contains(res.Failure.Summary, "Unusable assume_role_kwargs") || aws.stsCalls != 0 {
+					t.Fatalf("failure = %+v, sts calls %d; want the connection step to fail", res.Failure, aws.stsCalls)
+				}
+				return
+			}
+			if res.Failure != nil || aws.session != tc.want {
+				t.Errorf("failure %+v, session %q; want session %q", res.Failure, aws.session, tc.want)
+			}
+		})
 	}
 }

@@ -26,6 +26,7 @@ const (
 	extraMethod         = "assume_role_method"
 	extraFederation     = "assume_role_with_web_identity_federation"
 	extraAudience       = "assume_role_with_web_identity_federation_audience"
+	extraAssumeKwargs   = "assume_role_kwargs"
 	methodWebIdentity   = "assume_role_with_web_identity"
 	federationGoogle    = "google"
 	maxPropagationWait  = 10 * time.Second
@@ -45,9 +46,6 @@ func (c *Checker) Run(ctx context.Context, in Input) *Result {
 		checker.Now = time.Now
 	}
 	r := &run{c: &checker, in: in, res: &Result{}}
-	if r.in.SessionName == "" {
-		r.in.SessionName = DefaultSessionName
-	}
 	r.walk(ctx)
 	r.res.RoleARN, r.res.Audience = r.in.RoleARN, r.in.Audience
 	return r.res
@@ -70,7 +68,11 @@ func (r *run) walk(ctx context.Context) {
 	if r.in.RoleARN != "" && !r.aws(ctx) {
 		return
 	}
+	if r.in.GCPConnectionID != "" && !r.gcpConnection(ctx) {
+		return
+	}
 	if len(r.in.GCPChain) > 0 {
+		r.res.GCPChain = slices.Clone(r.in.GCPChain)
 		r.gcpChain(ctx)
 	}
 }
@@ -113,25 +115,35 @@ func (r *run) caller(ctx context.Context) bool {
 	return r.ok(StepCaller, "the provider acts as %s", email)
 }
 
-// connection checks the Airflow connection's extra and takes the role and
-// the audience from it when they were not given.
-func (r *run) connection(ctx context.Context) bool {
-	id := r.in.ConnectionID
+// readExtra reads connection id's extra, for the hook named (AWS, Google);
+// on failure it has failed step and returns false. extraFix names the
+// attribute that makes a right extra.
+func (r *run) readExtra(ctx context.Context, step, id, hook, extraFix string) (map[string]any, bool) {
 	conn, err := r.c.Airflow.ReadConnection(ctx, id)
 	if airflow.IsNotFound(err) {
-		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Not Found", id),
-			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra "+
-				"airflowiam_web_identity_role.airflow_connection_extra.", id))
+		return nil, r.fail(step, fmt.Sprintf("Airflow Connection %s Not Found", id),
+			fmt.Sprintf("Airflow has no connection %q.\n\nFix: create it, for example with airflowiam_connection and the extra %s.", id, extraFix))
 	}
 	if err != nil {
-		return r.fail(StepConnection, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
+		return nil, r.fail(step, fmt.Sprintf("Cannot Read Airflow Connection %s", id), err.Error())
 	}
 	extra := map[string]any{}
 	if conn.Extra != nil && *conn.Extra != "" {
 		if err := json.Unmarshal([]byte(*conn.Extra), &extra); err != nil {
-			return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
-				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's AWS hook cannot read it.", id, err))
+			return nil, r.fail(step, fmt.Sprintf("Airflow Connection %s Has an Unreadable Extra", id),
+				fmt.Sprintf("The extra of connection %q is not a JSON object (%s), so Airflow's %s hook cannot read it.", id, err, hook))
 		}
+	}
+	return extra, true
+}
+
+// connection checks the Airflow connection's extra and takes the role and
+// the audience from it when they were not given.
+func (r *run) connection(ctx context.Context) bool {
+	id := r.in.ConnectionID
+	extra, ok := r.readExtra(ctx, StepConnection, id, "AWS", "airflowiam_web_identity_role.airflow_connection_extra")
+	if !ok {
+		return false
 	}
 	get := func(k string) string { s, _ := extra[k].(string); return s }
 
@@ -163,8 +175,33 @@ func (r *run) connection(ctx context.Context) bool {
 		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Uses Another Role", id),
 			fmt.Sprintf("Expected extra %s = %q (the role under test); actual: %q.%s", extraRoleARN, r.in.RoleARN, role, fix))
 	}
+	if !r.assumeRoleKwargs(id, extra[extraAssumeKwargs], fix) {
+		return false
+	}
 	r.in.RoleARN, r.in.Audience = role, aud
 	return r.ok(StepConnection, "connection %s assumes %s with Google ID tokens for audience %q", id, role, aud)
+}
+
+// assumeRoleKwargs reads the connection's assume_role_kwargs as the AWS hook
+// does: it passes them to STS with the token (botocore's
+// AssumeRoleWithWebIdentityCredentialFetcher, extra_args), so they must be
+// an object, and their RoleSessionName is the session the hook's calls
+// run as; the check then uses it too, unless session_name is set.
+func (r *run) assumeRoleKwargs(id string, v any, fix string) bool {
+	if v == nil {
+		return true
+	}
+	kwargs, ok := v.(map[string]any)
+	if !ok {
+		b, _ := json.Marshal(v)
+		return r.fail(StepConnection, fmt.Sprintf("Airflow Connection %s Has Unusable assume_role_kwargs", id),
+			fmt.Sprintf("Expected extra %s to be a JSON object of AssumeRoleWithWebIdentity arguments; actual: %s. "+
+				"Airflow's AWS hook hands it to botocore as keyword arguments, which fails.%s", extraAssumeKwargs, b, fix))
+	}
+	if name, ok := kwargs["RoleSessionName"].(string); ok && name != "" && r.in.SessionName == "" {
+		r.in.SessionName = name
+	}
+	return true
 }
 
 // aws mints the ID token, verifies it, judges it against the trust policy
@@ -199,6 +236,11 @@ func (r *run) aws(ctx context.Context) bool {
 		return false
 	}
 
+	if r.in.SessionName == "" {
+		// The hook's own default is botocore-session-<unix time>; a fixed
+		// name keeps the check's sessions recognisable in CloudTrail.
+		r.in.SessionName = DefaultSessionName
+	}
 	creds, err := r.c.AWS.AssumeRoleWithWebIdentity(ctx, r.in.RoleARN, r.in.SessionName, token)
 	if err != nil {
 		if notJudged != "" {

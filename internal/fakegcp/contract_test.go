@@ -123,6 +123,7 @@ func TestContractDiscovery(t *testing.T) {
 		apiIAMCredentials:  loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
 		apiSecretManager:   loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
 		apiResourceManager: loadDiscovery(t, "cloudresourcemanager/v1/cloudresourcemanager-api.json"),
+		apiComposer:        loadDiscovery(t, "composer/v1/composer-api.json"),
 	}
 	apiRoutes := 0
 	for _, rt := range routes {
@@ -180,7 +181,7 @@ func TestContractDiscovery(t *testing.T) {
 			checkType(t, doc, rt.id+" response", reflect.TypeOf(rt.response), m.Response.Ref)
 		}
 	}
-	if apiRoutes < 24 {
+	if apiRoutes < 25 {
 		t.Errorf("only %d API routes checked", apiRoutes)
 	}
 }
@@ -272,6 +273,9 @@ func TestContractRoutesMatchClientPaths(t *testing.T) {
 		"secretsId":         "airflow-connections-my_db",
 		"versionsId":        "3",
 		"resource":          "my-project",
+		"locationsId":       "europe-west1",
+		"environmentsId":    "my-env",
+		"account":           "default", // the metadata server's
 	}
 	for _, rt := range routes {
 		path := "/" + placeholder.ReplaceAllStringFunc(rt.path, func(p string) string {
@@ -298,6 +302,7 @@ func TestContractCountedIDs(t *testing.T) {
 		"iamcredentials":       loadDiscovery(t, "iamcredentials/v1/iamcredentials-api.json"),
 		"secretmanager":        loadDiscovery(t, "secretmanager/v1/secretmanager-api.json"),
 		"cloudresourcemanager": loadDiscovery(t, "cloudresourcemanager/v1/cloudresourcemanager-api.json"),
+		"composer":             loadDiscovery(t, "composer/v1/composer-api.json"),
 	}
 	pseudo := []string{"oauth2.token", "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks", "oidc.serviceAccountJwks"}
 	for _, rt := range routes {
@@ -308,7 +313,7 @@ func TestContractCountedIDs(t *testing.T) {
 			}
 			continue
 		}
-		if !slices.Contains(pseudo, rt.id) {
+		if !slices.Contains(pseudo, rt.id) && !strings.HasPrefix(rt.id, "metadata.") {
 			t.Errorf("counted id %s is neither a discovery id nor a documented pseudo id", rt.id)
 		}
 	}

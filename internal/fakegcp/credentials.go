@@ -120,6 +120,9 @@ func (s *Server) chainLocked(c *call, delegates []string, perm string) (*account
 	hops := make([]*account, 0, len(delegates)+1)
 	for _, d := range delegates {
 		projectSeg, accountSeg, ok := parseAccountName(d)
+		if !ok && s.bareDelegates && isEmail(d) && !strings.Contains(d, "/") {
+			projectSeg, accountSeg, ok = "-", d, true // AcceptBareDelegates (metadata.go)
+		}
 		if !ok {
 			return nil, errInvalid("Invalid delegate %q: delegates must have the form projects/-/serviceAccounts/{ACCOUNT_EMAIL_OR_UNIQUEID}.", d)
 		}

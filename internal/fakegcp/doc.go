@@ -75,6 +75,14 @@
 //     forbidden one. Only unconditional bindings give that permission
 //     here (stricter than Google).
 //
+// Cloud Composer v1 projects.locations.environments.get (composer.go)
+// serves seeded environments to callers holding composer.environments.get
+// on the project, 403 otherwise and 404 for a missing one; ComposerFront
+// (composerfront.go) stands in for an environment's web server in front of
+// a real Airflow: Google access tokens the fake issued, a sign-in redirect
+// for anything else, users registered with
+// composer_auth_user_registration_role. Both files cite their pages.
+//
 // Secret Manager v1 (secrets, their own IAM policies and versions, without
 // locations) keeps secrets per project. Names come back with the project
 // number. Replication is required and immutable except for its Cloud KMS
@@ -108,7 +116,11 @@
 //   - A self-signed JWT's audience is not compared with the service name,
 //     because one fake serves every API.
 //
-// Knobs for tests: InjectEtagConflicts, SetLatency, SetPropagationDelay
+// The metadata server a GKE pod reaches (/computeMetadata/v1/..., for one
+// service account chosen with SetMetadataServiceAccount or
+// Seed.MetadataServiceAccount) follows the pages cited in metadata.go.
+//
+// Knobs for tests: AcceptBareDelegates (metadata.go), InjectEtagConflicts, SetLatency, SetPropagationDelay
 // (a newly granted member takes effect only after the delay, measured on
 // the clock given to WithClock), RequestCounts.
 package fakegcp

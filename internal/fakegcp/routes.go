@@ -54,6 +54,8 @@ func (rt *route) service() string {
 		return serviceSecretManager
 	case apiResourceManager:
 		return serviceResourceManager
+	case apiComposer:
+		return serviceComposer
 	}
 	return serviceOAuth2
 }
@@ -71,7 +73,7 @@ const (
 )
 
 // routes is the fake's whole HTTP surface.
-var routes = compileRoutes([]*route{
+var routes = compileRoutes(append([]*route{
 	// Cloud Resource Manager v1: a project's IAM policy, read only.
 	{method: http.MethodPost, path: "v1/projects/{resource}:getIamPolicy", id: "cloudresourcemanager.projects.getIamPolicy", api: apiResourceManager,
 		rpc: "google.cloudresourcemanager.v1.Projects.GetIamPolicy", handler: (*Server).getProjectIamPolicy,
@@ -138,6 +140,11 @@ var routes = compileRoutes([]*route{
 	{method: http.MethodPost, path: versionResource + ":destroy", id: "secretmanager.projects.secrets.versions.destroy", api: apiSecretManager, rpc: secretManagerRPC + "DestroySecretVersion",
 		handler: setVersionState(VersionDestroyed, permVersionsDestroy), request: versionStateRequest{}, response: SecretVersion{}},
 
+	// Cloud Composer API v1: environments, read only (composer.go).
+	{method: http.MethodGet, path: "v1/projects/{projectsId}/locations/{locationsId}/environments/{environmentsId}",
+		id: "composer.projects.locations.environments.get", api: apiComposer, rpc: composerRPC + "GetEnvironment",
+		handler: (*Server).getComposerEnvironment, response: composerEnvironmentWire{}},
+
 	// OAuth 2.0 and OpenID Connect (not in the discovery documents).
 	{method: http.MethodPost, path: "token", id: "oauth2.token", raw: (*Server).serveToken},
 	{method: http.MethodGet, path: "oauth2/v3/tokeninfo", id: "oauth2.tokeninfo", raw: (*Server).serveTokenInfo},
@@ -147,7 +154,7 @@ var routes = compileRoutes([]*route{
 	{method: http.MethodGet, path: ".well-known/openid-configuration", id: "oidc.discovery", raw: (*Server).serveDiscovery},
 	{method: http.MethodGet, path: "oauth2/v3/certs", id: "oidc.jwks", raw: (*Server).serveJWKS},
 	{method: http.MethodGet, path: "service_accounts/v1/jwk/{email}", id: "oidc.serviceAccountJwks", raw: (*Server).serveServiceAccountJWKS},
-})
+}, metadataRoutes...)) // the metadata server: metadata.go
 
 var placeholder = regexp.MustCompile(`\{[^}]+\}`)
 

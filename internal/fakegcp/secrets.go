@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -326,6 +327,9 @@ func (s *Server) createSecret(c *call) (any, *APIError) {
 	if aerr := checkReplication(body.Replication); aerr != nil {
 		return nil, aerr
 	}
+	if aerr := checkLabels(body.Labels); aerr != nil {
+		return nil, aerr
+	}
 	if p.secrets[id] != nil {
 		return nil, errAlreadyExists("Secret [projects/%s/secrets/%s] already exists.", p.number, id)
 	}
@@ -370,19 +374,8 @@ func (s *Server) patchSecret(c *call) (any, *APIError) {
 		return nil, apiErr(http.StatusConflict, "ABORTED", "The etag provided in the request does not match the current etag of the secret.")
 	}
 	paths := strings.Split(mask, ",")
-	for _, p := range paths {
-		switch strings.TrimSpace(p) {
-		case "labels":
-		case "replication":
-			if aerr := checkReplication(body.Replication); aerr != nil {
-				return nil, aerr
-			}
-			if locationsOf(*body.Replication) != locationsOf(sec.repl) {
-				return nil, errInvalid("Secret.replication is immutable: only the customer-managed encryption keys of its replicas may change.")
-			}
-		default:
-			return nil, errInvalid("Unsupported or unknown field in updateMask: %q.", p)
-		}
+	if aerr := checkSecretPatch(&body, sec, paths); aerr != nil {
+		return nil, aerr
 	}
 	for _, p := range paths {
 		switch strings.TrimSpace(p) {
@@ -394,6 +387,30 @@ func (s *Server) patchSecret(c *call) (any, *APIError) {
 	}
 	sec.etag = s.secretEtagLocked()
 	return sec.view(), nil
+}
+
+// checkSecretPatch refuses a patch of paths that Secret Manager would:
+// unknown fields, labels it does not accept, a change of replication
+// locations.
+func checkSecretPatch(body *Secret, sec *secretState, paths []string) *APIError {
+	for _, p := range paths {
+		switch strings.TrimSpace(p) {
+		case "labels":
+			if aerr := checkLabels(body.Labels); aerr != nil {
+				return aerr
+			}
+		case "replication":
+			if aerr := checkReplication(body.Replication); aerr != nil {
+				return aerr
+			}
+			if locationsOf(*body.Replication) != locationsOf(sec.repl) {
+				return errInvalid("Secret.replication is immutable: only the customer-managed encryption keys of its replicas may change.")
+			}
+		default:
+			return errInvalid("Unsupported or unknown field in updateMask: %q.", p)
+		}
+	}
+	return nil
 }
 
 func (s *Server) deleteSecret(c *call) (any, *APIError) {
@@ -620,5 +637,36 @@ func (s *Server) DeleteSecret(project, secretID string) error {
 		return err
 	}
 	delete(sec.project.secrets, secretID)
+	return nil
+}
+
+// Google's rule for a secret's labels, from the labels field of the Secret
+// resource (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets):
+// keys are 1 to 63 characters matching [\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62},
+// values 0 to 63 characters matching [\p{Ll}\p{Lo}\p{N}_-]{0,63}, each at
+// most 128 bytes of UTF-8, and no more than 64 labels. A request that
+// breaks it fails with 400 INVALID_ARGUMENT.
+var (
+	labelKeyPattern   = regexp.MustCompile(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
+	labelValuePattern = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
+)
+
+const (
+	maxLabels     = 64
+	maxLabelBytes = 128
+)
+
+func checkLabels(labels map[string]string) *APIError {
+	if len(labels) > maxLabels {
+		return errInvalid("A secret may have at most %d labels, got %d.", maxLabels, len(labels))
+	}
+	for _, k := range slices.Sorted(maps.Keys(labels)) {
+		if !labelKeyPattern.MatchString(k) || len(k) > maxLabelBytes {
+			return errInvalid("Invalid label key %q: keys must start with a lowercase letter and contain only lowercase letters, digits, underscores and dashes, 1 to 63 characters.", k)
+		}
+		if v := labels[k]; !labelValuePattern.MatchString(v) || len(v) > maxLabelBytes {
+			return errInvalid("Invalid value for label %q: values may contain only lowercase letters, digits, underscores and dashes, at most 63 characters.", k)
+		}
+	}
 	return nil
 }

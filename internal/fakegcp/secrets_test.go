@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"net/http"
 	"strings"
@@ -247,4 +248,44 @@ func TestSecretOutOfBandHelpers(t *testing.T) {
 	if _, ok := s.Secret(testProject, "oob"); ok {
 		t.Fatal("deleted secret still there")
 	}
+}
+
+func TestSecretLabelRules(t *testing.T) {
+	s := newSeeded(t, nil)
+	sm := secretsClient(t, s, s.AccessTokenFor(admin))
+	create := func(id string, labels map[string]string) error {
+		_, err := sm.Projects.Secrets.Create("projects/"+testProject, &secretmanager.Secret{Replication: automatic(), Labels: labels}).SecretId(id).Do()
+		return err
+	}
+	for i, ok := range []map[string]string{
+		{"team": "data", "env_1": "", "a-b": "x_y-1"},
+		{"équipe": "données"}, // international lowercase letters are allowed
+		{strings.Repeat("k", 63): strings.Repeat("v", 63)},
+	} {
+		if err := create(fmt.Sprintf("labels-ok-%d", i), ok); err != nil {
+			t.Errorf("labels %v: %v", ok, err)
+		}
+	}
+	for i, bad := range []map[string]string{
+		{"Team": "data"},                  // upper case
+		{"1team": "data"},                 // starts with a digit
+		{"team": "Data"},                  // value with upper case
+		{"te.am": "data"},                 // dot
+		{strings.Repeat("k", 64): "v"},    // key too long
+		{"team": strings.Repeat("v", 64)}, // value too long
+		{"": "v"},                         // empty key
+	} {
+		wantSecretError(t, create(fmt.Sprintf("labels-bad-%d", i), bad), http.StatusBadRequest, "INVALID_ARGUMENT", "label")
+	}
+	many := map[string]string{}
+	for i := range 65 {
+		many[fmt.Sprintf("k%d", i)] = ""
+	}
+	wantSecretError(t, create("labels-many", many), http.StatusBadRequest, "INVALID_ARGUMENT", "at most 64 labels")
+	secret, err := sm.Projects.Secrets.Create("projects/"+testProject, &secretmanager.Secret{Replication: automatic()}).SecretId("labels-patch").Do()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = sm.Projects.Secrets.Patch(secret.Name, &secretmanager.Secret{Labels: map[string]string{"Team": "x"}}).UpdateMask("labels").Do()
+	wantSecretError(t, err, http.StatusBadRequest, "INVALID_ARGUMENT", "label key")
 }

@@ -17,6 +17,9 @@ type Seed struct {
 	// ("user:a@example.com", "serviceAccount:x@p.iam.gserviceaccount.com",
 	// "serviceAccount:p.svc.id.goog[ns/ksa]", ...). They never expire.
 	Tokens map[string]string `json:"tokens"`
+	// MetadataServiceAccount is the email the metadata server answers as
+	// (SetMetadataServiceAccount); empty: none.
+	MetadataServiceAccount string `json:"metadata_service_account"`
 }
 
 // SeedProject is a project of a Seed.
@@ -91,6 +94,19 @@ func (s *Server) Seed(seed Seed) error {
 		}
 		s.tokens[tok] = &identity{member: m, scopes: []string{scopeCloudPlatform}}
 	}
+	return s.seedMetadataLocked(seed.MetadataServiceAccount)
+}
+
+// seedMetadataLocked sets the metadata server's account from a seed.
+func (s *Server) seedMetadataLocked(email string) error {
+	if email == "" {
+		return nil
+	}
+	a, err := s.mustAccountLocked(email)
+	if err != nil {
+		return fmt.Errorf("fakegcp: seeding the metadata server's account: %w", err)
+	}
+	s.metadataAccount = a.email
 	return nil
 }
 

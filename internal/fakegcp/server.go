@@ -45,6 +45,12 @@ type Server struct {
 	usedUIDs    map[string]bool        // unique IDs are never reused, not even after delete
 	keysByID    map[string]*signingKey // service-account keys, user- and system-managed
 	tokens      map[string]*identity   // opaque access tokens
+	// composerEnvs are the seeded Cloud Composer environments, by name
+	// (composer.go).
+	composerEnvs map[string]*ComposerEnvironment
+	// metadataAccount is the email the metadata server answers as (metadata.go).
+	metadataAccount string
+	bareDelegates   bool // AcceptBareDelegates
 }
 
 // Option configures a Server.
@@ -183,8 +189,9 @@ func (s *Server) SetPropagationDelay(d time.Duration) {
 // RequestCounts returns how many requests each method received, keyed by
 // discovery method id ("iam.projects.serviceAccounts.setIamPolicy") or,
 // for endpoints outside the discovery documents, "oauth2.token",
-// "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks" and
-// "oidc.serviceAccountJwks". Requests that match no route are not counted.
+// "oauth2.tokeninfo", "oidc.discovery", "oidc.jwks",
+// "oidc.serviceAccountJwks" and, for the metadata server, "metadata.*"
+// (metadata.go). Requests that match no route are not counted.
 func (s *Server) RequestCounts() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()

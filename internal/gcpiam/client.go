@@ -21,6 +21,8 @@ import (
 	iam "google.golang.org/api/iam/v1"
 	iamcredentials "google.golang.org/api/iamcredentials/v1"
 	"google.golang.org/api/option"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // DefaultOAuth2Endpoint serves Google's tokeninfo and ID-token signing keys.
@@ -65,6 +67,9 @@ type Config struct {
 	HTTPClient *http.Client
 	// Retry bounds the read-modify-write retries; zero fields take defaults.
 	Retry Retry
+	// Requests is the retry policy of every single request (internal/retry);
+	// zero fields take defaults, and Idempotent is always IdempotentRequest.
+	Requests retry.Policy
 }
 
 // Client talks to IAM and IAM Credentials with one identity.
@@ -118,10 +123,16 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		return baseTokenSource(ctx, cfg.AccessToken, credsJSON, cfg.HTTPClient)
 	}}
 
-	transport := http.DefaultTransport
+	transport := http.RoundTripper(http.DefaultTransport)
 	if cfg.HTTPClient != nil && cfg.HTTPClient.Transport != nil {
 		transport = cfg.HTTPClient.Transport
 	}
+	// Every Google request, token exchanges included, goes through the one
+	// retry policy.
+	requests := cfg.Requests
+	requests.Idempotent = IdempotentRequest
+	transport = retry.NewTransport(transport, requests)
+	cfg.HTTPClient = &http.Client{Transport: transport}
 	var ts oauth2.TokenSource = base
 	var baseCreds *iamcredentials.Service
 	if cfg.ImpersonateServiceAccount != "" {

@@ -5,11 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
+	"slices"
 	"strings"
 
 	"golang.org/x/oauth2"
 
 	"google.golang.org/api/googleapi"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // HTTPError is a failed call to an endpoint outside the API clients
@@ -34,6 +39,10 @@ func StatusCode(err error) int {
 	var herr *HTTPError
 	if errors.As(err, &herr) {
 		return herr.Code
+	}
+	var rerr *retry.Error
+	if errors.As(err, &rerr) {
+		return rerr.Code
 	}
 	return 0
 }
@@ -61,8 +70,16 @@ func IsRejectedCredentials(err error) bool {
 // Status is the canonical status of a Google API error ("ABORTED",
 // "PERMISSION_DENIED", ...), or "".
 func Status(err error) string {
+	var raw string
 	var gerr *googleapi.Error
-	if !errors.As(err, &gerr) || gerr.Body == "" {
+	var rerr *retry.Error
+	switch {
+	case errors.As(err, &gerr):
+		raw = gerr.Body
+	case errors.As(err, &rerr):
+		raw = rerr.Body
+	}
+	if raw == "" {
 		return ""
 	}
 	var body struct {
@@ -70,7 +87,7 @@ func Status(err error) string {
 			Status string `json:"status"`
 		} `json:"error"`
 	}
-	if json.Unmarshal([]byte(gerr.Body), &body) != nil {
+	if json.Unmarshal([]byte(raw), &body) != nil {
 		return ""
 	}
 	return body.Error.Status
@@ -84,4 +101,97 @@ func IsNotFound(err error) bool {
 // IsPermissionDenied reports whether err is Google's 403.
 func IsPermissionDenied(err error) bool {
 	return StatusCode(err) == http.StatusForbidden
+}
+
+// DeniedHint says, for a 403, which Google service refused which
+// permission on what: from the need the calling package attached
+// (denied.Wrap), else from the google.rpc.ErrorInfo detail that IAM puts
+// in its refusals (metadata "permission", and "resource" when given), else
+// from the message's "Permission 'P' denied" or "Permission P is required
+// ... on R" (https://cloud.google.com/iam/docs/troubleshooting-access
+// describes these messages). Permission names are the ones in
+// https://cloud.google.com/iam/docs/permissions-reference.
+func DeniedHint(err error) string {
+	n, ok := denied.Of(err)
+	if !ok {
+		n, ok = deniedFromGoogle(err)
+	}
+	if !ok {
+		return "The Google identity the provider runs as lacks a permission on the resource named above."
+	}
+	hint := "The Google identity the provider runs as was refused: " + n.String() + "."
+	if role := roleFor(n.Permission); role != "" {
+		hint += " " + role
+	}
+	return hint
+}
+
+var (
+	quotedPermission   = regexp.MustCompile(`Permission '([a-zA-Z0-9_.]+)' denied`)
+	requiredPermission = regexp.MustCompile(`Permission ([a-zA-Z0-9_.]+) is required to perform this operation on (?:[a-z ]+ )?(\S+?)\.?$`)
+)
+
+// deniedFromGoogle reads the refused permission out of a Google API error.
+func deniedFromGoogle(err error) (denied.Need, bool) {
+	var gerr *googleapi.Error
+	if !errors.As(err, &gerr) {
+		return denied.Need{}, false
+	}
+	n := denied.Need{Resource: "the resource named above"}
+	for _, d := range gerr.Details {
+		m, _ := d.(map[string]any)
+		meta, _ := m["metadata"].(map[string]any)
+		if p, _ := meta["permission"].(string); p != "" {
+			n.Permission = p
+		}
+		if r, _ := meta["resource"].(string); r != "" {
+			n.Resource = r
+		}
+	}
+	if sub := requiredPermission.FindStringSubmatch(gerr.Message); sub != nil {
+		n.Permission, n.Resource = sub[1], sub[2]
+	} else if sub := quotedPermission.FindStringSubmatch(gerr.Message); sub != nil && n.Permission == "" {
+		n.Permission = sub[1]
+	}
+	if n.Permission == "" {
+		return denied.Need{}, false
+	}
+	n.Service = serviceOf(n.Permission)
+	return n, true
+}
+
+// serviceOf names the Google service a permission belongs to. The token
+// permissions are checked by the IAM Service Account Credentials API
+// (https://cloud.google.com/iam/docs/service-account-permissions).
+func serviceOf(permission string) string {
+	switch {
+	case strings.HasPrefix(permission, "secretmanager."):
+		return "Secret Manager"
+	case strings.HasPrefix(permission, "cloudkms."):
+		return "Cloud KMS"
+	case strings.HasPrefix(permission, "resourcemanager."):
+		return "Cloud Resource Manager"
+	case slices.Contains([]string{"iam.serviceAccounts.getAccessToken", "iam.serviceAccounts.getOpenIdToken",
+		"iam.serviceAccounts.implicitDelegation", "iam.serviceAccounts.signBlob", "iam.serviceAccounts.signJwt"}, permission):
+		return "IAM Service Account Credentials"
+	case strings.HasPrefix(permission, "iam."):
+		return "IAM"
+	}
+	return "Google Cloud"
+}
+
+// roleFor suggests a predefined role that grants permission
+// (https://cloud.google.com/iam/docs/roles-permissions), or "".
+func roleFor(permission string) string {
+	switch {
+	case permission == "iam.serviceAccounts.getIamPolicy" || permission == "iam.serviceAccounts.setIamPolicy":
+		return "roles/iam.serviceAccountAdmin or roles/iam.securityAdmin grant it."
+	case serviceOf(permission) == "IAM Service Account Credentials":
+		return "roles/iam.serviceAccountTokenCreator on that service account grants it."
+	case strings.HasPrefix(permission, "secretmanager."):
+		return "roles/secretmanager.admin on the project grants it."
+	case permission == "iam.serviceAccounts.get":
+		return "roles/iam.serviceAccountViewer grants it."
+	}
+	return ""
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	iam "google.golang.org/api/iam/v1"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // policyVersion is the version every read asks for, so that conditional
@@ -53,17 +55,27 @@ func (c *Client) modify(ctx context.Context, ref string, edit func(*iam.Policy) 
 	}
 	defer c.lock(key)()
 
-	var changed bool
-	err = c.retry.do(ctx, func() error {
+	// maybeWrote is set once a write may have landed without its answer
+	// reaching us: a repeated setIamPolicy answered 409 (the etag changed,
+	// perhaps by our own first copy), or one that got no answer at all. If
+	// the next read then finds the edit already made, it is this call's own
+	// edit, and reported as a change.
+	var changed, maybeWrote bool
+	err = c.retry.do(ctx, func(ctx context.Context) error {
 		p, err := c.Policy(ctx, ref)
 		if err != nil {
 			return err
 		}
 		if changed = edit(p); !changed {
+			changed = maybeWrote
 			return nil
 		}
+		tracked, rec := retry.Track(ctx)
 		_, err = c.iam.Projects.ServiceAccounts.SetIamPolicy(resourceName(ref), &iam.SetIamPolicyRequest{Policy: p}).
-			Context(ctx).Do()
+			Context(tracked).Do()
+		if err != nil && (rec.Attempts() > 1 || StatusCode(err) == 0) {
+			maybeWrote = true
+		}
 		return err
 	})
 	return changed, err

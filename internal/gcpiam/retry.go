@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/clock"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // Retry bounds how often a read-modify-write is tried again after a
@@ -40,26 +41,38 @@ func (r Retry) withDefaults() Retry {
 }
 
 // retryable reports whether a whole read-modify-write should be tried again
-// after err: a concurrent policy change (409 ABORTED, 412), throttling
-// (429) or an unavailable backend (503).
+// after err: a concurrent policy change (409 ABORTED, 412). Throttling,
+// server errors and lost connections are retried request by request, by
+// the transport (internal/retry), within the loop's budget.
 func retryable(err error) bool {
 	switch StatusCode(err) {
-	case http.StatusConflict, http.StatusPreconditionFailed, http.StatusTooManyRequests, http.StatusServiceUnavailable:
+	case http.StatusConflict, http.StatusPreconditionFailed:
 		return true
 	}
 	return false
 }
 
+// requestsPerAttempt is how many HTTP attempts one read-modify-write
+// attempt may use on average (a read and a write, each retried once): the
+// budget of the whole loop is Attempts times this, so retries of single
+// requests inside the loop's own retries do not multiply.
+const requestsPerAttempt = 4
+
 // do runs op until it succeeds, fails for good, or the attempts run out.
-func (r Retry) do(ctx context.Context, op func() error) error {
+// op's requests share one budget of HTTP attempts (see requestsPerAttempt).
+func (r Retry) do(ctx context.Context, op func(ctx context.Context) error) error {
+	budget := &retry.Budget{Limit: r.Attempts * requestsPerAttempt}
+	ctx = retry.WithBudget(ctx, budget)
+	start := time.Now()
 	backoff := r.Base
 	for attempt := 1; ; attempt++ {
-		err := op()
+		err := op(ctx)
 		if err == nil || !retryable(err) {
 			return err
 		}
-		if attempt >= r.Attempts {
-			return fmt.Errorf("gave up after %d attempts: %w", attempt, err)
+		if attempt >= r.Attempts || budget.Spent() {
+			return fmt.Errorf("gave up after %d read-modify-write attempts (%d requests) over %s: %w",
+				attempt, budget.Used(), time.Since(start).Round(time.Millisecond), err)
 		}
 		// Half fixed, half random, so that writers that collided spread out.
 		wait := backoff/2 + rand.N(backoff/2+1)

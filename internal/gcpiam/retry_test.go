@@ -48,7 +48,7 @@ func TestRetry_stopsAtItsBound(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.AddMember(t.Context(), "a@p.iam.gserviceaccount.com", tokenCreator, "user:x@example.com")
-	if err == nil || !strings.Contains(err.Error(), "gave up after 4 attempts") || Status(err) != "ABORTED" {
+	if err == nil || !strings.Contains(err.Error(), "gave up after 4 read-modify-write attempts (8 requests)") || Status(err) != "ABORTED" {
 		t.Fatalf("err = %v (status %q), want a give-up after 4 attempts wrapping ABORTED", err, Status(err))
 	}
 	if gets.Load() != 4 || sets.Load() != 4 {
@@ -84,8 +84,8 @@ func TestRetry_permanentErrorIsNotRetried(t *testing.T) {
 }
 
 func TestRetry_contextEndsTheWait(t *testing.T) {
-	url, _, sets := conflictServer(t, http.StatusServiceUnavailable,
-		`{"error":{"code":503,"message":"unavailable","status":"UNAVAILABLE"}}`)
+	url, _, sets := conflictServer(t, http.StatusConflict,
+		`{"error":{"code":409,"message":"There were concurrent policy changes.","status":"ABORTED"}}`)
 	c, err := NewClient(t.Context(), Config{AccessToken: "test", IAMEndpoint: url,
 		Retry: Retry{Base: time.Hour, Max: time.Hour}})
 	if err != nil {

@@ -10,9 +10,10 @@ import (
 // of a policy read-modify-write and the read of a project's policy.
 
 // Do runs op, a whole read-modify-write, until it succeeds, fails for good,
-// or the attempts run out; it retries the same errors as the service-account
-// policy edits (409 ABORTED, 412, 429, 503).
-func (r Retry) Do(ctx context.Context, op func() error) error {
+// or the attempts run out, as the service-account policy edits do: the loop
+// starts again after a conflict (409 ABORTED, 412), and the requests op makes
+// with the ctx it is given share one retry budget.
+func (r Retry) Do(ctx context.Context, op func(ctx context.Context) error) error {
 	return r.withDefaults().do(ctx, op)
 }
 

@@ -64,7 +64,7 @@ func (c *Client) Accessors(ctx context.Context, secretName string) ([]string, er
 // as read. The write carries the etag that was read; on a conflict the whole
 // read-modify-write starts again.
 func (c *Client) EditAccessors(ctx context.Context, secretName string, edit func(current []string) []string) error {
-	return policyRetry.Do(ctx, func() error {
+	return policyRetry.Do(ctx, func(ctx context.Context) error {
 		p, err := c.Policy(ctx, secretName)
 		if err != nil {
 			return err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"maps"
 	"net/http"
 	"regexp"
 	"slices"
@@ -17,7 +18,9 @@ import (
 	"google.golang.org/api/option"
 	secretmanager "google.golang.org/api/secretmanager/v1"
 
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // Defaults of CloudSecretManagerBackend.
@@ -156,22 +159,66 @@ type CreateInput struct {
 // Create creates the secret and adds its first version. When the version
 // cannot be added, the secret is deleted again, so nothing half-written is
 // left.
+//
+// secrets.create is not idempotent, so it is repeated (after a lost or
+// transient answer) only because a repeat is resolved here: a repeat
+// answered 409 ALREADY_EXISTS reads the secret and adopts it when it is the
+// one that was sent (same replication and labels, and no version yet: the
+// first copy of this request landed). Anything else is ErrExists.
 func (c *Client) Create(ctx context.Context, in CreateInput) (*Secret, error) {
+	path := SecretPath(in.Project, in.SecretID)
 	secret := &secretmanager.Secret{Replication: replication(in.KMSKeyName, in.Replicas), Labels: in.Labels}
-	created, err := c.svc.Projects.Secrets.Create("projects/"+in.Project, secret).SecretId(in.SecretID).Context(ctx).Do()
+	tracked, rec := retry.Track(retry.AllowRetry(ctx))
+	created, err := c.svc.Projects.Secrets.Create("projects/"+in.Project, secret).SecretId(in.SecretID).Context(tracked).Do()
+	if err != nil && gcpiam.StatusCode(err) == http.StatusConflict && rec.Attempts() > 1 {
+		created, err = c.adopt(ctx, path, secret, err)
+	}
 	if err != nil {
 		if gcpiam.StatusCode(err) == http.StatusConflict {
-			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, SecretPath(in.Project, in.SecretID), err)
+			return nil, fmt.Errorf("%w: secret %s already exists: %w", ErrExists, path, err)
 		}
-		return nil, fmt.Errorf("creating secret %s: %w", SecretPath(in.Project, in.SecretID), err)
+		return nil, fmt.Errorf("creating secret %s: %w", path, need(err, "secretmanager.secrets.create", "projects/"+in.Project))
 	}
-	if _, err := c.AddVersion(ctx, created.Name, in.Value); err != nil {
+	if err := c.addVersion(ctx, created.Name, in.Value); err != nil {
 		if _, derr := c.svc.Projects.Secrets.Delete(created.Name).Context(ctx).Do(); derr != nil {
-			return nil, fmt.Errorf("%w (and deleting the secret again failed: %v)", err, derr)
+			return nil, fmt.Errorf("%w (and deleting the secret again failed: %w)", err, need(derr, "secretmanager.secrets.delete", created.Name))
 		}
 		return nil, err
 	}
 	return view(created), nil
+}
+
+// adopt resolves a repeated create answered conflict: the secret is this
+// request's own when it has what was sent and no version yet; else the
+// conflict stands.
+func (c *Client) adopt(ctx context.Context, path string, sent *secretmanager.Secret, conflict error) (*secretmanager.Secret, error) {
+	got, err := c.svc.Projects.Secrets.Get(path).Context(ctx).Do()
+	if err != nil {
+		return nil, conflict
+	}
+	v, _, err := c.Latest(ctx, got.Name)
+	if !errors.Is(err, ErrNoReadableVersion) || v != nil {
+		return nil, conflict // it has a version: not the secret this request just made
+	}
+	want, have := view(sent), view(got)
+	if have.KMSKeyName != want.KMSKeyName || !sameReplicas(have.Replicas, want.Replicas) || !maps.Equal(have.Labels, want.Labels) {
+		return nil, conflict
+	}
+	return got, nil
+}
+
+func sameReplicas(a, b []Replica) bool {
+	if !SameLocations(a, b) {
+		return false
+	}
+	keys := func(rs []Replica) map[string]string {
+		m := map[string]string{}
+		for _, r := range rs {
+			m[r.Location] = r.KMSKeyName
+		}
+		return m
+	}
+	return maps.Equal(keys(a), keys(b))
 }
 
 // Get returns the secret.
@@ -181,7 +228,7 @@ func (c *Client) Get(ctx context.Context, name string) (*Secret, error) {
 		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, ErrNotFound
 		}
-		return nil, fmt.Errorf("reading secret %s: %w", name, err)
+		return nil, fmt.Errorf("reading secret %s: %w", name, need(err, "secretmanager.secrets.get", name))
 	}
 	return view(s), nil
 }
@@ -194,7 +241,7 @@ func (c *Client) Latest(ctx context.Context, secretName string) (*Version, strin
 		if gcpiam.StatusCode(err) == http.StatusNotFound {
 			return nil, "", ErrNoReadableVersion
 		}
-		return nil, "", fmt.Errorf("reading the latest version of secret %s: %w", secretName, err)
+		return nil, "", fmt.Errorf("reading the latest version of secret %s: %w", secretName, need(err, "secretmanager.versions.get", secretName+"/versions/latest"))
 	}
 	version := &Version{Name: v.Name, State: v.State}
 	if v.State != "ENABLED" {
@@ -205,7 +252,7 @@ func (c *Client) Latest(ctx context.Context, secretName string) (*Version, strin
 		if gcpiam.StatusCode(err) == http.StatusBadRequest || gcpiam.StatusCode(err) == http.StatusNotFound {
 			return version, "", ErrNoReadableVersion // disabled or destroyed meanwhile
 		}
-		return nil, "", fmt.Errorf("accessing %s: %w", v.Name, err)
+		return nil, "", fmt.Errorf("accessing %s: %w", v.Name, need(err, "secretmanager.versions.access", v.Name))
 	}
 	if out.Payload == nil {
 		return version, "", ErrNoReadableVersion
@@ -232,9 +279,32 @@ func (c *Client) AddVersion(ctx context.Context, secretName, value string) (*Ver
 		ForceSendFields: []string{"DataCrc32c"},
 	}}).Context(ctx).Do()
 	if err != nil {
-		return nil, fmt.Errorf("adding a version to secret %s: %w", secretName, err)
+		return nil, fmt.Errorf("adding a version to secret %s: %w", secretName, need(err, "secretmanager.versions.add", secretName))
 	}
 	return &Version{Name: v.Name, State: v.State}, nil
+}
+
+// addVersion is AddVersion resolved: addVersion is not idempotent, and is
+// sent once; when its outcome is unknown (no answer, or a server error),
+// the latest version is read, and taken as this request's own when it
+// holds value; otherwise the version is added again, once.
+func (c *Client) addVersion(ctx context.Context, secretName, value string) error {
+	_, err := c.AddVersion(ctx, secretName, value)
+	if err == nil || !unknownOutcome(err) {
+		return err
+	}
+	if _, got, lerr := c.Latest(ctx, secretName); lerr == nil && got == value {
+		return nil
+	}
+	_, err = c.AddVersion(ctx, secretName, value)
+	return err
+}
+
+// unknownOutcome reports whether a failed write may have been carried out:
+// it got no answer, or a server error.
+func unknownOutcome(err error) bool {
+	code := gcpiam.StatusCode(err)
+	return code == 0 || code >= 500
 }
 
 // Supersede adds a version holding value and then disables the version
@@ -245,14 +315,14 @@ func (c *Client) Supersede(ctx context.Context, secretName, value string) error 
 	if err != nil && !errors.Is(err, ErrNoReadableVersion) {
 		return err
 	}
-	if _, err := c.AddVersion(ctx, secretName, value); err != nil {
+	if err := c.addVersion(ctx, secretName, value); err != nil {
 		return err
 	}
 	if previous == nil || previous.State != "ENABLED" {
 		return nil
 	}
 	if _, err := c.svc.Projects.Secrets.Versions.Disable(previous.Name, &secretmanager.DisableSecretVersionRequest{}).Context(ctx).Do(); err != nil {
-		return fmt.Errorf("disabling the superseded version %s: %w", previous.Name, err)
+		return fmt.Errorf("disabling the superseded version %s: %w", previous.Name, need(err, "secretmanager.versions.disable", previous.Name))
 	}
 	return nil
 }
@@ -263,7 +333,7 @@ func (c *Client) SetEncryption(ctx context.Context, secretName, kmsKeyName strin
 	_, err := c.svc.Projects.Secrets.Patch(secretName, &secretmanager.Secret{Replication: replication(kmsKeyName, replicas)}).
 		UpdateMask("replication").Context(ctx).Do()
 	if err != nil {
-		return fmt.Errorf("changing the encryption of secret %s: %w", secretName, err)
+		return fmt.Errorf("changing the encryption of secret %s: %w", secretName, need(err, "secretmanager.secrets.update", secretName))
 	}
 	return nil
 }
@@ -272,7 +342,7 @@ func (c *Client) SetEncryption(ctx context.Context, secretName, kmsKeyName strin
 func (c *Client) SetLabels(ctx context.Context, secretName string, labels map[string]string) error {
 	s := &secretmanager.Secret{Labels: labels, ForceSendFields: []string{"Labels"}}
 	if _, err := c.svc.Projects.Secrets.Patch(secretName, s).UpdateMask("labels").Context(ctx).Do(); err != nil {
-		return fmt.Errorf("labelling secret %s: %w", secretName, err)
+		return fmt.Errorf("labelling secret %s: %w", secretName, need(err, "secretmanager.secrets.update", secretName))
 	}
 	return nil
 }
@@ -281,7 +351,7 @@ func (c *Client) SetLabels(ctx context.Context, secretName string, labels map[st
 // error.
 func (c *Client) Delete(ctx context.Context, secretName string) error {
 	if _, err := c.svc.Projects.Secrets.Delete(secretName).Context(ctx).Do(); err != nil && gcpiam.StatusCode(err) != http.StatusNotFound {
-		return fmt.Errorf("deleting secret %s: %w", secretName, err)
+		return fmt.Errorf("deleting secret %s: %w", secretName, need(err, "secretmanager.secrets.delete", secretName))
 	}
 	return nil
 }
@@ -342,4 +412,10 @@ func locations(rs []Replica) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// need attaches to err the Secret Manager permission the call needed, as
+// https://cloud.google.com/secret-manager/docs/access-control names it.
+func need(err error, permission, resource string) error {
+	return denied.Wrap(err, denied.Need{Service: "Secret Manager", Permission: permission, Resource: resource})
 }

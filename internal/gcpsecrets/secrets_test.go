@@ -6,10 +6,14 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/oauth2"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/fakegcp"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry/retrytest"
 )
 
 const (
@@ -170,5 +174,82 @@ func TestSameLocations(t *testing.T) {
 	b := []Replica{{Location: "europe-west1"}, {Location: "us-east1"}}
 	if !SameLocations(a, b) || SameLocations(a, nil) || SameLocations(nil, []Replica{}) || !SameLocations(nil, nil) {
 		t.Fatal("SameLocations disagrees")
+	}
+}
+
+// newFaultyClient is newClient with the provider's retry transport over a
+// transport that loses the answers lose selects.
+func newFaultyClient(t *testing.T, lose *retrytest.LoseAnswers) (*Client, *fakegcp.Server) {
+	t.Helper()
+	_, s := newClient(t)
+	sleep := func(context.Context, time.Duration) error { return nil }
+	rt := retry.NewTransport(lose, retry.Policy{Idempotent: gcpiam.IdempotentRequest, Sleep: sleep})
+	hc := &http.Client{Transport: &oauth2.Transport{Base: rt, Source: oauth2.StaticTokenSource(&oauth2.Token{AccessToken: s.AccessTokenFor(owner)})}}
+	c, err := NewClient(context.Background(), hc, s.URL(), "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, s
+}
+
+func isCreate(r *http.Request) bool {
+	return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/secrets")
+}
+
+func isAddVersion(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, ":addVersion") }
+
+// A create whose answer is lost is sent again, answered 409, and resolved
+// by reading: the secret is the one sent, without a version, so it is
+// adopted and its version added once.
+func TestCreate_lostAnswerIsAdopted(t *testing.T) {
+	lose := &retrytest.LoseAnswers{Match: isCreate, Times: 1}
+	c, s := newFaultyClient(t, lose)
+	in := CreateInput{Project: project, SecretID: "airflow-connections-lost", Labels: map[string]string{"team": "data"}, Value: "http://one"}
+	secret, err := c.Create(context.Background(), in)
+	if err != nil {
+		t.Fatalf("create after a lost answer: %v", err)
+	}
+	if lose.Lost() != 1 || lose.Seen() != 2 {
+		t.Errorf("lost %d of %d creates; want 1 of 2 (the lost one and its repeat)", lose.Lost(), lose.Seen())
+	}
+	if vs := s.SecretVersions(project, in.SecretID); len(vs) != 1 {
+		t.Errorf("versions %+v, want exactly one", vs)
+	}
+	if secret.Labels["team"] != "data" {
+		t.Errorf("adopted %+v", secret)
+	}
+}
+
+// A repeat answered 409 for a secret that is not this request's (it has a
+// version already) is a conflict, not an adoption, even when its settings
+// are the ones sent.
+func TestCreate_repeatOnSomeoneElsesSecretIsAConflict(t *testing.T) {
+	ctx := context.Background()
+	lose := &retrytest.LoseAnswers{Match: isCreate, Times: 1}
+	c, s := newFaultyClient(t, lose)
+	// Someone else's secret, with the same settings and a version.
+	if _, err := c.Create(ctx, CreateInput{Project: project, SecretID: "taken", Value: "x://"}); err != nil {
+		t.Fatal(err)
+	}
+	lose.Times = 2 // lose the next create's answer too
+	_, err := c.Create(ctx, CreateInput{Project: project, SecretID: "taken", Value: "y://"})
+	if !errors.Is(err, ErrExists) {
+		t.Fatalf("err = %v, want ErrExists: the existing secret has a version, it is not this request's", err)
+	}
+	if vs := s.SecretVersions(project, "taken"); len(vs) != 1 {
+		t.Errorf("versions %+v, want the first create's one only", vs)
+	}
+}
+
+// An addVersion whose answer is lost is not sent again blindly: the latest
+// version is read and holds the value, so it is taken as done.
+func TestAddVersion_lostAnswerIsNotDoubled(t *testing.T) {
+	lose := &retrytest.LoseAnswers{Match: isAddVersion, Times: 1}
+	c, s := newFaultyClient(t, lose)
+	if _, err := c.Create(context.Background(), CreateInput{Project: project, SecretID: "once", Value: "http://one"}); err != nil {
+		t.Fatal(err)
+	}
+	if vs := s.SecretVersions(project, "once"); len(vs) != 1 || lose.Seen() != 1 {
+		t.Errorf("versions %+v after %d addVersion calls; want one of each", vs, lose.Seen())
 	}
 }

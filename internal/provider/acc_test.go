@@ -50,13 +50,68 @@ func forEachAirflow(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
 	}
 }
 
-// providerConfig is a provider block for af with explicit credentials.
+// forEachTarget runs f once per Airflow major version and once more per
+// major through each managed front that serves it (MWAA and Cloud Composer:
+// both), in parallel: the same scenario, with the provider's blocks
+// switched to the front (see providerConfig).
+func forEachTarget(t *testing.T, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	for _, af := range acctest.Airflows(t) {
+		forEachFront(t, af, f)
+	}
+}
+
+// forEachFront runs f on af directly and through each managed front. Each
+// front-routed subtest fails when the scenario did not really go through
+// the front: MWAA counts InvokeRestApi calls, each reaching Airflow once;
+// ThroughComposer checks that requests were forwarded and that the
+// provider fetched one Google token per process.
+func forEachFront(t *testing.T, af *acctest.Airflow, f func(t *testing.T, af *acctest.Airflow)) {
+	t.Helper()
+	t.Run(af.Name, func(t *testing.T) { f(t, af) })
+	t.Run(af.Name+"_mwaa", func(t *testing.T) {
+		front := acctest.MWAAFront(t, af)
+		t.Cleanup(func() {
+			calls, forwarded := front.Front.InvokeCalls(), front.Front.Forwarded()
+			t.Logf("%s: %d InvokeRestApi calls, %d GetEnvironment calls", t.Name(), calls, front.Front.GetEnvironmentCalls())
+			if calls == 0 || forwarded != calls {
+				t.Errorf("InvokeRestApi calls = %d, forwarded to Airflow = %d; want the same, above 0", calls, forwarded)
+			}
+		})
+		f(t, front)
+	})
+	t.Run(af.Name+"_composer", func(t *testing.T) { f(t, acctest.ThroughComposer(t, af)) })
+}
+
+// providerConfig is a provider block for af with explicit credentials; for
+// an Airflow behind a managed front, the blocks that reach it there.
 func providerConfig(af *acctest.Airflow) string {
+	switch {
+	case af.Composer != nil:
+		return "\nprovider \"airflowiam\" {\n" + af.Composer.ProviderBlocks() + "}\n"
+	case af.Front != nil:
+		return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + mwaaAWSBlock(af.Front, af.Front.AccessKeyID) + "}\n"
+	}
 	return "\nprovider \"airflowiam\" {\n" + airflowBlock(af) + "}\n"
+}
+
+// mwaaAWSBlock is the aws block that reaches an MWAA double with key.
+func mwaaAWSBlock(front *acctest.MWAA, key string) string {
+	attrs := [][2]string{{"region", front.Region}, {"access_key", key}, {"secret_key", front.SecretAccessKey},
+		{"sts_endpoint", front.STSURL}, {"mwaa_endpoint", front.URL}}
+	var b strings.Builder
+	b.WriteString("  aws {\n")
+	for _, kv := range attrs {
+		fmt.Fprintf(&b, "    %s = %q\n", kv[0], kv[1])
+	}
+	return b.String() + "  }\n"
 }
 
 // airflowBlock is the provider's airflow block for af.
 func airflowBlock(af *acctest.Airflow) string {
+	if af.Front != nil {
+		return fmt.Sprintf("  airflow {\n    mwaa_environment = %q\n  }\n", af.Front.Environment)
+	}
 	return fmt.Sprintf(`  airflow {
     endpoint    = %q
     username    = %q

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/datasource/schema"
 
@@ -48,9 +47,9 @@ func (d *connectionDataSource) Schema(_ context.Context, _ datasource.SchemaRequ
 			"host":        schema.StringAttribute{Computed: true, MarkdownDescription: "Host name or URL."},
 			"login":       schema.StringAttribute{Computed: true, MarkdownDescription: "Login (user name)."},
 			"schema":      schema.StringAttribute{Computed: true, MarkdownDescription: "Schema."},
-			"port":        schema.Int64Attribute{Computed: true, MarkdownDescription: "Port."},
+			"port":        schema.NumberAttribute{Computed: true, MarkdownDescription: "Port."},
 			"extra": schema.StringAttribute{
-				CustomType:          jsontypes.NormalizedType{},
+				CustomType:          extraType{},
 				Computed:            true,
 				MarkdownDescription: "Extra parameters as a JSON object, with values Airflow treats as sensitive masked as `***`.",
 			},

@@ -21,7 +21,7 @@ import (
 const dataConnAddr = "data.airflowiam_connection.test"
 
 func TestAccConnectionDataSource_basic(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-ds")
 		secret := "ds-secret-" + tfacctest.RandString(12)
 		client := testClient(t, af)
@@ -68,7 +68,7 @@ func TestAccConnectionDataSource_basic(t *testing.T) {
 }
 
 func TestAccConnectionDataSource_notFound(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
 			Steps: []resource.TestStep{{

@@ -45,6 +45,7 @@ type tokenExchangeModel struct {
 	Delegates             types.List        `tfsdk:"delegates"`
 	AirflowConnectionID   types.String      `tfsdk:"airflow_connection_id"`
 	GCPImpersonationChain types.List        `tfsdk:"gcp_impersonation_chain"`
+	GCPConnectionID       types.String      `tfsdk:"gcp_connection_id"`
 	SessionName           types.String      `tfsdk:"session_name"`
 	PropagationTimeout    types.String      `tfsdk:"propagation_timeout"`
 	AssumedRoleARN        types.String      `tfsdk:"assumed_role_arn"`
@@ -90,8 +91,11 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 			"does not find the role, or the verdict depends on something only AWS knows (such as `aws:SourceIp`).\n" +
 			"6. `" + exchange.StepAssumeRole + "` and `" + exchange.StepCallerIdentity + "`: STS exchanges the token and the " +
 			"temporary credentials prove themselves.\n" +
-			"7. `" + exchange.StepGCPImpersonated + "` (with `gcp_impersonation_chain`): an access token for the chain's " +
-			"target, as Airflow's Google operators mint it.\n\n" +
+			"7. `" + exchange.StepGCPConnection + "` (with `gcp_connection_id`): the Google connection's `impersonation_chain`, " +
+			"read as Airflow's Google hook reads it (a comma-separated string or a list); a connection with a key field " +
+			"(`key_path`, `keyfile_dict`, `credential_config_file`, `key_secret_name`) fails, as its chain starts from the key.\n" +
+			"8. `" + exchange.StepGCPImpersonated + "` (with `gcp_impersonation_chain` or `gcp_connection_id`): an access token " +
+			"for the chain's target, as Airflow's Google operators mint it.\n\n" +
 			"On a denial it reads each hop's account and IAM policy, and its project's policy when it may (grants are " +
 			"inherited from the project), and says per hop what is held and what is needed: Google requires " +
 			"`roles/iam.serviceAccountTokenCreator` (`iam.serviceAccounts.implicitDelegation`) on every delegate of a chain, " +
@@ -149,6 +153,13 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 					"have `assume_role_method = assume_role_with_web_identity`, federation `google`, an audience and a role.",
 				Validators: connectionIDValidators(),
 			},
+			"gcp_connection_id": schema.StringAttribute{
+				Optional: true,
+				MarkdownDescription: "An Airflow Google connection whose `impersonation_chain` is the chain to check (needs the " +
+					"provider's airflow block), as Airflow's Google hook reads it; with `gcp_impersonation_chain` too, both must " +
+					"name the same chain.",
+				Validators: connectionIDValidators(),
+			},
 			"gcp_impersonation_chain": schema.ListAttribute{
 				ElementType: types.StringType,
 				Optional:    true,
@@ -161,8 +172,9 @@ func (d *tokenExchangeDataSource) Schema(_ context.Context, _ datasource.SchemaR
 				},
 			},
 			"session_name": schema.StringAttribute{
-				Optional:            true,
-				MarkdownDescription: "The STS role session name. Default `" + exchange.DefaultSessionName + "`.",
+				Optional: true,
+				MarkdownDescription: "The STS role session name. Default: the connection's `assume_role_kwargs.RoleSessionName`, as Airflow's AWS hook " +
+					"uses it, else `" + exchange.DefaultSessionName + "`.",
 				Validators: []validator.String{
 					stringvalidator.LengthBetween(2, 64),
 					stringvalidator.RegexMatches(sessionNamePattern, "must be 2 to 64 letters, digits and =,.@-_"),
@@ -219,6 +231,7 @@ func (d *tokenExchangeDataSource) ConfigValidators(context.Context) []datasource
 	return []datasource.ConfigValidator{
 		datasourcevalidator.AtLeastOneOf(
 			path.MatchRoot("role_arn"), path.MatchRoot("airflow_connection_id"), path.MatchRoot("gcp_impersonation_chain"),
+			path.MatchRoot("gcp_connection_id"),
 		),
 	}
 }
@@ -253,8 +266,8 @@ func (d *tokenExchangeDataSource) Read(ctx context.Context, req datasource.ReadR
 
 	state := cfg
 	state.ID = types.StringValue(res.RoleARN)
-	if res.RoleARN == "" {
-		state.ID = types.StringValue(in.GCPChain[len(in.GCPChain)-1])
+	if res.RoleARN == "" && len(res.GCPChain) > 0 {
+		state.ID = types.StringValue(res.GCPChain[len(res.GCPChain)-1])
 	}
 	state.AssumedRoleARN = stringOrNull(res.AssumedRoleARN)
 	state.AWSAccountID = stringOrNull(res.AccountID)
@@ -281,6 +294,7 @@ func (m *tokenExchangeModel) input(ctx context.Context, diags *diag.Diagnostics)
 		Audience:           m.Audience.ValueString(),
 		ServiceAccount:     m.ServiceAccount.ValueString(),
 		ConnectionID:       m.AirflowConnectionID.ValueString(),
+		GCPConnectionID:    m.GCPConnectionID.ValueString(),
 		SessionName:        m.SessionName.ValueString(),
 		PropagationTimeout: defaultPropagationTimeout,
 	}
@@ -304,7 +318,7 @@ func (d *tokenExchangeDataSource) checker(in exchange.Input, diags *diag.Diagnos
 			checker.AWS = a
 		}
 	}
-	if in.ConnectionID != "" {
+	if in.ConnectionID != "" || in.GCPConnectionID != "" {
 		if af := airflowClientFrom(d.data, diags.AddError); af != nil {
 			checker.Airflow = af
 		}

@@ -2,6 +2,8 @@ package provider
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/hashicorp/terraform-plugin-framework/attr"
 	"github.com/hashicorp/terraform-plugin-framework/function"
@@ -48,14 +50,22 @@ func (f *parseConnectionURIFunction) Definition(_ context.Context, _ function.De
 	}
 }
 
+// connectionURIForm is the form of an Airflow connection URI, in words.
+const connectionURIForm = "conn-type://[login[:password]@][host][:port][/schema][?extra], with conn_type's \"_\" written \"-\""
+
 func (f *parseConnectionURIFunction) Run(ctx context.Context, req function.RunRequest, resp *function.RunResponse) {
 	var uri string
 	if resp.Error = req.Arguments.Get(ctx, &uri); resp.Error != nil {
 		return
 	}
 	conn, err := airflow.ParseConnectionURI(uri)
+	if err == nil && conn.ConnType == "" {
+		err = errors.New("it does not start with a conn-type and \"://\"")
+	}
 	if err != nil {
-		resp.Error = function.NewArgumentFuncError(0, err.Error())
+		// The URI is not echoed: it may hold a password.
+		resp.Error = function.NewArgumentFuncError(0, fmt.Sprintf("uri is not an Airflow connection URI: %s. Expected %s, "+
+			"for example postgres://user:pass@db.example.com:5432/analytics.", err, connectionURIForm))
 		return
 	}
 	obj, diags := types.ObjectValue(parsedConnectionTypes, map[string]attr.Value{

@@ -1,7 +1,7 @@
 package provider
 
 import (
-	"regexp"
+	"fmt"
 	"testing"
 
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
@@ -49,13 +49,22 @@ output "round_trip" {
 }
 
 func TestParseConnectionURIFunction_invalid(t *testing.T) {
-	resource.UnitTest(t, resource.TestCase{
-		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_8_0)},
-		ProtoV6ProviderFactories: protoV6ProviderFactories,
-		Steps: []resource.TestStep{{
-			// Airflow rejects a URI with more than two "://" as well.
-			Config:      `output "x" { value = provider::airflowiam::parse_connection_uri("x://a://b://c") }`,
-			ExpectError: regexp.MustCompile(`(?s)more\s+than\s+two\s+"://"`),
-		}},
-	})
+	for _, tc := range []struct{ uri, want string }{
+		// Airflow rejects a URI with more than two "://" as well.
+		{"x://a://b://c", `more than two "://"`},
+		{"not a uri", `does not start with a conn-type and "://"`},
+		{"", "the URI is empty"},
+	} {
+		t.Run(tc.uri, func(t *testing.T) {
+			resource.UnitTest(t, resource.TestCase{
+				TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_8_0)},
+				ProtoV6ProviderFactories: protoV6ProviderFactories,
+				Steps: []resource.TestStep{{
+					Config: fmt.Sprintf(`output "x" { value = provider::airflowiam::parse_connection_uri(%q) }`, tc.uri),
+					ExpectError: flowRE(`Invalid value for "uri" parameter: uri is not an Airflow connection URI`, tc.want,
+						"Expected conn-type://[login[:password]@][host][:port][/schema][?extra]"),
+				}},
+			})
+		})
+	}
 }

@@ -11,7 +11,9 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
@@ -32,8 +34,10 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // RegistryAddress is the provider's address in the Terraform registry.
@@ -80,6 +84,8 @@ type googleBlockModel struct {
 	OAuth2Endpoint                     types.String `tfsdk:"oauth2_endpoint"`
 	SecretManagerEndpoint              types.String `tfsdk:"secretmanager_endpoint"`
 	ResourceManagerEndpoint            types.String `tfsdk:"resourcemanager_endpoint"`
+	ComposerEndpoint                   types.String `tfsdk:"composer_endpoint"`
+	RequestTimeout                     types.String `tfsdk:"request_timeout"`
 }
 
 type awsBlockModel struct {
@@ -91,14 +97,21 @@ type awsBlockModel struct {
 	STSEndpoint            types.String `tfsdk:"sts_endpoint"`
 	SecretsManagerEndpoint types.String `tfsdk:"secretsmanager_endpoint"`
 	KMSEndpoint            types.String `tfsdk:"kms_endpoint"`
+	RequestTimeout         types.String `tfsdk:"request_timeout"`
+	MWAAEndpoint           types.String `tfsdk:"mwaa_endpoint"`
 }
 
 type airflowBlockModel struct {
-	Endpoint   types.String `tfsdk:"endpoint"`
-	Username   types.String `tfsdk:"username"`
-	Password   types.String `tfsdk:"password"`
-	Token      types.String `tfsdk:"token"`
-	APIVersion types.String `tfsdk:"api_version"`
+	Endpoint       types.String `tfsdk:"endpoint"`
+	Username       types.String `tfsdk:"username"`
+	Password       types.String `tfsdk:"password"`
+	Token          types.String `tfsdk:"token"`
+	APIVersion     types.String `tfsdk:"api_version"`
+	RequestTimeout types.String `tfsdk:"request_timeout"`
+	// ComposerEnvironment targets a Cloud Composer environment (composer.go).
+	ComposerEnvironment types.String `tfsdk:"composer_environment"`
+	// MWAAEnvironment targets an Amazon MWAA environment (provider_mwaa.go).
+	MWAAEnvironment types.String `tfsdk:"mwaa_environment"`
 }
 
 // providerData is handed to every resource and data source. Clients are built
@@ -131,7 +144,9 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 		Blocks: map[string]schema.Block{
 			"airflow": schema.SingleNestedBlock{
 				MarkdownDescription: "Connection to Airflow's REST API: Airflow 3 (`/api/v2`, JWT from `POST /auth/token`) or " +
-					"Airflow 2 (`/api/v1`, basic auth). Each attribute falls back to an environment variable when unset.",
+					"Airflow 2 (`/api/v1`, basic auth), or the Airflow of a Cloud Composer environment (`composer_environment`) " +
+					"or of an Amazon MWAA environment reached through AWS (`mwaa_environment`). " +
+					"Each attribute but `mwaa_environment` falls back to an environment variable when unset.",
 				Attributes: map[string]schema.Attribute{
 					"endpoint": schema.StringAttribute{
 						Optional: true,
@@ -141,7 +156,7 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 					"username": schema.StringAttribute{
 						Optional: true,
 						MarkdownDescription: "User name. On Airflow 3 it is exchanged once per provider run for a JWT at " +
-							"`POST /auth/token`; on Airflow 2 it is sent with basic auth. The user needs the Op or Admin role. " +
+							"`POST /auth/token` (again when Airflow refuses the token); on Airflow 2 it is sent with basic auth. The user needs the Op or Admin role. " +
 							"Falls back to `" + EnvAirflowUsername + "`.",
 						Validators: []validator.String{stringvalidator.ConflictsWith(path.MatchRelative().AtParent().AtName("token"))},
 					},
@@ -164,6 +179,16 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"Falls back to `" + EnvAirflowAPIVersion + "`.",
 						Validators: []validator.String{stringvalidator.OneOf(airflow.Versions...)},
 					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each Airflow request, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. It bounds each attempt, not the retried " +
+							"whole: an attempt that runs out is retried like a lost answer (at most 5 attempts, with jittered backoff " +
+							"that honours `Retry-After`).",
+						Validators: []validator.String{requestTimeoutValidator{}},
+					},
+					"composer_environment": composerEnvironmentAttribute(),
+					"mwaa_environment":     mwaaEnvironmentAttribute(),
 				},
 			},
 			"google": schema.SingleNestedBlock{
@@ -225,10 +250,20 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 							"`airflowiam_token_exchange` reads a project's IAM policy there, when it may, to see grants a service account " +
 							"inherits from its project.",
 					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each Google request, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. Reads, token minting and etag-guarded " +
+							"IAM policy writes are tried again, up to " + strconv.Itoa(retry.DefaultAttempts) + " times with jittered " +
+							"exponential back-off honouring `Retry-After`, after 429, 500, 502, 503, 504, a reset or truncated answer, " +
+							"or an attempt that ran out of time; the final error says how many attempts were made over how long.",
+						Validators: []validator.String{requestTimeoutValidator{}},
+					},
+					"composer_endpoint": composerEndpointAttribute(),
 				},
 			},
 			"aws": schema.SingleNestedBlock{
-				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager and KMS. Unset attributes fall back to the AWS SDK's " +
+				MarkdownDescription: "AWS credentials and endpoints for IAM, STS, Secrets Manager, KMS and MWAA. Unset attributes fall back to the AWS SDK's " +
 					"default chain: environment (`AWS_REGION`, `AWS_PROFILE`, `AWS_ACCESS_KEY_ID`, ...), shared config and " +
 					"credentials files, web identity, and instance metadata. An empty `aws {}` block uses that chain alone; " +
 					"without the block, objects that need AWS say so.",
@@ -269,6 +304,15 @@ func (p *airflowIAMProvider) Schema(_ context.Context, _ provider.SchemaRequest,
 						Optional:            true,
 						MarkdownDescription: "Custom KMS endpoint URL.",
 					},
+					"request_timeout": schema.StringAttribute{
+						Optional: true,
+						MarkdownDescription: "Time limit of each attempt of each AWS call, reading the answer included: " +
+							requestTimeoutRule + ". Default `" + defaultRequestTimeout + "`. The AWS SDK's standard retryer tries a " +
+							"call up to " + strconv.Itoa(awsiam.RetryAttempts) + " times with jittered exponential back-off after " +
+							"throttling, 500, 502, 503, 504, a reset, a truncated answer or a timeout.",
+						Validators: []validator.String{requestTimeoutValidator{}},
+					},
+					"mwaa_endpoint": mwaaEndpointAttribute(),
 				},
 			},
 		},
@@ -283,8 +327,19 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 	}
 
 	data := &providerData{}
-	data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	var awsCfg *aws.Config
+	data.aws, data.awssecrets, awsCfg, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	data.google, data.googleErr = p.configureGoogle(ctx, cfg.Google, resp)
+	// The airflow block comes last: Composer reaches Airflow with the google
+	// block's identity, MWAA through the aws block.
+	switch {
+	case composerConfigured(cfg.Airflow):
+		data.airflow, data.airflowErr = p.configureComposerAirflow(ctx, cfg.Airflow, cfg.Google, data.google, data.googleErr)
+	case cfg.Airflow.usesMWAA():
+		data.airflow, data.airflowErr = p.configureMWAA(ctx, cfg.Airflow, cfg.AWS, awsCfg, data.aws, data.awsErr, resp)
+	default:
+		data.airflow, data.airflowErr = p.configureAirflow(ctx, cfg.Airflow, resp)
+	}
 	if data.google != nil {
 		secrets, err := gcpsecrets.NewClient(ctx, data.google.AuthorizedHTTPClient(), cfg.Google.SecretManagerEndpoint.ValueString(),
 			"terraform-provider-airflowiam/"+p.version)
@@ -294,7 +349,6 @@ func (p *airflowIAMProvider) Configure(ctx context.Context, req provider.Configu
 		}
 		data.gsecrets = secrets
 	}
-	data.aws, data.awssecrets, data.awsErr = p.configureAWS(ctx, cfg.AWS, resp)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -311,18 +365,20 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	}
 	if name := firstUnknown(map[string]types.String{
 		"endpoint": block.Endpoint, "username": block.Username, "password": block.Password,
-		"token": block.Token, "api_version": block.APIVersion,
+		"token": block.Token, "api_version": block.APIVersion, "request_timeout": block.RequestTimeout,
+		"composer_environment": block.ComposerEnvironment,
 	}); name != "" {
 		return nil, fmt.Sprintf("airflow.%s is not known until apply, so the Airflow client could not be configured during plan", name)
 	}
 
 	cfg := airflow.Config{
-		Endpoint:   valueOrEnv(block.Endpoint, EnvAirflowURL),
-		Username:   valueOrEnv(block.Username, EnvAirflowUsername),
-		Password:   valueOrEnv(block.Password, EnvAirflowPassword),
-		Token:      valueOrEnv(block.Token, EnvAirflowToken),
-		APIVersion: valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
-		UserAgent:  "terraform-provider-airflowiam/" + p.version,
+		Endpoint:       valueOrEnv(block.Endpoint, EnvAirflowURL),
+		Username:       valueOrEnv(block.Username, EnvAirflowUsername),
+		Password:       valueOrEnv(block.Password, EnvAirflowPassword),
+		Token:          valueOrEnv(block.Token, EnvAirflowToken),
+		APIVersion:     valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
+		RequestTimeout: airflowRequestTimeout(block.RequestTimeout),
+		UserAgent:      "terraform-provider-airflowiam/" + p.version,
 		Logger: func(ctx context.Context, msg string, fields map[string]any) {
 			tflog.Debug(ctx, msg, fields)
 		},
@@ -344,6 +400,16 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 	return client, ""
 }
 
+// airflowRequestTimeout is airflow.request_timeout (validated at plan time)
+// as airflow.Config takes it.
+func airflowRequestTimeout(v types.String) time.Duration {
+	d, err := parseRequestTimeout(v.ValueString())
+	if err != nil {
+		return 0 // the client's default; the validator has reported it
+	}
+	return d
+}
+
 // configureGoogle builds the Google clients when the google block is
 // present. No credential is resolved here: that happens on first use.
 func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleBlockModel, resp *provider.ConfigureResponse) (*gcpiam.Client, string) {
@@ -355,7 +421,8 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		"impersonate_service_account": block.ImpersonateServiceAccount,
 		"iam_endpoint":                block.IAMEndpoint, "iamcredentials_endpoint": block.IAMCredentialsEndpoint,
 		"oauth2_endpoint": block.OAuth2Endpoint, "secretmanager_endpoint": block.SecretManagerEndpoint,
-		"resourcemanager_endpoint": block.ResourceManagerEndpoint,
+		"resourcemanager_endpoint": block.ResourceManagerEndpoint, "composer_endpoint": block.ComposerEndpoint,
+		"request_timeout": block.RequestTimeout,
 	}); name != "" || block.ImpersonateServiceAccountDelegates.IsUnknown() {
 		if name == "" {
 			name = "impersonate_service_account_delegates"
@@ -364,6 +431,11 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 	}
 	var delegates []string
 	resp.Diagnostics.Append(block.ImpersonateServiceAccountDelegates.ElementsAs(ctx, &delegates, false)...)
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("google").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("google.request_timeout must be %s: %s.", requestTimeoutRule, err))
+	}
 	if resp.Diagnostics.HasError() {
 		return nil, ""
 	}
@@ -377,6 +449,7 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 		OAuth2Endpoint:            block.OAuth2Endpoint.ValueString(),
 		ResourceManagerEndpoint:   block.ResourceManagerEndpoint.ValueString(),
 		UserAgent:                 "terraform-provider-airflowiam/" + p.version,
+		Requests:                  retry.Policy{RequestTimeout: timeout},
 	})
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("google"), "Invalid Google Configuration",
@@ -387,17 +460,20 @@ func (p *airflowIAMProvider) configureGoogle(ctx context.Context, block *googleB
 }
 
 // configureAWS loads one AWS configuration from the aws block and the SDK's
-// default chain, and builds every AWS service client from it.
-func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, string) {
+// default chain, and builds every AWS service client from it; it returns
+// the configuration too, for the MWAA client.
+func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockModel, resp *provider.ConfigureResponse) (*awsiam.Client, *awssecrets.Client, *aws.Config, string) {
 	if block == nil {
-		return nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
+		return nil, nil, nil, "the provider has no aws block: add one (an empty aws {} uses the AWS SDK's default credential chain)"
 	}
 	if name := firstUnknown(map[string]types.String{
 		"region": block.Region, "profile": block.Profile, "access_key": block.AccessKey,
 		"secret_key": block.SecretKey, "iam_endpoint": block.IAMEndpoint, "sts_endpoint": block.STSEndpoint,
 		"secretsmanager_endpoint": block.SecretsManagerEndpoint, "kms_endpoint": block.KMSEndpoint,
+		"request_timeout": block.RequestTimeout,
+		"mwaa_endpoint":   block.MWAAEndpoint,
 	}); name != "" {
-		return nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
+		return nil, nil, nil, fmt.Sprintf("aws.%s is not known until apply, so the AWS clients could not be configured during plan", name)
 	}
 	cfg, err := loadAWSConfig(ctx, awsSettings{
 		Region:    block.Region.ValueString(),
@@ -409,8 +485,15 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("aws"), "Invalid AWS Configuration",
 			fmt.Sprintf("The provider's aws block, with the AWS SDK's default chain behind it, is not usable: %s.", err))
-		return nil, nil, ""
+		return nil, nil, nil, ""
 	}
+	timeout, err := parseRequestTimeout(block.RequestTimeout.ValueString())
+	if err != nil {
+		resp.Diagnostics.AddAttributeError(path.Root("aws").AtName("request_timeout"), "Invalid Request Timeout",
+			fmt.Sprintf("aws.request_timeout must be %s: %s.", requestTimeoutRule, err))
+		return nil, nil, nil, ""
+	}
+	cfg = awsiam.WithRetries(cfg, timeout)
 	iamClient := awsiam.NewClient(cfg, awsiam.Endpoints{
 		IAM: block.IAMEndpoint.ValueString(),
 		STS: block.STSEndpoint.ValueString(),
@@ -419,7 +502,7 @@ func (p *airflowIAMProvider) configureAWS(ctx context.Context, block *awsBlockMo
 		SecretsManager: block.SecretsManagerEndpoint.ValueString(),
 		KMS:            block.KMSEndpoint.ValueString(),
 	})
-	return iamClient, secretsClient, ""
+	return iamClient, secretsClient, &cfg, ""
 }
 
 // awsSettings are the aws block's credential and region attributes. Empty
@@ -528,9 +611,7 @@ func googleErrorDetail(err error) string {
 		return msg + "\n\nGoogle rejected the provider's credentials: check credentials or access_token in the provider's " +
 			"google block (an access token expires after an hour), or run `gcloud auth application-default login`."
 	case gcpiam.IsPermissionDenied(err):
-		return msg + "\n\nThe Google identity the provider runs as lacks a permission named above. Editing a service " +
-			"account's IAM policy needs iam.serviceAccounts.getIamPolicy and setIamPolicy on it, for example through " +
-			"roles/iam.serviceAccountAdmin or roles/iam.securityAdmin."
+		return msg + "\n\n" + gcpiam.DeniedHint(err)
 	case gcpiam.Status(err) == "ABORTED":
 		return msg + "\n\nOther writers kept changing the same IAM policy. Apply again; if it persists, find the other writer."
 	}
@@ -545,7 +626,14 @@ func awsErrorDetail(err error) string {
 	case strings.Contains(msg, "failed to retrieve credentials") || strings.Contains(msg, "no EC2 IMDS role found"):
 		return msg + "\n\nNo AWS credentials were found: set access_key and secret_key or profile in the provider's aws " +
 			"block, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE."
-	case awsiam.ErrorCode(err) == "AccessDenied":
+	case awsiam.ErrorCode(err) == "AccessDenied" || awsiam.ErrorCode(err) == "AccessDeniedException":
+		n, ok := denied.Of(err)
+		if !ok {
+			n, ok = denied.FromAWSMessage(msg)
+		}
+		if ok {
+			return msg + "\n\nThe AWS identity the provider runs as was refused: " + n.String() + "."
+		}
 		return msg + "\n\nThe AWS identity the provider runs as lacks an IAM permission this object needs (see the action named above)."
 	}
 	return msg

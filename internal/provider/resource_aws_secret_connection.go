@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws/arn"
-	"github.com/hashicorp/terraform-plugin-framework-validators/int64validator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -123,7 +122,7 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Default:  int64default.StaticInt64(30),
 		MarkdownDescription: "Days Secrets Manager keeps the secret recoverable after destroy: 7 to 30, or 0 to delete it at once " +
 			"(then the name can be reused immediately). Defaults to 30.",
-		Validators: []validator.Int64{int64validator.Any(int64validator.OneOf(0), int64validator.Between(7, 30))},
+		Validators: []validator.Int64{recoveryWindowValidator{}},
 	}
 	attrs["tags"] = schema.MapAttribute{
 		ElementType:         types.StringType,
@@ -137,6 +136,8 @@ func (r *awsSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		MarkdownDescription: "One Airflow connection kept in AWS Secrets Manager, named and written as Airflow's " +
 			"`SecretsManagerBackend` (from `apache-airflow-providers-amazon`) reads it: the secret `" + awssecrets.DefaultPrefix +
 			awssecrets.DefaultSeparator + "<connection_id>` holds the connection's URI or JSON form.\n\n" +
+			"Secrets need not be in state: `password_wo` and `extra_wo` (secret extra keys, merged into `extra` in the secret " +
+			"value) are write-only.\n\n" +
 			"An update writes a new secret version, which becomes `AWSCURRENT`; Secrets Manager keeps the superseded one as " +
 			"`AWSPREVIOUS` (it has no disabled state for versions). Nothing is deleted until the resource is destroyed.\n\n" +
 			"Drift is read from the `AWSCURRENT` value as Airflow reads it: any field changed out of band (the password too " +
@@ -177,7 +178,7 @@ func (r *awsSecretConnectionResource) ModifyPlan(ctx context.Context, req resour
 	}
 	if _, err := store.client.KeyARN(ctx, plan.KMSKeyID.ValueString()); err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("kms_key_id"), "KMS Key Not Usable",
-			fmt.Sprintf("%s. Create the key first (or fix the reference), in the region of the provider's aws block.", err))
+			fmt.Sprintf("kms_key_id: %s. Create the key first (or fix the reference), in the region of the provider's aws block.", err))
 	}
 }
 
@@ -369,6 +370,28 @@ func (kmsKeyIDValidator) ValidateString(_ context.Context, req validator.StringR
 		return
 	}
 	if err := awssecrets.CheckKMSKeyID(req.ConfigValue.ValueString()); err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid KMS Key", err.Error()+".")
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid KMS Key", fmt.Sprintf("%s: %s.", req.Path, err))
+	}
+}
+
+// recoveryWindowValidator is Secrets Manager's rule for the recovery
+// window, in one message: 0 (ForceDeleteWithoutRecovery) or 7 to 30 days.
+type recoveryWindowValidator struct{}
+
+func (recoveryWindowValidator) Description(context.Context) string {
+	return "value must be 0 (delete at once) or from 7 to 30"
+}
+
+func (v recoveryWindowValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (recoveryWindowValidator) ValidateInt64(_ context.Context, req validator.Int64Request, resp *validator.Int64Response) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if n := req.ConfigValue.ValueInt64(); n != 0 && (n < 7 || n > 30) {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Recovery Window",
+			fmt.Sprintf("%s must be 0 (delete the secret at once) or from 7 to 30 days, got %d.", req.Path, n))
 	}
 }

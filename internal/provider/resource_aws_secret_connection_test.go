@@ -15,6 +15,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/smithy-go"
+	"github.com/hashicorp/terraform-plugin-framework/path"
+	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -26,6 +30,7 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
 )
 
 const awsSecretAddr = "airflowiam_aws_secret_connection.test"
@@ -388,15 +393,18 @@ func TestAccAWSSecretConnection_invalidInput(t *testing.T) {
 		{"non-ASCII id", `connection_id = "données"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*ASCII letters`)},
 		{"prefix with a colon", `connection_id = "ok"` + "\nconn_type = \"http\"\nprefix = \"a:b\"", regexp.MustCompile(`(?s)prefix.*may contain only ASCII letters, digits and`)},
 		{"name too long", fmt.Sprintf("connection_id = \"ok\"\nconn_type = \"http\"\nprefix = %q", strings.Repeat("p", 510)), regexp.MustCompile(`(?s)connection_id.*1 to 512 characters`)},
-		{"KMS key not a key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"my-key\"", regexp.MustCompile(`(?s)kms_key_id.*not a KMS key: expected a key ID`)},
-		{"KMS key of GCP", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"", regexp.MustCompile(`(?s)kms_key_id.*alias name`)},
-		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 70000", regexp.MustCompile(`(?s)port.*between 1 and 65535`)},
-		{"recovery window", `connection_id = "ok"` + "\nconn_type = \"http\"\nrecovery_window_in_days = 3", regexp.MustCompile(`(?s)recovery_window_in_days`)},
+		{"KMS key not a key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"my-key\"", flowRE("Invalid KMS Key", `kms_key_id: "my-key" is not a KMS key: expected a key ID`)},
+		{"KMS key of GCP", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"", flowRE("kms_key_id: ", "alias name")},
+		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 70000", flowRE("port must be a whole number from 1 to 65535, got 70000")},
+		{"port with a fraction", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 80.5", flowRE("port must be a whole number from 1 to 65535, got 80.5")},
+		{"extra not JSON", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = \"not json\"", flowRE("extra must be a JSON object", "not valid JSON at line 1, column 2")},
+		{"key in extra and extra_wo", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = jsonencode({ token = \"x\" })\nextra_wo = jsonencode({ token = \"y\" })\nextra_wo_version = 1", flowRE(`The key "token" is in both extra and extra_wo`)},
+		{"recovery window", `connection_id = "ok"` + "\nconn_type = \"http\"\nrecovery_window_in_days = 3", flowRE("Invalid Recovery Window", "recovery_window_in_days must be 0 (delete the secret at once) or from 7 to 30 days, got 3.")},
 		{"format", `connection_id = "ok"` + "\nconn_type = \"http\"\nformat = \"yaml\"", regexp.MustCompile(`(?s)format.*"uri" "json"`)},
 		{"URI lowers conn_type", `connection_id = "ok"` + "\nconn_type = \"HTTP\"", regexp.MustCompile(`(?s)conn_type.*"http",\s+not\s+as\s+configured.*format\s+=\s+"json"`)},
 		{"URI cannot carry the type", `connection_id = "ok"` + "\nconn_type = \"google cloud\"", regexp.MustCompile(`(?s)conn_type.*cannot be a URI scheme`)},
 		{"JSON normalises postgresql", `connection_id = "ok"` + "\nconn_type = \"postgresql\"\nformat = \"json\"", regexp.MustCompile(`(?s)conn_type.*"postgres",\s+not\s+as\s+configured`)},
-		{"missing KMS key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"alias/does-not-exist\"", regexp.MustCompile(`(?s)kms_key_id.*does not exist`)},
+		{"missing KMS key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_id = \"alias/does-not-exist\"", flowRE("KMS Key Not Usable", "kms_key_id: ", "does not exist")},
 	}
 	testRefusedPlans(t, base, cases)
 	// Nothing was written.
@@ -575,5 +583,47 @@ func TestParseAWSSecretImportID(t *testing.T) {
 		if _, _, _, _, err := parseAWSSecretImportID(bad); err == nil || !strings.Contains(err.Error(), "PREFIX,SEPARATOR,CONNECTION_ID") {
 			t.Errorf("parseAWSSecretImportID(%q) = %v, want an error listing the forms", bad, err)
 		}
+	}
+}
+
+func TestAccAWSSecretConnection_writeOnlyExtra(t *testing.T) {
+	m := acctest.MotoServer(t)
+	c := testSecretsClient(t, m)
+	id := tfacctest.RandomWithPrefix("tfacc_smwo")
+	attrs := fmt.Sprintf("connection_id = %q\nrecovery_window_in_days = 0", id)
+	name := "airflow/connections/" + id
+	testSecretExtraWO(t, "airflowiam_aws_secret_connection", awsSecretsProviderBlock(m), attrs, func() string {
+		return secretValue(t, c, name)
+	}, func(v string) {
+		if _, err := c.PutValue(context.Background(), name, v); err != nil {
+			t.Fatalf("writing the secret out of band: %v", err)
+		}
+	})
+}
+
+func TestRecoveryWindowValidatorGivesOneMessage(t *testing.T) {
+	for n, want := range map[int64]int{0: 0, 3: 1, 6: 1, 7: 0, 30: 0, 31: 1, -1: 1} {
+		var resp validator.Int64Response
+		recoveryWindowValidator{}.ValidateInt64(context.Background(), validator.Int64Request{
+			Path: path.Root("recovery_window_in_days"), ConfigValue: types.Int64Value(n),
+		}, &resp)
+		if got := resp.Diagnostics.ErrorsCount(); got != want {
+			t.Errorf("recovery_window_in_days = %d: %d errors, want %d: %v", n, got, want, resp.Diagnostics)
+		}
+		if want == 1 && !strings.Contains(resp.Diagnostics[0].Detail(), "0 (delete the secret at once) or from 7 to 30") {
+			t.Errorf("recovery_window_in_days = %d: %s", n, resp.Diagnostics[0].Detail())
+		}
+	}
+}
+
+func TestAWSErrorDetailNamesTheActionAndResource(t *testing.T) {
+	refused := &smithy.GenericAPIError{Code: "AccessDeniedException", Message: "User is not authorized"}
+	err := fmt.Errorf("writing a new version of secret %q: %w", "arn:s", denied.Wrap(refused, denied.Need{
+		Service: "AWS Secrets Manager", Permission: "secretsmanager:PutSecretValue", Resource: "arn:s",
+		Also: []denied.Need{{Service: "AWS KMS", Permission: "kms:GenerateDataKey", Resource: "arn:k"}},
+	}))
+	want := "was refused: AWS Secrets Manager needs secretsmanager:PutSecretValue on arn:s, and AWS KMS kms:GenerateDataKey on arn:k."
+	if got := awsErrorDetail(err); !strings.Contains(got, want) {
+		t.Fatalf("awsErrorDetail = %q, want it to contain %q", got, want)
 	}
 }

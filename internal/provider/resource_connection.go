@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"maps"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
@@ -13,7 +12,7 @@ import (
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/int64planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/planmodifier"
 	"github.com/hashicorp/terraform-plugin-framework/resource/schema/stringplanmodifier"
-	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/tfsdk"
 	"github.com/hashicorp/terraform-plugin-framework/types"
 	"github.com/hashicorp/terraform-plugin-log/tflog"
 
@@ -40,6 +39,8 @@ type connectionResourceModel struct {
 	Password          types.String `tfsdk:"password"`
 	PasswordWO        types.String `tfsdk:"password_wo"`
 	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
+	ExtraWO           types.String `tfsdk:"extra_wo"`
+	ExtraWOVersion    types.Int64  `tfsdk:"extra_wo_version"`
 }
 
 func (r *connectionResource) Metadata(_ context.Context, req resource.MetadataRequest, resp *resource.MetadataResponse) {
@@ -49,7 +50,8 @@ func (r *connectionResource) Metadata(_ context.Context, req resource.MetadataRe
 func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest, resp *resource.SchemaResponse) {
 	resp.Schema = schema.Schema{
 		MarkdownDescription: "An Airflow connection, managed through Airflow's REST API (Airflow 3 `/api/v2` or Airflow 2 `/api/v1`).\n\n" +
-			"Secrets never need to be in state: use `password_wo` (write-only, Terraform 1.11+) with `password_wo_version`. " +
+			"Secrets never need to be in state: use `password_wo` (write-only, Terraform 1.11+) with `password_wo_version`, " +
+			"and `extra_wo` with `extra_wo_version` for secret extra keys such as an API key (see the example). " +
 			"Airflow masks the password and sensitive `extra` keys (any key whose name contains `password`, `secret`, `token`, " +
 			"`api_key`, `private_key`, `keyfile_dict`, and so on) as `***` when read back; for those fields the provider keeps the " +
 			"configured value, so **drift of a masked value cannot be detected**. Adding, removing or changing any other field out " +
@@ -72,21 +74,21 @@ func (r *connectionResource) Schema(_ context.Context, _ resource.SchemaRequest,
 				MarkdownDescription: "Free-text description shown in Airflow's UI.",
 			},
 			"extra": schema.StringAttribute{
-				CustomType: jsontypes.NormalizedType{},
+				CustomType: extraType{},
 				Optional:   true,
 				// Computed only so that a reformatted configuration can plan
 				// the prior state; semanticJSONPlan never plans an unknown.
 				Computed:      true,
 				PlanModifiers: []planmodifier.String{semanticJSONPlan{}},
-				MarkdownDescription: "Extra parameters as a JSON object, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
-					"Compared semantically: key order and white space never produce a diff. Values Airflow masks as `***` keep " +
+				MarkdownDescription: "Extra parameters as a JSON object, each key once, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+					"Secret keys belong in `extra_wo`, which keeps them out of plan and state. Compared semantically: key order and white space never produce a diff. Values Airflow masks as `***` keep " +
 					"their configured value.",
-				Validators: []validator.String{jsonObjectValidator{}},
 			},
 		},
 	}
 	maps.Copy(resp.Schema.Attributes, connectionFieldAttributes())
 	maps.Copy(resp.Schema.Attributes, connectionPasswordSchema.attributes())
+	maps.Copy(resp.Schema.Attributes, extraWOAttributes("the connection"))
 }
 
 // connectionPasswordSchema documents the password attributes of
@@ -150,6 +152,10 @@ func (r *connectionResource) Create(ctx context.Context, req resource.CreateRequ
 	if !passwordWO.IsNull() {
 		conn.Password = passwordWO.ValueStringPointer()
 	}
+	woKeys, ok := withExtraWO(ctx, req.Config, conn, resp.Private, &resp.Diagnostics)
+	if !ok {
+		return
+	}
 	tflog.Debug(ctx, "creating Airflow connection", map[string]any{"connection_id": id})
 	created, err := client.CreateConnection(ctx, conn)
 	if err != nil {
@@ -167,7 +173,7 @@ func (r *connectionResource) Create(ctx context.Context, req resource.CreateRequ
 	}
 
 	state := plan
-	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, created)...)
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, created, woKeys)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -194,7 +200,9 @@ func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest,
 			fmt.Sprintf("Could not read connection %q: %s", id, airflowErrorDetail(err)))
 		return
 	}
-	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, conn)...)
+	woKeys, diags := loadExtraWOKeys(ctx, req.Private)
+	resp.Diagnostics.Append(diags...)
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, conn, woKeys)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -227,6 +235,11 @@ func (r *connectionResource) Update(ctx context.Context, req resource.UpdateRequ
 	default:
 		conn.Password = nil // unchanged: Airflow keeps the one it has
 	}
+	// The extra is written whole, so the write-only keys go with it.
+	woKeys, ok := withExtraWO(ctx, req.Config, conn, resp.Private, &resp.Diagnostics)
+	if !ok {
+		return
+	}
 	tflog.Debug(ctx, "updating Airflow connection", map[string]any{"connection_id": id, "update_mask": mask})
 	updated, err := client.UpdateConnection(ctx, conn, mask)
 	if err != nil {
@@ -235,7 +248,7 @@ func (r *connectionResource) Update(ctx context.Context, req resource.UpdateRequ
 		return
 	}
 	state := plan
-	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, updated)...)
+	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, updated, woKeys)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
 }
 
@@ -265,6 +278,26 @@ func (r *connectionResource) ImportState(ctx context.Context, req resource.Impor
 	resp.Diagnostics.Append(resp.State.SetAttribute(ctx, path.Root("id"), req.ID)...)
 }
 
+// withExtraWO merges the configured extra_wo into conn's extra and records
+// its key names in private state; false after adding an error.
+func withExtraWO(ctx context.Context, config tfsdk.Config, conn *airflow.Connection, private privateSetter, diags *diag.Diagnostics) ([]string, bool) {
+	var extraWO types.String
+	diags.Append(config.GetAttribute(ctx, path.Root("extra_wo"), &extraWO)...)
+	if diags.HasError() {
+		return nil, false
+	}
+	keys, err := extraWOKeys(extraWO)
+	if err == nil {
+		conn.Extra, err = mergeExtraWO(conn.Extra, extraWO)
+	}
+	if err != nil {
+		diags.AddAttributeError(path.Root("extra_wo"), "Invalid Extra", err.Error())
+		return nil, false
+	}
+	diags.Append(saveExtraWOKeys(ctx, private, keys)...)
+	return keys, !diags.HasError()
+}
+
 // toAPI builds the request body from the model. The password is set from
 // `password` only; callers add a write-only one themselves.
 func (m *connectionResourceModel) toAPI() *airflow.Connection {
@@ -275,7 +308,7 @@ func (m *connectionResourceModel) toAPI() *airflow.Connection {
 		Host:         m.Host.ValueStringPointer(),
 		Login:        m.Login.ValueStringPointer(),
 		Schema:       m.Schema.ValueStringPointer(),
-		Port:         m.Port.ValueInt64Pointer(),
+		Port:         portPointer(m.Port),
 		Password:     m.Password.ValueStringPointer(),
 		Extra:        m.Extra.ValueStringPointer(),
 	}
@@ -283,9 +316,25 @@ func (m *connectionResourceModel) toAPI() *airflow.Connection {
 
 // applyAPI copies what Airflow returned into m, which holds the prior state
 // (or the plan, after a write). Masked values keep what m had, as the
-// resource's documentation says.
-func (r *connectionResource) applyAPI(ctx context.Context, client *airflow.Client, m *connectionResourceModel, conn *airflow.Connection) (diags diag.Diagnostics) {
+// resource's documentation says. The extra keys that came from extra_wo
+// (woKeys) are left out; when one of them is gone, extra_wo_version is
+// cleared so that the next plan writes it again.
+func (r *connectionResource) applyAPI(ctx context.Context, client *airflow.Client, m *connectionResourceModel, conn *airflow.Connection, woKeys []string) (diags diag.Diagnostics) {
 	known := m.Extra.ValueString()
+	returned, missing, err := stripExtraWO(conn.Extra, woKeys)
+	if err != nil {
+		diags.AddError("Unexpected Connection Extra", fmt.Sprintf("Airflow returned an extra for connection %q that is not JSON: %s", conn.ConnectionID, err))
+		return diags
+	}
+	if missing {
+		m.ExtraWOVersion = types.Int64Null()
+	}
+	stripped := *conn
+	stripped.Extra = returned
+	conn = &stripped
+	if returned != nil && *returned == "{}" && m.Extra.IsNull() && len(woKeys) > 0 {
+		conn.Extra = nil // only the write-only keys were there
+	}
 	m.setFromAPI(conn)
 	if conn.Extra != nil {
 		extra, err := airflow.UnmaskExtra(*conn.Extra, known)
@@ -293,7 +342,7 @@ func (r *connectionResource) applyAPI(ctx context.Context, client *airflow.Clien
 			diags.AddError("Unexpected Connection Extra", fmt.Sprintf("Airflow returned an extra for connection %q that is not JSON: %s", conn.ConnectionID, err))
 			return diags
 		}
-		m.Extra = jsontypes.NewNormalizedValue(extra)
+		m.Extra = newExtraValue(extra)
 	}
 
 	version, err := client.APIVersion(ctx)

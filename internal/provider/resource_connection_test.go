@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hashicorp/terraform-plugin-testing/config"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
 	"github.com/hashicorp/terraform-plugin-testing/plancheck"
@@ -111,7 +112,7 @@ func fullFields(id string) connFields {
 }
 
 func TestAccConnection_basic(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-basic"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -138,7 +139,7 @@ func TestAccConnection_basic(t *testing.T) {
 }
 
 func TestAccConnection_update(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		first := fullFields(tfacctest.RandomWithPrefix("tfacc-update"))
 		second := connFields{
 			id: first.id, connType: "postgres", description: "second description", host: "second.example.com",
@@ -184,7 +185,7 @@ func TestAccConnection_update(t *testing.T) {
 }
 
 func TestAccConnection_passwordRemoval(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		with := connFields{id: tfacctest.RandomWithPrefix("tfacc-pwrm"), connType: "http", host: "h.example.com", password: "pw-rm-" + t.Name()}
 		without := with
 		without.password = ""
@@ -207,7 +208,7 @@ func TestAccConnection_passwordRemoval(t *testing.T) {
 }
 
 func TestAccConnection_import(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-import"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -234,7 +235,7 @@ func TestAccConnection_import(t *testing.T) {
 }
 
 func TestAccConnection_drift(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-drift"))
 		client := testClient(t, af)
 		resource.ParallelTest(t, resource.TestCase{
@@ -273,7 +274,10 @@ func TestAccConnection_drift(t *testing.T) {
 
 func TestAccConnection_driftPasswordRemoved(t *testing.T) {
 	// Only Airflow 3 shows whether a password is set.
-	af := acctest.Airflow3(t)
+	forEachFront(t, acctest.Airflow3(t), testConnectionDriftPasswordRemoved)
+}
+
+func testConnectionDriftPasswordRemoved(t *testing.T, af *acctest.Airflow) {
 	f := fullFields(tfacctest.RandomWithPrefix("tfacc-driftpw"))
 	resource.ParallelTest(t, resource.TestCase{
 		ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -309,7 +313,7 @@ func TestAccConnection_driftPasswordRemoved(t *testing.T) {
 }
 
 func TestAccConnection_disappears(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		f := fullFields(tfacctest.RandomWithPrefix("tfacc-gone"))
 		resource.ParallelTest(t, resource.TestCase{
 			ProtoV6ProviderFactories: protoV6ProviderFactories,
@@ -335,7 +339,7 @@ func TestAccConnection_disappears(t *testing.T) {
 }
 
 func TestAccConnection_writeOnlyPassword(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-wo")
 		secret1 := "wo-secret-one-" + tfacctest.RandString(12)
 		secret2 := "wo-secret-two-" + tfacctest.RandString(12)
@@ -389,7 +393,7 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAccConnection_extraSemanticEquality(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-extra")
 		config := func(extra string) string {
 			return providerConfig(af) + fmt.Sprintf(`
@@ -425,7 +429,7 @@ resource "airflowiam_connection" "test" {
 }
 
 func TestAccConnection_maskedExtra(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-mask")
 		secret := "tok-" + tfacctest.RandString(16)
 		extra := fmt.Sprintf(`{"api_token":%q,"nested":{"client_secret":%q,"plain":"visible"},"region_name":"eu-west-1"}`, secret, secret)
@@ -490,8 +494,12 @@ func TestAccConnection_invalidInput(t *testing.T) {
 		{"id with slash", `connection_id = "a/b"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*letters, digits, underscores`)},
 		{"id too long", fmt.Sprintf("connection_id = %q\nconn_type = \"http\"", strings.Repeat("a", 201)), regexp.MustCompile(`(?s)connection_id.*between 1 and 200`)},
 		{"extra not an object", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = jsonencode([1, 2])", regexp.MustCompile(`(?s)extra must be a JSON object.*JSON array`)},
-		{"extra not JSON", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = \"{nope\"", regexp.MustCompile(`(?s)Invalid JSON String Value`)},
-		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 70000", regexp.MustCompile(`(?s)port.*between 1 and 65535`)},
+		{"extra not JSON", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = \"not json\"", flowRE("extra must be a JSON object", "not valid JSON at line 1, column 2")},
+		{"extra with a repeated key", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = \"{\\\"a\\\": 1, \\\"a\\\": 2}\"", flowRE("extra must be a JSON object", `the key "a" appears more than once`)},
+		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 70000", flowRE("port must be a whole number from 1 to 65535, got 70000")},
+		{"port with a fraction", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 80.5", flowRE("Invalid Port", "port must be a whole number from 1 to 65535, got 80.5")},
+		{"key in extra and extra_wo", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra = jsonencode({ api_key = \"x\" })\nextra_wo = jsonencode({ api_key = \"y\" })\nextra_wo_version = 1", flowRE(`The key "api_key" is in both extra and extra_wo`)},
+		{"extra_wo without version", `connection_id = "ok"` + "\nconn_type = \"http\"\nextra_wo = jsonencode({ api_key = \"y\" })", regexp.MustCompile(`(?s)extra_wo_version.*must be specified`)},
 		{"both passwords", `connection_id = "ok"` + "\nconn_type = \"http\"\npassword = \"a\"\npassword_wo = \"b\"\npassword_wo_version = 1", regexp.MustCompile(`(?s)password.*cannot be specified when.*password_wo`)},
 		{"write-only without version", `connection_id = "ok"` + "\nconn_type = \"http\"\npassword_wo = \"b\"", regexp.MustCompile(`(?s)password_wo_version.*must be specified`)},
 		{"empty conn_type", `connection_id = "ok"` + "\nconn_type = \"\"", regexp.MustCompile(`(?s)conn_type.*at least 1`)},
@@ -512,7 +520,7 @@ func TestAccConnection_invalidInput(t *testing.T) {
 }
 
 func TestAccConnection_alreadyExists(t *testing.T) {
-	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+	forEachTarget(t, func(t *testing.T, af *acctest.Airflow) {
 		id := tfacctest.RandomWithPrefix("tfacc-exists")
 		client := testClient(t, af)
 		if _, err := client.CreateConnection(context.Background(), &airflow.Connection{ConnectionID: id, ConnType: "http", Host: strPtr("kept.example.com")}); err != nil {
@@ -615,7 +623,10 @@ func TestAccConnection_insufficientRole(t *testing.T) {
 // masked values left alone; at most airflow.SnapshotAfter of the thirty are
 // read one by one, so every class is seen through the snapshot.
 func TestAccConnection_listBackedRefresh(t *testing.T) {
-	af := acctest.Airflow3(t)
+	forEachFront(t, acctest.Airflow3(t), testConnectionListBackedRefresh)
+}
+
+func testConnectionListBackedRefresh(t *testing.T, af *acctest.Airflow) {
 	prefix := tfacctest.RandomWithPrefix("tfacc_list")
 	id := func(group string, i int) string { return fmt.Sprintf("%s_%s_%d", prefix, group, i) }
 	var b strings.Builder
@@ -688,4 +699,161 @@ func expectField(name string, got *string, want *string) error {
 		return fmt.Errorf("%s: Airflow has %s, want %s", name, derefString(got), derefString(want))
 	}
 	return nil
+}
+
+// TestAccConnection_writeOnlyExtra writes secret extra keys with extra_wo
+// and a password with password_wo, and scans the state, the saved plans
+// (as `terraform show -json` renders them and the raw plan files) and a
+// TRACE log of Terraform and the provider for their values. It is not
+// parallel: the TRACE log is set through the environment.
+func TestAccConnection_writeOnlyExtra(t *testing.T) {
+	af := acctest.Airflow3(t)
+	id := tfacctest.RandomWithPrefix("tfacc-extrawo")
+	// api_key is a name Airflow masks on read; endpoint_ref is one it
+	// returns in clear, so only the provider keeps it out of state.
+	apiKey1, ref1 := "wo-apikey-one-"+tfacctest.RandString(12), "wo-ref-one-"+tfacctest.RandString(12)
+	apiKey2, ref2 := "wo-apikey-two-"+tfacctest.RandString(12), "wo-ref-two-"+tfacctest.RandString(12)
+	password := "wo-password-" + tfacctest.RandString(12)
+	scan := leakScan{secrets: []string{apiKey1, ref1, apiKey2, ref2, password}}
+	workDir, logDir := t.TempDir(), t.TempDir()
+	scanLogs := traceLog(t, logDir, scan)
+	// The secrets come in through ephemeral variables, as they would in
+	// use: a literal in the configuration is part of the configuration that
+	// a saved plan carries.
+	tfConfig := providerConfig(af) + fmt.Sprintf(`
+variable "api_key" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "ref" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "password" {
+  type      = string
+  ephemeral = true
+  sensitive = true
+}
+variable "wo_version" { type = number }
+
+resource "airflowiam_connection" "test" {
+  connection_id       = %q
+  conn_type           = "http"
+  host                = "extra-wo.example.com"
+  extra               = jsonencode({ region_name = "eu-west-1" })
+  extra_wo            = jsonencode({ api_key = var.api_key, endpoint_ref = var.ref })
+  extra_wo_version    = var.wo_version
+  password_wo         = var.password
+  password_wo_version = 1
+}
+`, id)
+	vars := func(apiKey, ref string, version int) config.Variables {
+		return config.Variables{
+			"api_key": config.StringVariable(apiKey), "ref": config.StringVariable(ref),
+			"password": config.StringVariable(password), "wo_version": config.IntegerVariable(version),
+		}
+	}
+	hasExtra := func(ref string) resource.TestCheckFunc {
+		return checkAPIConnection(t, af, id, func(c *airflow.Connection) error {
+			var extra map[string]any
+			if c.Extra == nil || json.Unmarshal([]byte(*c.Extra), &extra) != nil {
+				return fmt.Errorf("extra %s is not a JSON object", derefString(c.Extra))
+			}
+			if extra["region_name"] != "eu-west-1" || extra["endpoint_ref"] != ref || extra["api_key"] == nil {
+				return fmt.Errorf("Airflow's extra lacks the configured or the write-only keys: %v", extra)
+			}
+			return nil
+		})
+	}
+	stateExtra := statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra"), knownvalue.StringExact(`{"region_name":"eu-west-1"}`))
+	resource.Test(t, resource.TestCase{
+		TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		WorkingDir:               workDir,
+		CheckDestroy:             checkConnectionDestroyed(t, af, id),
+		Steps: []resource.TestStep{
+			{
+				Config:          tfConfig,
+				ConfigVariables: vars(apiKey1, ref1, 1),
+				Check:           resource.ComposeAggregateTestCheckFunc(hasExtra(ref1), scan.check(workDir)),
+				ConfigStateChecks: []statecheck.StateCheck{
+					stateExtra,
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra_wo"), knownvalue.Null()),
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra_wo_version"), knownvalue.Int64Exact(1)),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				Config:            tfConfig,
+				ConfigVariables:   vars(apiKey2, ref2, 2),
+				Check:             resource.ComposeAggregateTestCheckFunc(hasExtra(ref2), scan.check(workDir)),
+				ConfigStateChecks: []statecheck.StateCheck{stateExtra},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate), scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+			{
+				// A write-only key removed out of band is written again.
+				PreConfig: func() {
+					extra := `{"region_name":"eu-west-1","api_key":"` + apiKey2 + `"}`
+					if _, err := testClient(t, af).UpdateConnection(context.Background(), &airflow.Connection{
+						ConnectionID: id, ConnType: "http", Extra: &extra,
+					}, []string{airflow.FieldExtra}); err != nil {
+						t.Fatalf("removing endpoint_ref out of band: %v", err)
+					}
+				},
+				Config:          tfConfig,
+				ConfigVariables: vars(apiKey2, ref2, 2),
+				Check:           resource.ComposeAggregateTestCheckFunc(hasExtra(ref2), scan.check(workDir)),
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PreApply:             []plancheck.PlanCheck{plancheck.ExpectResourceAction(connAddr, plancheck.ResourceActionUpdate), scan.plan(workDir)},
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			},
+		},
+	})
+	scanLogs()
+}
+
+// TestAccConnection_writeOnlyExtraAlone: extra_wo without extra, on both
+// Airflow versions: Airflow holds the keys, state holds no extra, and a
+// refresh shows nothing to change.
+func TestAccConnection_writeOnlyExtraAlone(t *testing.T) {
+	forEachAirflow(t, func(t *testing.T, af *acctest.Airflow) {
+		id := tfacctest.RandomWithPrefix("tfacc-wo-alone")
+		ref := "wo-alone-" + tfacctest.RandString(12)
+		resource.ParallelTest(t, resource.TestCase{
+			TerraformVersionChecks:   []tfversion.TerraformVersionCheck{tfversion.SkipBelow(tfversion.Version1_11_0)},
+			ProtoV6ProviderFactories: protoV6ProviderFactories,
+			CheckDestroy:             checkConnectionDestroyed(t, af, id),
+			Steps: []resource.TestStep{{
+				Config: providerConfig(af) + fmt.Sprintf(`
+resource "airflowiam_connection" "test" {
+  connection_id    = %q
+  conn_type        = "http"
+  extra_wo         = jsonencode({ endpoint_ref = %q, client_secret = "s" })
+  extra_wo_version = 1
+}
+`, id, ref),
+				Check: checkAPIConnection(t, af, id, func(c *airflow.Connection) error {
+					if c.Extra == nil || !strings.Contains(*c.Extra, ref) || !strings.Contains(*c.Extra, "client_secret") {
+						return fmt.Errorf("Airflow's extra lacks the write-only keys: %s", derefString(c.Extra))
+					}
+					return nil
+				}),
+				ConfigStateChecks: []statecheck.StateCheck{
+					statecheck.ExpectKnownValue(connAddr, tfjsonpath.New("extra"), knownvalue.Null()),
+				},
+				ConfigPlanChecks: resource.ConfigPlanChecks{
+					PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+				},
+			}},
+		})
+	})
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/listvalidator"
@@ -160,7 +162,8 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		Optional:            true,
 		Computed:            true,
 		Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
-		MarkdownDescription: "Labels on the secret, exclusively. Default: none.",
+		MarkdownDescription: "Labels on the secret, exclusively. Default: none. " + gcpLabelRule + ".",
+		Validators:          []validator.Map{gcpLabelsValidator{}},
 	}
 	attrs["secret_id"] = schema.StringAttribute{
 		Computed:            true,
@@ -177,6 +180,8 @@ func (r *gcpSecretConnectionResource) Schema(_ context.Context, _ resource.Schem
 		MarkdownDescription: "One Airflow connection kept in Google Secret Manager, named and written as Airflow's " +
 			"`CloudSecretManagerBackend` (from `apache-airflow-providers-google`) reads it: the secret `" + gcpsecrets.DefaultPrefix +
 			gcpsecrets.DefaultSeparator + "<connection_id>` holds the connection's URI or JSON form in its latest version.\n\n" +
+			"Secrets need not be in state: `password_wo` and `extra_wo` (secret extra keys, merged into `extra` in the secret " +
+			"value) are write-only.\n\n" +
 			"An update adds a version and then disables the one it supersedes; nothing is destroyed until the resource is " +
 			"destroyed, which deletes the secret with its versions.\n\n" +
 			"Drift is read from the `latest` version, as Airflow reads it: any field changed out of band (the password too when " +
@@ -487,12 +492,63 @@ func (v kmsKeyNameValidator) ValidateString(_ context.Context, req validator.Str
 	}
 	loc, err := gcpsecrets.KeyLocation(req.ConfigValue.ValueString())
 	if err != nil {
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Cloud KMS Key", err.Error()+".")
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Cloud KMS Key", fmt.Sprintf("%s: %s.", req.Path, err))
 		return
 	}
 	if v.location != "" && loc != v.location {
 		resp.Diagnostics.AddAttributeError(req.Path, "Key In Another Location",
-			fmt.Sprintf("The key is in location %q; an automatically replicated secret needs a key in %q. "+
-				"For regional keys, set replication with one replica per location.", loc, v.location))
+			fmt.Sprintf("%s: the key is in location %q; an automatically replicated secret needs a key in %q. "+
+				"For regional keys, set replication with one replica per location.", req.Path, loc, v.location))
+	}
+}
+
+// Google's rule for a secret's labels, from the labels field of the Secret
+// resource (https://cloud.google.com/secret-manager/docs/reference/rest/v1/projects.secrets,
+// see also https://cloud.google.com/secret-manager/docs/labels).
+const gcpLabelRule = "Keys start with a lowercase letter and contain only lowercase letters, digits, underscores (`_`) and " +
+	"hyphens (`-`), 1 to 63 characters (international lowercase letters allowed); values contain the same characters, " +
+	"at most 63; at most 64 labels"
+
+var (
+	gcpLabelKeyPattern   = regexp.MustCompile(`^[\p{Ll}\p{Lo}][\p{Ll}\p{Lo}\p{N}_-]{0,62}$`)
+	gcpLabelValuePattern = regexp.MustCompile(`^[\p{Ll}\p{Lo}\p{N}_-]{0,63}$`)
+)
+
+const (
+	maxGCPLabels     = 64
+	maxGCPLabelBytes = 128 // of UTF-8, for keys and values alike
+)
+
+// gcpLabelsValidator applies Google's label rule at plan time.
+type gcpLabelsValidator struct{}
+
+func (gcpLabelsValidator) Description(context.Context) string { return gcpLabelRule }
+
+func (v gcpLabelsValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (gcpLabelsValidator) ValidateMap(ctx context.Context, req validator.MapRequest, resp *validator.MapResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if n := len(req.ConfigValue.Elements()); n > maxGCPLabels {
+		resp.Diagnostics.AddAttributeError(req.Path, "Too Many Labels",
+			fmt.Sprintf("%s has %d labels; Secret Manager allows at most %d.", req.Path, n, maxGCPLabels))
+	}
+	for _, key := range slices.Sorted(maps.Keys(req.ConfigValue.Elements())) {
+		if !gcpLabelKeyPattern.MatchString(key) || len(key) > maxGCPLabelBytes {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(key), "Invalid Label Key",
+				fmt.Sprintf("%s: the key %q is not one Secret Manager accepts. %s.", req.Path, key, gcpLabelRule))
+			continue
+		}
+		v, ok := req.ConfigValue.Elements()[key].(types.String)
+		if !ok || v.IsNull() || v.IsUnknown() {
+			continue
+		}
+		if s := v.ValueString(); !gcpLabelValuePattern.MatchString(s) || len(s) > maxGCPLabelBytes {
+			resp.Diagnostics.AddAttributeError(req.Path.AtMapKey(key), "Invalid Label Value",
+				fmt.Sprintf("%s: the value of label %q is not one Secret Manager accepts. %s.", req.Path, key, gcpLabelRule))
+		}
 	}
 }

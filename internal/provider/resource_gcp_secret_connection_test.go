@@ -452,12 +452,14 @@ func TestAccGCPSecretConnection_invalidInput(t *testing.T) {
 		{"dot in the id", `connection_id = "my.db"` + "\nconn_type = \"http\"", regexp.MustCompile(`(?s)connection_id.*no dots`)},
 		{"slash in the prefix", `connection_id = "ok"` + "\nconn_type = \"http\"\nprefix = \"a/b\"", regexp.MustCompile(`(?s)prefix.*may contain only ASCII letters`)},
 		{"secret ID too long", fmt.Sprintf("connection_id = \"ok\"\nconn_type = \"http\"\nprefix = %q", strings.Repeat("p", 254)), regexp.MustCompile(`(?s)connection_id.*1 to 255 characters`)},
-		{"not a key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"arn:aws:kms:us-east-1:123456789012:key/x\"", regexp.MustCompile(`(?s)kms_key_name.*not a Cloud KMS key name`)},
-		{"regional key, automatic", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"projects/p/locations/us-east1/keyRings/r/cryptoKeys/k\"", regexp.MustCompile(`(?s)kms_key_name.*needs\s+a\s+key\s+in\s+"global"`)},
+		{"not a key", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"arn:aws:kms:us-east-1:123456789012:key/x\"", flowRE(`kms_key_name: "arn:aws:kms:us-east-1:123456789012:key/x" is not a Cloud KMS key name`)},
+		{"regional key, automatic", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"projects/p/locations/us-east1/keyRings/r/cryptoKeys/k\"", flowRE(`kms_key_name: the key is in location "us-east1"`, `needs a key in "global"`)},
 		{"replica key elsewhere", `connection_id = "ok"` + "\nconn_type = \"http\"\nreplication = { replicas = [{ location = \"us-east1\", kms_key_name = \"projects/p/locations/europe-west1/keyRings/r/cryptoKeys/k\" }] }", regexp.MustCompile(`(?s)replication.replicas\[0\].kms_key_name: the key.*replica's\s+own\s+location`)},
 		{"duplicate location", `connection_id = "ok"` + "\nconn_type = \"http\"\nreplication = { replicas = [{ location = \"us-east1\" }, { location = \"us-east1\" }] }", regexp.MustCompile(`(?s)replication.replicas\[1\].location: "us-east1" appears\s+more\s+than\s+once`)},
 		{"key and replication", `connection_id = "ok"` + "\nconn_type = \"http\"\nkms_key_name = \"projects/p/locations/global/keyRings/r/cryptoKeys/k\"\nreplication = { replicas = [{ location = \"us-east1\" }] }", regexp.MustCompile(`(?s)"replication"\s+cannot\s+be\s+specified\s+when\s+"kms_key_name"`)},
-		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 0", regexp.MustCompile(`(?s)port.*between 1 and 65535`)},
+		{"port out of range", `connection_id = "ok"` + "\nconn_type = \"http\"\nport = 0", flowRE("port must be a whole number from 1 to 65535, got 0")},
+		{"label key with upper case", `connection_id = "ok"` + "\nconn_type = \"http\"\nlabels = { Team = \"data\" }", flowRE("Invalid Label Key", `labels: the key "Team" is not one Secret Manager accepts`, "start with a lowercase letter")},
+		{"label value with upper case", `connection_id = "ok"` + "\nconn_type = \"http\"\nlabels = { team = \"Data\" }", flowRE("Invalid Label Value", `the value of label "team"`)},
 	}
 	testRefusedPlans(t, base, cases)
 	if _, ok := g.Secret(g.Project, "airflow-connections-ok"); ok {
@@ -481,4 +483,46 @@ func TestParseGCPSecretImportID(t *testing.T) {
 			t.Errorf("parseGCPSecretImportID(%q) = %v, want an error listing the forms", bad, err)
 		}
 	}
+}
+
+func TestAccGCPSecretConnection_writeOnlyExtra(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	id := tfacctest.RandomWithPrefix("tfacc_gsmwo")
+	attrs := fmt.Sprintf("project = %q\nconnection_id = %q", g.Project, id)
+	secretID := "airflow-connections-" + id
+	testSecretExtraWO(t, "airflowiam_gcp_secret_connection", googleSecretsProviderBlock(g), attrs, func() string {
+		b, _ := g.SecretPayload(g.Project, secretID, "latest")
+		return string(b)
+	}, func(v string) {
+		if _, err := g.AddSecretVersion(g.Project, secretID, []byte(v)); err != nil {
+			t.Fatalf("writing the secret out of band: %v", err)
+		}
+	})
+}
+
+// TestAccGCPSecretConnection_permissionDenied: a caller without Secret
+// Manager roles is told the service, the permission and the project, not
+// a hint about service-account IAM policies.
+func TestAccGCPSecretConnection_permissionDenied(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: fmt.Sprintf(`
+provider "airflowiam" {
+  google {
+    access_token           = %q
+    secretmanager_endpoint = %q
+  }
+}
+resource "airflowiam_gcp_secret_connection" "test" {
+  project       = %q
+  connection_id = "denied"
+  conn_type     = "http"
+}
+`, g.AccessTokenFor("user:nobody@example.com"), g.URL, g.Project),
+			ExpectError: flowRE("Error Creating Secret", "was refused: Secret Manager needs secretmanager.secrets.create on projects/"+g.Project,
+				"roles/secretmanager.admin"),
+		}},
+	})
 }

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"slices"
@@ -188,7 +189,13 @@ func (r *impersonationChainResource) Schema(_ context.Context, _ resource.Schema
 							MarkdownDescription: "Whether the grant existed before this resource made it, or was found in place " +
 								"without this resource having made it (for example Token Creator granted by hand on a delegate). " +
 								"Such a grant is left in place when the hop or the resource is removed. Grants found on import are " +
-								"managed from then on (`false`).",
+								"managed from then on (`false`). For a new hop it is decided during plan, from the IAM policy read " +
+								"then, and apply keeps that decision: a grant the plan found absent is this resource's own even when " +
+								"its write is repeated after a lost answer. A grant the plan found in place but apply finds removed " +
+								"fails the apply (it is taken back again), and the next plan decides anew. When an apply fails " +
+								"after such a write, the grant is taken back. A grant written just before the provider is killed, " +
+								"before Terraform records it, is found by the next plan as `pre_existing = true` and would be left " +
+								"on destroy: remove it by hand before the next apply, which then makes it again as its own.",
 						},
 					},
 				},
@@ -253,10 +260,15 @@ func (r *impersonationChainResource) ModifyPlan(ctx context.Context, req resourc
 	prior := state.hopModels(ctx, &resp.Diagnostics)
 	desired := r.desiredHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
 	planned := make([]hopModel, len(desired))
+	policies := newPlanPolicies(r.data)
 	for i, h := range desired {
 		planned[i] = newHopModel(h, types.BoolUnknown())
 		if p, ok := findHop(prior, h); ok {
 			planned[i].PreExisting = p.PreExisting
+		} else {
+			// A new hop: pre_existing is decided now, from the policy as
+			// it is at plan time, and apply keeps that decision.
+			planned[i].PreExisting = policies.holds(ctx, h)
 		}
 	}
 	plan.Hops = hopList(ctx, planned, &resp.Diagnostics)
@@ -275,7 +287,7 @@ func (r *impersonationChainResource) Create(ctx context.Context, req resource.Cr
 		return
 	}
 	desired := r.desiredHops(plan.Source.ValueString(), chain, plan.Role.ValueString())
-	done, ok := r.grant(ctx, client, desired, nil, &resp.Diagnostics)
+	done, ok := r.grant(ctx, client, desired, nil, plan.hopModels(ctx, &resp.Diagnostics), &resp.Diagnostics)
 	if !ok {
 		// Nothing half-written: take back the grants this apply made.
 		r.revoke(ctx, client, done, &resp.Diagnostics)
@@ -368,7 +380,7 @@ func (r *impersonationChainResource) Update(ctx context.Context, req resource.Up
 
 	// Grant first, then revoke, so that a path that exists before and after
 	// the change never breaks in between.
-	granted, ok := r.grant(ctx, client, desired, prior, &resp.Diagnostics)
+	granted, ok := r.grant(ctx, client, desired, prior, plan.hopModels(ctx, &resp.Diagnostics), &resp.Diagnostics)
 	var stale []hopModel
 	for _, p := range prior {
 		if !containsHop(desired, p.hop()) {
@@ -425,26 +437,106 @@ func (r *impersonationChainResource) ImportState(ctx context.Context, req resour
 
 // grant makes each desired hop that prior does not hold. It returns every
 // desired hop it saw through (prior ones with their pre_existing, new ones
-// with pre_existing true when the member was already there), and false after
-// the first failure, which it reports.
-func (r *impersonationChainResource) grant(ctx context.Context, client *gcpiam.Client, desired []gcpiam.Hop, prior []hopModel, diags *diag.Diagnostics) ([]hopModel, bool) {
+// with pre_existing as planned; see grantAsPlanned), and false after the
+// first failure, which it reports. A failed hop that the plan found absent
+// is returned too, as this resource's own: its write may have landed
+// without its answer, and the caller revokes it (Create) or records it for
+// the next refresh to check (Update).
+func (r *impersonationChainResource) grant(ctx context.Context, client *gcpiam.Client, desired []gcpiam.Hop, prior, planned []hopModel,
+	diags *diag.Diagnostics) ([]hopModel, bool) {
 	var done []hopModel
 	for i, h := range desired {
 		if p, ok := findHop(prior, h); ok {
 			done = append(done, p)
 			continue
 		}
+		plannedPre := types.BoolUnknown()
+		if p, ok := findHop(planned, h); ok {
+			plannedPre = p.PreExisting
+		}
 		tflog.Debug(ctx, "granting impersonation hop", map[string]any{"grantee": h.Grantee, "service_account": h.ServiceAccount, "role": h.Role})
-		added, err := client.AddMember(ctx, h.ServiceAccount, h.Role, h.Grantee)
+		pre, err := grantAsPlanned(ctx, client, h, plannedPre)
 		if err != nil {
 			diags.AddAttributeError(path.Root("chain").AtListIndex(i), "Error Granting Impersonation Hop",
 				fmt.Sprintf("Could not grant %s to %s on service account %s (hop %d of the chain): %s",
 					h.Role, h.Grantee, h.ServiceAccount, i+1, hopErrorDetail(err, h)))
+			if !plannedPre.IsUnknown() && !plannedPre.ValueBool() {
+				done = append(done, newHopModel(h, types.BoolValue(false)))
+			}
 			return done, false
 		}
-		done = append(done, newHopModel(h, types.BoolValue(!added)))
+		done = append(done, newHopModel(h, pre))
 	}
 	return done, true
+}
+
+// planPolicies reads IAM policies during plan, once per account, to decide
+// pre_existing before anything is written. Without a Google client (the
+// block is not known yet) it decides nothing.
+type planPolicies struct {
+	client *gcpiam.Client
+	seen   map[string]*policyLookup
+}
+
+func newPlanPolicies(data *providerData) *planPolicies {
+	p := &planPolicies{seen: map[string]*policyLookup{}}
+	if data != nil {
+		p.client = data.google
+	}
+	return p
+}
+
+// holds is whether h's grant is in place now: true or false, or unknown
+// when the policy cannot be read (apply then decides, and reports the
+// error).
+func (p *planPolicies) holds(ctx context.Context, h gcpiam.Hop) types.Bool {
+	if p.client == nil {
+		return types.BoolUnknown()
+	}
+	key := strings.ToLower(h.ServiceAccount)
+	lookup, ok := p.seen[key]
+	if !ok {
+		lookup = &policyLookup{}
+		lookup.policy, lookup.err = p.client.Policy(ctx, h.ServiceAccount)
+		p.seen[key] = lookup
+	}
+	if lookup.err != nil {
+		tflog.Debug(ctx, "could not read an IAM policy during plan; pre_existing is decided at apply",
+			map[string]any{"service_account": h.ServiceAccount, "error": lookup.err.Error()})
+		return types.BoolUnknown()
+	}
+	return types.BoolValue(gcpiam.PolicyHasMember(lookup.policy, h.Role, h.Grantee))
+}
+
+// errGrantVanished is grantAsPlanned's error for a grant that was in place
+// at plan time and gone at apply.
+var errGrantVanished = errors.New("the grant was in place when the plan was made (pre_existing = true) and was removed before apply")
+
+// grantAsPlanned makes h's grant and returns its pre_existing: the value
+// the plan decided from the policy it read, when it read one, so that a
+// grant the plan found absent is this resource's own whatever apply finds
+// (a write of this apply whose answer was lost, then repeated, finds its
+// own grant). Without a planned value, pre_existing is whether the grant
+// was there already. A grant planned as pre-existing that apply had to
+// make is taken back and errGrantVanished returned: recording it as
+// pre-existing would leave this resource's grant behind on destroy, and
+// recording it as its own would contradict the plan.
+func grantAsPlanned(ctx context.Context, client *gcpiam.Client, h gcpiam.Hop, planned types.Bool) (types.Bool, error) {
+	added, err := client.AddMember(ctx, h.ServiceAccount, h.Role, h.Grantee)
+	if err != nil {
+		return types.BoolUnknown(), err
+	}
+	switch {
+	case planned.IsUnknown() || planned.IsNull():
+		return types.BoolValue(!added), nil
+	case planned.ValueBool() && added:
+		if _, rerr := client.RemoveMember(ctx, h.ServiceAccount, h.Role, h.Grantee); rerr != nil {
+			return types.BoolUnknown(), fmt.Errorf("%w; taking back the grant this apply made failed too: %w", errGrantVanished, rerr)
+		}
+		return types.BoolUnknown(), fmt.Errorf("%w. This apply made it and took it back; run terraform apply again, "+
+			"which plans it as this resource's own", errGrantVanished)
+	}
+	return planned, nil
 }
 
 // revoke removes the hops this resource made (not pre-existing ones) and

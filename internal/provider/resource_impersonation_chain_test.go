@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strings"
 	"testing"
@@ -20,6 +21,8 @@ import (
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry/retrytest"
 )
 
 const chainAddr = "airflowiam_impersonation_chain.test"
@@ -263,7 +266,8 @@ func TestAccImpersonationChain_drift(t *testing.T) {
 				Config: config,
 				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
 					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
-					plancheck.ExpectUnknownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing")),
+					// Decided at plan time: the grant is missing from the policy read then.
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
 				}},
 				Check: resource.ComposeAggregateTestCheckFunc(
 					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
@@ -561,7 +565,8 @@ func TestAccImpersonationChain_upgradeFromOpenIDOnEveryHop(t *testing.T) {
 					plancheck.ExpectNonEmptyPlan(),
 					plancheck.ExpectResourceAction(chainAddr, plancheck.ResourceActionUpdate),
 					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("role"), knownvalue.StringExact(tc)),
-					plancheck.ExpectUnknownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing")),
+					// Decided at plan time: no Token Creator grant on d1 yet.
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(false)),
 					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1),
 						knownvalue.ObjectExact(map[string]knownvalue.Check{
 							"grantee": knownvalue.StringExact(sa(d1)), "service_account": knownvalue.StringExact(target),
@@ -649,6 +654,96 @@ func TestAccImpersonationChain_upgradeKeepsGrantsItDidNotMake(t *testing.T) {
 				ProtoV6ProviderFactories: protoV6ProviderFactories,
 				Config:                   config,
 				ConfigPlanChecks:         resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// ownHops checks that the first n hops are this resource's own grants.
+func ownHops(n int) []statecheck.StateCheck {
+	checks := make([]statecheck.StateCheck, n)
+	for i := range n {
+		checks[i] = statecheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(i).AtMapKey("pre_existing"), knownvalue.Bool(false))
+	}
+	return checks
+}
+
+// isSetIamPolicy selects Google's setIamPolicy calls.
+func isSetIamPolicy(r *http.Request) bool { return strings.HasSuffix(r.URL.Path, ":setIamPolicy") }
+
+// chainConfigVia is chainConfig with IAM requests sent to iamURL (a
+// fault-injecting proxy in front of g).
+func chainConfigVia(g *acctest.GCP, iamURL string, chain []string) string {
+	return strings.Replace(chainConfig(g, g.Worker, chain, ""), fmt.Sprintf("iam_endpoint            = %q", g.URL),
+		fmt.Sprintf("iam_endpoint            = %q", iamURL), 1)
+}
+
+// The answer of the first setIamPolicy is lost after Google applied it.
+// The write is repeated, answered 409 (the etag changed), the policy read
+// again: the grant found is this resource's own, planned as not
+// pre-existing, and destroy removes it.
+func TestAccImpersonationChain_lostSetIamPolicyAnswer(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	proxy := retrytest.NewProxy(t, g.URL, isSetIamPolicy, 1)
+	cfg := chainConfigVia(g, proxy.URL, []string{d1, target})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: nil, target: nil}),
+		Steps: []resource.TestStep{
+			{
+				Config: cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{
+					// Decided at plan time, from the policies read then.
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(0).AtMapKey("pre_existing"), knownvalue.Bool(false)),
+					plancheck.ExpectKnownValue(chainAddr, tfjsonpath.New("hops").AtSliceIndex(1).AtMapKey("pre_existing"), knownvalue.Bool(false)),
+				}},
+				ConfigStateChecks: ownHops(2),
+				Check: resource.ComposeAggregateTestCheckFunc(
+					checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: {sa(g.Worker)}, target: {sa(d1)}}),
+					func(*terraform.State) error {
+						if proxy.Lose.Lost() != 1 {
+							return fmt.Errorf("%d setIamPolicy answers lost, want 1: the test did not inject its fault", proxy.Lose.Lost())
+						}
+						return nil
+					},
+				),
+			},
+			{
+				Config:           cfg,
+				ConfigPlanChecks: resource.ConfigPlanChecks{PreApply: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()}},
+			},
+		},
+	})
+}
+
+// Every answer of the first hop's writes is lost until the retries give
+// up: the apply fails saying so, and takes back the grant that may have
+// landed, so the next apply records its grants as its own and destroy
+// leaves none.
+func TestAccImpersonationChain_lostAnswersUntilGivingUp(t *testing.T) {
+	g := acctest.FakeGCP(t)
+	accts := g.ServiceAccounts(t, "delegate-one", "bq-target")
+	d1, target := accts[0], accts[1]
+	proxy := retrytest.NewProxy(t, g.URL, isSetIamPolicy, retry.DefaultAttempts)
+	cfg := chainConfigVia(g, proxy.URL, []string{d1, target})
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkGrants(g, gcpiam.RoleTokenCreator, map[string][]string{d1: nil, target: nil}),
+		Steps: []resource.TestStep{
+			{
+				Config:      cfg,
+				ExpectError: regexp.MustCompile(`gave up after 5 attempts over`),
+			},
+			{
+				PreConfig: func() {
+					if got, _ := unconditionalMembers(g, d1, gcpiam.RoleTokenCreator); len(got) != 0 {
+						t.Errorf("after the failed apply, %s still grants Token Creator to %v", d1, got)
+					}
+				},
+				Config:            cfg,
+				ConfigStateChecks: ownHops(2),
 			},
 		},
 	})

@@ -3,6 +3,7 @@ package provider
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -121,8 +122,10 @@ func (r *taskIdentityResource) Schema(_ context.Context, _ resource.SchemaReques
 					"`executor_config={\"pod_override\": PodGenerator.deserialize_model_dict(json.loads(cfg)[\"pod_override\"])}`.",
 			},
 			"pre_existing": schema.BoolAttribute{
-				Computed:            true,
-				MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in place on destroy.",
+				Computed: true,
+				MarkdownDescription: "Whether the grant existed before this resource made it. Such a grant is left in place on destroy. " +
+					"It is decided during plan, from the IAM policy read then, and apply keeps that decision (see " +
+					"`airflowiam_impersonation_chain`'s `hops.pre_existing`).",
 			},
 		},
 	}
@@ -158,7 +161,9 @@ func (r *taskIdentityResource) ModifyPlan(ctx context.Context, req resource.Modi
 	if state.sameGrant(&plan) {
 		plan.PreExisting = state.PreExisting
 	} else {
-		plan.PreExisting = types.BoolUnknown()
+		// A new grant: pre_existing is decided now, from the policy as it
+		// is at plan time, and apply keeps that decision.
+		plan.PreExisting = newPlanPolicies(r.data).holds(ctx, plan.hop())
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
@@ -174,13 +179,19 @@ func (r *taskIdentityResource) Create(ctx context.Context, req resource.CreateRe
 		return
 	}
 	plan.derive()
-	added, err := r.grant(ctx, client, &plan)
+	pre, err := r.grant(ctx, client, &plan)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("google_service_account"), "Error Granting Workload Identity",
 			grantErrorDetail(&plan, err))
+		if !plan.PreExisting.IsUnknown() && !plan.PreExisting.ValueBool() && !errors.Is(err, errGrantVanished) {
+			// The plan found no grant, and the write may have landed
+			// without its answer: take it back, so nothing is left.
+			plan.PreExisting = types.BoolValue(false)
+			_ = r.revoke(ctx, client, &plan)
+		}
 		return
 	}
-	plan.PreExisting = types.BoolValue(!added)
+	plan.PreExisting = pre
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
@@ -242,13 +253,13 @@ func (r *taskIdentityResource) Update(ctx context.Context, req resource.UpdateRe
 		resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 		return
 	}
-	added, err := r.grant(ctx, client, &plan)
+	pre, err := r.grant(ctx, client, &plan)
 	if err != nil {
 		resp.Diagnostics.AddAttributeError(path.Root("google_service_account"), "Error Granting Workload Identity",
 			grantErrorDetail(&plan, err))
 		return
 	}
-	plan.PreExisting = types.BoolValue(!added)
+	plan.PreExisting = pre
 	if err := r.revoke(ctx, client, &state); err != nil {
 		resp.Diagnostics.AddWarning("Old Workload Identity Grant Left in Place",
 			fmt.Sprintf("The new grant was made, but %s could not be removed from %s on %s: %s",
@@ -290,9 +301,16 @@ func (r *taskIdentityResource) ImportState(ctx context.Context, req resource.Imp
 	}
 }
 
-func (r *taskIdentityResource) grant(ctx context.Context, client *gcpiam.Client, m *taskIdentityModel) (bool, error) {
+// grant makes the grant and returns its pre_existing, as planned when the
+// plan read the policy (see grantAsPlanned).
+func (r *taskIdentityResource) grant(ctx context.Context, client *gcpiam.Client, m *taskIdentityModel) (types.Bool, error) {
 	tflog.Debug(ctx, "granting Workload Identity", map[string]any{"service_account": m.GoogleServiceAccount.ValueString(), "member": m.Member.ValueString()})
-	return client.AddMember(ctx, m.GoogleServiceAccount.ValueString(), gcpiam.RoleWorkloadIdentityUser, m.Member.ValueString())
+	return grantAsPlanned(ctx, client, m.hop(), m.PreExisting)
+}
+
+// hop is the grant as an IAM edit: the member on the account.
+func (m *taskIdentityModel) hop() gcpiam.Hop {
+	return gcpiam.Hop{Grantee: m.Member.ValueString(), ServiceAccount: m.GoogleServiceAccount.ValueString(), Role: gcpiam.RoleWorkloadIdentityUser}
 }
 
 // revoke removes the grant unless it pre-existed; a missing account is
@@ -337,11 +355,15 @@ func (m *taskIdentityModel) sameGrant(other *taskIdentityModel) bool {
 }
 
 // executorConfig is a KubernetesExecutor executor_config whose pod_override,
-// in Kubernetes API form, runs the pod as ksa.
+// in Kubernetes API form, runs the pod as ksa. It names the container
+// "base", the worker container the executor merges overrides into: a pod
+// spec without containers does not load (the Kubernetes client's V1PodSpec
+// requires them), so PodGenerator.deserialize_model_dict rejects it
+// (internal/provider/hooks_test.go runs it).
 func executorConfig(ksa string) string {
 	cfg := map[string]any{
 		"pod_override": map[string]any{
-			"spec": map[string]any{"serviceAccountName": ksa},
+			"spec": map[string]any{"containers": []map[string]string{{"name": "base"}}, "serviceAccountName": ksa},
 		},
 	}
 	b, _ := json.Marshal(cfg) // maps of strings always encode

@@ -51,7 +51,7 @@ func TestAccTaskIdentity_basic(t *testing.T) {
 						"iam.gke.io/gcp-service-account": knownvalue.StringExact(gsa),
 					})),
 					statecheck.ExpectKnownValue(taskAddr, tfjsonpath.New("executor_config"),
-						knownvalue.StringExact(`{"pod_override":{"spec":{"serviceAccountName":"etl"}}}`)),
+						knownvalue.StringExact(`{"pod_override":{"spec":{"containers":[{"name":"base"}],"serviceAccountName":"etl"}}}`)),
 					statecheck.ExpectKnownValue(taskAddr, tfjsonpath.New("pre_existing"), knownvalue.Bool(false)),
 				},
 				Check: resource.ComposeAggregateTestCheckFunc(

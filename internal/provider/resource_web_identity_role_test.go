@@ -5,7 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"sort"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/knownvalue"
@@ -26,6 +30,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry/retrytest"
 )
 
 const roleAddr = "airflowiam_web_identity_role.test"
@@ -613,5 +618,86 @@ func TestAccWebIdentityRole_semanticPolicies(t *testing.T) {
 				},
 			},
 		},
+	})
+}
+
+// isCreateRole selects IAM's CreateRole calls (query API: the action is in
+// the form body).
+func isCreateRole(r *http.Request) bool {
+	if r.Body == nil {
+		return false
+	}
+	b, _ := io.ReadAll(r.Body)
+	form, _ := url.ParseQuery(string(b))
+	return form.Get("Action") == "CreateRole"
+}
+
+// CreateRole reaches IAM (moto) and its answer is lost; the SDK's retryer
+// sends it again and IAM says EntityAlreadyExists. The role carries this
+// create's token, trust policy and path, so it is adopted and the create
+// finished: the inline policy and the managed policy are attached, the
+// token tag is gone, and nothing is reported to the user.
+func TestAccWebIdentityRole_lostCreateRoleAnswer(t *testing.T) {
+	m := acctest.MotoServer(t)
+	proxy := retrytest.NewProxy(t, m.URL, isCreateRole, 1)
+	a := roleArgs{
+		name: tfacctest.RandomWithPrefix("tfacc-lost"), audience: "airflow-lost",
+		managed: []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"},
+		inline:  map[string]string{"read_bucket": s3ReadPolicy("lost")},
+		tags:    map[string]string{"team": "data"},
+	}
+	block := strings.Replace(awsProviderBlock(m), fmt.Sprintf("iam_endpoint = %q", m.URL), fmt.Sprintf("iam_endpoint = %q", proxy.URL), 1)
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		CheckDestroy:             checkRoleDestroyed(t, m, a.name),
+		Steps: []resource.TestStep{{
+			Config: block + a.config(),
+			Check: resource.ComposeAggregateTestCheckFunc(
+				a.matchesIAM(t, m),
+				func(*terraform.State) error {
+					if proxy.Lose.Lost() != 1 || proxy.Lose.Seen() != 2 {
+						return fmt.Errorf("lost %d of %d CreateRole answers, want 1 of 2: the fault was not injected", proxy.Lose.Lost(), proxy.Lose.Seen())
+					}
+					tags, err := testAWSClient(t, m).IAM.ListRoleTags(context.Background(), &iam.ListRoleTagsInput{RoleName: aws.String(a.name)})
+					if err != nil {
+						return err
+					}
+					for _, tag := range tags.Tags {
+						if aws.ToString(tag.Key) == awsiam.CreateTokenTag {
+							return fmt.Errorf("the role still carries %s after its create finished", awsiam.CreateTokenTag)
+						}
+					}
+					return nil
+				},
+			),
+			ConfigPlanChecks: resource.ConfigPlanChecks{
+				PostApplyPostRefresh: []plancheck.PlanCheck{plancheck.ExpectEmptyPlan()},
+			},
+		}},
+	})
+}
+
+// A role left by a create that did not finish (it still has the token tag
+// of that create) is not adopted by a later create with another token: the
+// error says what it is and what to import.
+func TestAccWebIdentityRole_unfinishedCreateSaysWhatToImport(t *testing.T) {
+	m := acctest.MotoServer(t)
+	a := roleArgs{name: tfacctest.RandomWithPrefix("tfacc-left"), audience: "airflow-left"}
+	_, err := testAWSClient(t, m).IAM.CreateRole(context.Background(), &iam.CreateRoleInput{
+		RoleName:                 aws.String(a.name),
+		AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`),
+		Tags:                     []iamtypes.Tag{{Key: aws.String(awsiam.CreateTokenTag), Value: aws.String("an-earlier-create")}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testAWSClient(t, m).DeleteRole(context.Background(), a.name) })
+	resource.ParallelTest(t, resource.TestCase{
+		ProtoV6ProviderFactories: protoV6ProviderFactories,
+		Steps: []resource.TestStep{{
+			Config: awsProviderBlock(m) + a.config(),
+			ExpectError: regexp.MustCompile(`(?s)IAM Role Already Exists.*earlier\s+create\s+of\s+this\s+provider\s+that\s+did\s+not\s+finish.*` +
+				`terraform\s+import\s+airflowiam_web_identity_role\.NAME\s+` + regexp.QuoteMeta(a.name)),
+		}},
 	})
 }

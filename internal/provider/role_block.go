@@ -149,11 +149,17 @@ func roleAttributes(own map[string]schema.Attribute) map[string]schema.Attribute
 			PlanModifiers:       []planmodifier.Map{semanticEqualityMapPlan{}},
 		},
 		"tags": schema.MapAttribute{
-			ElementType:         types.StringType,
-			Optional:            true,
-			Computed:            true,
-			Default:             mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
-			MarkdownDescription: "Tags on the role, exclusively. Default: none.",
+			ElementType: types.StringType,
+			Optional:    true,
+			Computed:    true,
+			Default:     mapdefault.StaticValue(types.MapValueMust(types.StringType, nil)),
+			MarkdownDescription: "Tags on the role, exclusively. Default: none. While the role is being created it also carries " +
+				"the tag `" + awsiam.CreateTokenTag + "` with a random value of that one create: when the AWS SDK sends CreateRole " +
+				"again after a lost answer and IAM says the role exists, a role with this create's value, trust policy and path is " +
+				"this create's own and is finished, not reported as a conflict. The tag is removed when the create finishes and is " +
+				"never shown here; a role that still carries it was left by a create that did not finish (for example a killed " +
+				"apply), and the next create says so and how to import it. At most 49 tags leave room for it; with 50 the role is " +
+				"created without it.",
 		},
 		"arn": schema.StringAttribute{
 			Computed:            true,
@@ -284,8 +290,14 @@ func (b *roleBlock[M, P]) Create(ctx context.Context, req resource.CreateRequest
 	tflog.Debug(ctx, "creating IAM role", map[string]any{"name": spec.Name})
 	role, err := client.CreateRole(ctx, spec)
 	if awsiam.IsAlreadyExists(err) {
+		why := "An IAM role named %q already exists, so it was not created."
+		if existing, gerr := client.GetRole(ctx, spec.Name); gerr == nil && existing.CreateToken != "" {
+			// The tag is removed when a create finishes: this one did not.
+			why = "An IAM role named %q already exists, left by an earlier create of this provider that did not finish (it " +
+				"still carries the tag " + awsiam.CreateTokenTag + "), so it was not created again."
+		}
 		resp.Diagnostics.AddAttributeError(path.Root("name"), "IAM Role Already Exists",
-			fmt.Sprintf("An IAM role named %q already exists, so it was not created. To manage it with Terraform, import it: "+
+			fmt.Sprintf(why+" To manage it with Terraform, import it: "+
 				"`terraform import %s.NAME %s`, or choose another name.\n\nAWS said: %s", spec.Name, b.typeName, spec.Name, err))
 		return
 	}

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hashicorp/terraform-plugin-framework-jsontypes/jsontypes"
 	"github.com/hashicorp/terraform-plugin-framework-validators/helpers/validatordiag"
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
@@ -34,19 +33,24 @@ import (
 
 // secretConnectionModel is the connection part of both resources.
 type secretConnectionModel struct {
-	ConnectionID      types.String         `tfsdk:"connection_id"`
-	ConnType          types.String         `tfsdk:"conn_type"`
-	Host              types.String         `tfsdk:"host"`
-	Login             types.String         `tfsdk:"login"`
-	Schema            types.String         `tfsdk:"schema"`
-	Port              types.Int64          `tfsdk:"port"`
-	Extra             jsontypes.Normalized `tfsdk:"extra"`
-	Password          types.String         `tfsdk:"password"`
-	PasswordWO        types.String         `tfsdk:"password_wo"`
-	PasswordWOVersion types.Int64          `tfsdk:"password_wo_version"`
-	Prefix            types.String         `tfsdk:"prefix"`
-	Separator         types.String         `tfsdk:"separator"`
-	Format            types.String         `tfsdk:"format"`
+	ConnectionID      types.String `tfsdk:"connection_id"`
+	ConnType          types.String `tfsdk:"conn_type"`
+	Host              types.String `tfsdk:"host"`
+	Login             types.String `tfsdk:"login"`
+	Schema            types.String `tfsdk:"schema"`
+	Port              types.Number `tfsdk:"port"`
+	Extra             extraValue   `tfsdk:"extra"`
+	Password          types.String `tfsdk:"password"`
+	PasswordWO        types.String `tfsdk:"password_wo"`
+	PasswordWOVersion types.Int64  `tfsdk:"password_wo_version"`
+	ExtraWO           types.String `tfsdk:"extra_wo"`
+	ExtraWOVersion    types.Int64  `tfsdk:"extra_wo_version"`
+	Prefix            types.String `tfsdk:"prefix"`
+	Separator         types.String `tfsdk:"separator"`
+	Format            types.String `tfsdk:"format"`
+	// woKeys are the names of the extra keys that came from extra_wo, from
+	// private state: the value read back is compared without them.
+	woKeys []string `tfsdk:"-"`
 }
 
 // secretBackend is one secrets manager as the shared body of the
@@ -138,18 +142,27 @@ func (r *secretConnectionResource[M]) Create(ctx context.Context, req resource.C
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	resp.Diagnostics.Append(saveExtraWOKeys(ctx, resp.Private, b.model(&plan).woKeys)...)
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
 
 // value renders the secret value of m with the configured write-only
-// password; false when it cannot, after adding the error.
+// password and extra keys, and records those keys' names in m; false when
+// it cannot, after adding the error.
 func (r *secretConnectionResource[M]) value(ctx context.Context, config tfsdk.Config, m *secretConnectionModel, diags *diag.Diagnostics) (string, bool) {
-	var passwordWO types.String
+	var passwordWO, extraWO types.String
 	diags.Append(config.GetAttribute(ctx, path.Root("password_wo"), &passwordWO)...)
+	diags.Append(config.GetAttribute(ctx, path.Root("extra_wo"), &extraWO)...)
 	if diags.HasError() {
 		return "", false
 	}
-	value, err := m.value(passwordWO)
+	keys, err := extraWOKeys(extraWO)
+	if err != nil {
+		diags.AddAttributeError(path.Root("extra_wo"), "Invalid Extra", err.Error())
+		return "", false
+	}
+	m.woKeys = keys
+	value, err := m.value(passwordWO, extraWO)
 	if err != nil {
 		diags.AddError("Connection Cannot Be Written", err.Error())
 		return "", false
@@ -164,9 +177,12 @@ func (r *secretConnectionResource[M]) Read(ctx context.Context, req resource.Rea
 	}
 	var state M
 	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	woKeys, d := loadExtraWOKeys(ctx, req.Private)
+	resp.Diagnostics.Append(d...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
+	b.model(&state).woKeys = woKeys
 	diags, err := b.read(ctx, &state)
 	resp.Diagnostics.Append(diags...)
 	if errors.Is(err, r.spec.errNotFound) {
@@ -208,6 +224,9 @@ func (r *secretConnectionResource[M]) Update(ctx context.Context, req resource.U
 	}
 	if resp.Diagnostics.HasError() {
 		return
+	}
+	if value != nil {
+		resp.Diagnostics.Append(saveExtraWOKeys(ctx, resp.Private, b.model(&plan).woKeys)...)
 	}
 	resp.Diagnostics.Append(resp.State.Set(ctx, &plan)...)
 }
@@ -286,11 +305,11 @@ func (b *secretSpec) connectionAttributes() map[string]schema.Attribute {
 			},
 		},
 		"extra": schema.StringAttribute{
-			CustomType: jsontypes.NormalizedType{},
+			CustomType: extraType{},
 			Optional:   true,
-			MarkdownDescription: "Extra parameters as a JSON object, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+			MarkdownDescription: "Extra parameters as a JSON object, each key once, for example `jsonencode({ region_name = \"eu-west-1\" })`. " +
+				"Secret keys belong in `extra_wo`, which keeps them out of plan and state. " +
 				"Compared semantically: key order and white space never produce a diff.",
-			Validators: []validator.String{jsonObjectValidator{}},
 		},
 		"prefix": schema.StringAttribute{
 			Optional: true,
@@ -322,6 +341,7 @@ func (b *secretSpec) connectionAttributes() map[string]schema.Attribute {
 	}
 	maps.Copy(attrs, connectionFieldAttributes())
 	maps.Copy(attrs, secretPasswordSchema.attributes())
+	maps.Copy(attrs, extraWOAttributes("the secret"))
 	return attrs
 }
 
@@ -358,7 +378,8 @@ func (v ruleValidator) ValidateString(_ context.Context, req validator.StringReq
 }
 
 // connection builds the connection from the model, with the write-only
-// password when passwordWO is set.
+// password when passwordWO is set. The write-only extra keys are added by
+// value.
 func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Connection {
 	c := &airflow.Connection{
 		ConnectionID: m.ConnectionID.ValueString(),
@@ -366,7 +387,7 @@ func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Con
 		Host:         m.Host.ValueStringPointer(),
 		Login:        m.Login.ValueStringPointer(),
 		Schema:       m.Schema.ValueStringPointer(),
-		Port:         m.Port.ValueInt64Pointer(),
+		Port:         portPointer(m.Port),
 		Password:     m.Password.ValueStringPointer(),
 		Extra:        m.Extra.ValueStringPointer(),
 	}
@@ -376,9 +397,26 @@ func (m *secretConnectionModel) connection(passwordWO types.String) *airflow.Con
 	return c
 }
 
-// value renders the secret value.
-func (m *secretConnectionModel) value(passwordWO types.String) (string, error) {
-	return airflow.EncodeSecretValue(m.connection(passwordWO), m.Format.ValueString())
+// value renders the secret value, with the write-only password and extra
+// keys.
+func (m *secretConnectionModel) value(passwordWO, extraWO types.String) (string, error) {
+	c, err := m.withExtraWO(passwordWO, extraWO)
+	if err != nil {
+		return "", err
+	}
+	return airflow.EncodeSecretValue(c, m.Format.ValueString())
+}
+
+// withExtraWO is the connection with the write-only password and extra
+// keys.
+func (m *secretConnectionModel) withExtraWO(passwordWO, extraWO types.String) (*airflow.Connection, error) {
+	c := m.connection(passwordWO)
+	extra, err := mergeExtraWO(c.Extra, extraWO)
+	if err != nil {
+		return nil, fmt.Errorf("extra_wo cannot be merged into extra: %w", err)
+	}
+	c.Extra = extra
+	return c, nil
 }
 
 // validate is the plan-time part both resources share, on the
@@ -404,8 +442,11 @@ func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnost
 					m.Prefix.ValueString(), m.Separator.ValueString(), b.secretName(m), b.name, err))
 		}
 	}
-	if !known(m.ConnType, m.Host, m.Login, m.Schema, m.Password, m.PasswordWO, m.Format) || m.Port.IsUnknown() || m.Extra.IsUnknown() {
+	if !known(m.ConnType, m.Host, m.Login, m.Schema, m.Password, m.PasswordWO, m.ExtraWO, m.Format) || m.Port.IsUnknown() || m.Extra.IsUnknown() {
 		return diags
+	}
+	if !validPort(m.Port) {
+		return diags // the port's validator reports it
 	}
 	diags.Append(b.checkRoundTrip(m)...)
 	return diags
@@ -414,7 +455,10 @@ func (b *secretSpec) validate(config secretConnectionModel) (diags diag.Diagnost
 // checkRoundTrip refuses a configuration that Airflow would read back
 // differently from the secret value.
 func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagnostics) {
-	want := m.connection(m.PasswordWO)
+	want, err := m.withExtraWO(m.PasswordWO, m.ExtraWO)
+	if err != nil {
+		return diags // extra_wo's validator reports it
+	}
 	format := m.Format.ValueString()
 	value, err := airflow.EncodeSecretValue(want, format)
 	if err != nil {
@@ -439,6 +483,9 @@ func (b *secretSpec) checkRoundTrip(m *secretConnectionModel) (diags diag.Diagno
 	attr := field
 	if field == airflow.FieldPassword && !m.PasswordWO.IsNull() {
 		attr = "password_wo"
+	}
+	if field == airflow.FieldExtra && !m.ExtraWO.IsNull() {
+		attr = "extra_wo" // or extra: the merged extra is not kept
 	}
 	detail := fmt.Sprintf("Airflow would read %s back from the %s form as %q, not as configured", field, format, airflow.FieldValue(got, field))
 	if field == airflow.FieldPassword || field == airflow.FieldExtra {
@@ -470,6 +517,14 @@ func (b *secretSpec) applyValue(m *secretConnectionModel, value string) error {
 	}
 	if m.Format.ValueString() != format {
 		m.Format = types.StringValue(format)
+	}
+	extra, missing, err := stripExtraWO(got.Extra, m.woKeys)
+	if err != nil {
+		return err
+	}
+	got.Extra = extra
+	if missing {
+		m.ExtraWOVersion = types.Int64Null() // removed out of band: write it again
 	}
 	// What Airflow reads from the prior state's own value.
 	m.applyFields(b.readBack(m.connection(types.StringNull()), format), got)
@@ -506,12 +561,12 @@ func (m *secretConnectionModel) applyFields(want, got *airflow.Connection) {
 		m.Schema = nonEmpty(got.Schema)
 	}
 	if !same(want, got, airflow.FieldPort) {
-		m.Port = types.Int64PointerValue(got.Port)
+		m.Port = portNumber(got.Port)
 	}
 	if !same(want, got, airflow.FieldExtra) {
-		m.Extra = jsontypes.NewNormalizedNull()
+		m.Extra = newExtraNull()
 		if e := nonEmpty(got.Extra); !e.IsNull() && e.ValueString() != "{}" {
-			m.Extra = jsontypes.NewNormalizedValue(e.ValueString())
+			m.Extra = newExtraValue(e.ValueString())
 		}
 	}
 	switch {
@@ -532,5 +587,5 @@ func (m *secretConnectionModel) valueChanged(prior *secretConnectionModel) bool 
 	return !m.ConnType.Equal(prior.ConnType) || !m.Host.Equal(prior.Host) || !m.Login.Equal(prior.Login) ||
 		!m.Schema.Equal(prior.Schema) || !m.Port.Equal(prior.Port) || !m.Extra.Equal(prior.Extra) ||
 		!m.Password.Equal(prior.Password) || !m.PasswordWOVersion.Equal(prior.PasswordWOVersion) ||
-		!m.Format.Equal(prior.Format)
+		!m.ExtraWOVersion.Equal(prior.ExtraWOVersion) || !m.Format.Equal(prior.Format)
 }

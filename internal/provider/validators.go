@@ -2,15 +2,17 @@ package provider
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"math/big"
 	"regexp"
+	"time"
 	"unicode/utf8"
 
 	"github.com/hashicorp/terraform-plugin-framework-validators/stringvalidator"
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/path"
 	"github.com/hashicorp/terraform-plugin-framework/schema/validator"
+	"github.com/hashicorp/terraform-plugin-framework/types"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awspolicy"
 )
@@ -43,52 +45,6 @@ func validateConnectionID(id string, at path.Path) diag.Diagnostics {
 			fmt.Sprintf("%q is not a valid Airflow connection ID. Expected: %s.", id, connectionIDRule))
 	}
 	return diags
-}
-
-// jsonObjectValidator requires a JSON object (Airflow rejects any other JSON
-// value in a connection's extra). Syntax errors are reported by the JSON
-// type itself.
-type jsonObjectValidator struct{}
-
-var _ validator.String = jsonObjectValidator{}
-
-func (jsonObjectValidator) Description(context.Context) string {
-	return "value must be a JSON object"
-}
-
-func (v jsonObjectValidator) MarkdownDescription(ctx context.Context) string {
-	return v.Description(ctx)
-}
-
-func (jsonObjectValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
-		return
-	}
-	var v any
-	if err := json.Unmarshal([]byte(req.ConfigValue.ValueString()), &v); err != nil {
-		return // the JSON type reports syntax errors
-	}
-	if _, ok := v.(map[string]any); !ok {
-		// The value itself is not echoed: an extra may hold secrets.
-		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Extra",
-			fmt.Sprintf("%s must be a JSON object, for example jsonencode({ region_name = \"eu-west-1\" }); got a JSON %s.",
-				req.Path, jsonKind(v)))
-	}
-}
-
-func jsonKind(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case []any:
-		return "array"
-	case string:
-		return "string"
-	case bool:
-		return "boolean"
-	default:
-		return "number"
-	}
 }
 
 // serviceAccountEmailRule says what serviceAccountEmailValidator accepts.
@@ -146,4 +102,115 @@ func (policyDocumentValidator) ValidateString(_ context.Context, req validator.S
 		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Policy Document",
 			fmt.Sprintf("%s must be an IAM policy document in JSON, for example jsonencode({ Version = \"2012-10-17\", Statement = [...] }): %s", req.Path, err))
 	}
+}
+
+// portValidator requires a whole number from minPort to maxPort. The
+// attribute is a number, not an integer, so that a fraction such as 80.5
+// reaches this message instead of a conversion error.
+type portValidator struct{}
+
+var _ validator.Number = portValidator{}
+
+func (portValidator) Description(context.Context) string {
+	return fmt.Sprintf("value must be a whole number from %d to %d", minPort, maxPort)
+}
+
+func (v portValidator) MarkdownDescription(ctx context.Context) string { return v.Description(ctx) }
+
+func (portValidator) ValidateNumber(_ context.Context, req validator.NumberRequest, resp *validator.NumberResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if validPort(req.ConfigValue) {
+		return
+	}
+	f := req.ConfigValue.ValueBigFloat()
+	resp.Diagnostics.AddAttributeError(req.Path, "Invalid Port",
+		fmt.Sprintf("%s must be a whole number from %d to %d, got %s.", req.Path, minPort, maxPort, f.Text('g', -1)))
+}
+
+// validPort says whether n is null or a whole number from minPort to
+// maxPort.
+func validPort(n types.Number) bool {
+	if n.IsNull() || n.IsUnknown() {
+		return true
+	}
+	f := n.ValueBigFloat()
+	return f.IsInt() && f.Cmp(big.NewFloat(minPort)) >= 0 && f.Cmp(big.NewFloat(maxPort)) <= 0
+}
+
+// defaultRequestTimeout is the request_timeout of the airflow, google and aws
+// blocks when unset.
+const defaultRequestTimeout = "60s"
+
+// requestTimeoutRule says what requestTimeoutValidator accepts.
+const requestTimeoutRule = `a duration: a number with a unit (ms, s, m, h), such as "60s", "2m" or "1m30s", greater than zero`
+
+// requestTimeoutValidator accepts a request_timeout: a positive Go duration.
+type requestTimeoutValidator struct{}
+
+var _ validator.String = requestTimeoutValidator{}
+
+func (requestTimeoutValidator) Description(context.Context) string {
+	return "value must be " + requestTimeoutRule
+}
+
+func (v requestTimeoutValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (requestTimeoutValidator) ValidateString(_ context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
+		return
+	}
+	if _, err := parseRequestTimeout(req.ConfigValue.ValueString()); err != nil {
+		resp.Diagnostics.AddAttributeError(req.Path, "Invalid Request Timeout",
+			fmt.Sprintf("%s must be %s; got %q.", req.Path, requestTimeoutRule, req.ConfigValue.ValueString()))
+	}
+}
+
+// parseRequestTimeout reads a request_timeout; "" is the default.
+func parseRequestTimeout(s string) (time.Duration, error) {
+	if s == "" {
+		s = defaultRequestTimeout
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return 0, err
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("%s is not greater than zero", s)
+	}
+	return d, nil
+}
+
+// oneManagedAirflowValidator, on airflow.composer_environment, refuses an
+// airflow block that also names an MWAA environment: one provider block
+// reaches one Airflow, and the two say which differently.
+type oneManagedAirflowValidator struct{}
+
+var _ validator.String = oneManagedAirflowValidator{}
+
+func (oneManagedAirflowValidator) Description(context.Context) string {
+	return "conflicts with mwaa_environment"
+}
+
+func (v oneManagedAirflowValidator) MarkdownDescription(ctx context.Context) string {
+	return v.Description(ctx)
+}
+
+func (oneManagedAirflowValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
+	if req.ConfigValue.IsNull() {
+		return
+	}
+	var mwaaEnv types.String
+	other := req.Path.ParentPath().AtName("mwaa_environment")
+	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, other, &mwaaEnv)...)
+	if mwaaEnv.IsNull() {
+		return
+	}
+	resp.Diagnostics.AddAttributeError(req.Path, "Two Managed Airflow Environments",
+		fmt.Sprintf("The airflow block sets both %s (Cloud Composer) and %s (Amazon MWAA), but one provider block manages "+
+			"one Airflow: keep the one this configuration is for, and reach the other with a second, aliased airflowiam "+
+			"provider block.", req.Path, other))
 }

@@ -2,6 +2,7 @@ package provider
 
 import (
 	"context"
+	"math/big"
 
 	"github.com/hashicorp/terraform-plugin-framework/diag"
 	"github.com/hashicorp/terraform-plugin-framework/types"
@@ -42,4 +43,22 @@ func nonEmpty(s *string) types.String {
 		return types.StringNull()
 	}
 	return types.StringValue(*s)
+}
+
+// portPointer is a port as the API takes it: nil when null or unknown.
+// The validator has made sure it is a whole number in range.
+func portPointer(n types.Number) *int64 {
+	if n.IsNull() || n.IsUnknown() {
+		return nil
+	}
+	i, _ := n.ValueBigFloat().Int64()
+	return &i
+}
+
+// portNumber is a port from the API, null when there is none.
+func portNumber(p *int64) types.Number {
+	if p == nil {
+		return types.NumberNull()
+	}
+	return types.NumberValue(new(big.Float).SetInt64(*p))
 }

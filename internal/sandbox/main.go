@@ -4,8 +4,12 @@
 // terraform.tfvars.json, then serves until SIGINT or SIGTERM and stops
 // everything.
 //
-//	sandbox up -seed SEED.json -tfvars OUT.json
+//	sandbox up -seed SEED.json -tfvars OUT.json [-worker WORKER.json]
 //	sandbox revoke -google URL -token T -account EMAIL -member MEMBER -role ROLE
+//
+// -worker writes what a worker of the sandbox's Airflow runs with (its
+// python and the environment that reaches the sandbox's database, metadata
+// server and moto), for make demo's real task.
 //
 // revoke removes one member of one role on a service account, as a person
 // would in the console; the demo uses it to break a hop on purpose.
@@ -21,6 +25,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
@@ -63,6 +68,7 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("up", flag.ContinueOnError)
 	seedPath := fs.String("seed", "", "fakegcp seed file (projects, service accounts, policies, tokens)")
 	tfvars := fs.String("tfvars", "", "where to write the quickstart's variables")
+	worker := fs.String("worker", "", "where to write the worker's python and environment (optional)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -78,6 +84,8 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	gcp := fakegcp.New()
+	// Airflow's Google hook sends impersonation_chain's delegates as bare emails.
+	gcp.AcceptBareDelegates(true)
 	if err := gcp.Seed(seed); err != nil {
 		return err
 	}
@@ -105,6 +113,11 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 		"aws_secret_key":      moto.SecretAccessKey,
 		"aws_endpoint":        moto.URL,
 	}
+	if *worker != "" {
+		if err := writeJSON(*worker, workerSpec(af, moto, gcpURL)); err != nil {
+			return err
+		}
+	}
 	if err := writeJSON(*tfvars, vars); err != nil {
 		return err
 	}
@@ -112,6 +125,28 @@ func up(ctx context.Context, args []string, out io.Writer) error {
 	<-ctx.Done()
 	fmt.Fprintln(out, "sandbox: stopping")
 	return nil
+}
+
+// workerSpec is the python of the sandbox's Airflow and the environment its
+// workers run with: the server's own AIRFLOW_* settings (home, database,
+// keys), fakegcp as the metadata server, and moto as AWS's endpoint.
+func workerSpec(af *acctest.Airflow, moto *acctest.Moto, gcpURL string) map[string]any {
+	python, env := af.WorkerEnv()
+	vars := map[string]string{}
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "AIRFLOW") {
+			vars[k] = v
+		}
+	}
+	host := strings.TrimPrefix(gcpURL, "http://")
+	for k, v := range map[string]string{
+		"GCE_METADATA_HOST": host, "GCE_METADATA_IP": host, "AIRFLOWIAM_GOOGLEAPIS_URL": gcpURL,
+		"AWS_ENDPOINT_URL": moto.URL, "AWS_ENDPOINT_URL_STS": moto.URL, "AWS_DEFAULT_REGION": moto.Region,
+		"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": os.DevNull, "AWS_SHARED_CREDENTIALS_FILE": os.DevNull,
+	} {
+		vars[k] = v
+	}
+	return map[string]any{"python": python, "env": vars}
 }
 
 // terraformToken is the seed's one static token: the provider's identity.

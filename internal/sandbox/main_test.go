@@ -122,3 +122,23 @@ func TestRunRejectsBadUsage(t *testing.T) {
 		}
 	}
 }
+
+// The worker spec points the worker's Google identity at the fake's
+// metadata server and boto3 at moto, and carries no credential.
+func TestWorkerSpec(t *testing.T) {
+	spec := workerSpec(&acctest.Airflow{URL: "http://127.0.0.1:1"}, &acctest.Moto{URL: "http://127.0.0.1:2", Region: "us-east-1"}, "http://127.0.0.1:3")
+	env, _ := spec["env"].(map[string]string)
+	for k, want := range map[string]string{
+		"GCE_METADATA_HOST": "127.0.0.1:3", "GCE_METADATA_IP": "127.0.0.1:3", "AIRFLOWIAM_GOOGLEAPIS_URL": "http://127.0.0.1:3",
+		"AWS_ENDPOINT_URL_STS": "http://127.0.0.1:2", "AWS_DEFAULT_REGION": "us-east-1",
+	} {
+		if env[k] != want {
+			t.Errorf("%s = %q, want %q", k, env[k], want)
+		}
+	}
+	for k := range env {
+		if strings.Contains(k, "SECRET_ACCESS") || strings.Contains(k, "ACCESS_KEY") || k == "GOOGLE_APPLICATION_CREDENTIALS" {
+			t.Errorf("the worker gets %s", k)
+		}
+	}
+}

@@ -27,6 +27,27 @@ resource "airflowiam_connection" "warehouse" {
   extra               = jsonencode({ sslmode = "require" })
 }
 
+# An HTTP connection whose API key never enters plan or state: secret extra
+# keys go in extra_wo (write-only, Terraform 1.11+ or OpenTofu 1.11+), which
+# the provider merges into the extra it sends; only the key names are
+# remembered (in private state), so the key never shows as drift in extra.
+# Give the key through an ephemeral variable or an ephemeral resource; bump
+# extra_wo_version to send a new one. extra and extra_wo may not share a key.
+resource "airflowiam_connection" "weather_api" {
+  connection_id    = "weather_api"
+  conn_type        = "http"
+  host             = "https://api.weather.example.com"
+  extra            = jsonencode({ timeout = 30 })
+  extra_wo         = jsonencode({ api_key = var.weather_api_key })
+  extra_wo_version = 1
+}
+
+variable "weather_api_key" {
+  type      = string
+  sensitive = true
+  ephemeral = true
+}
+
 variable "warehouse_password" {
   type      = string
   sensitive = true
