@@ -34,6 +34,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/airflow"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/exchange"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 )
@@ -119,6 +120,8 @@ type providerData struct {
 	// awssecrets shares aws's configuration; it is set whenever aws is.
 	awssecrets *awssecrets.Client
 	awsErr     string
+	// checks is what the token-exchange checks of this process share.
+	checks exchange.Shared
 }
 
 func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
