@@ -44,9 +44,10 @@ type budget struct {
 	OK     bool   `json:"ok"`
 }
 
-func (e *env) config(n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `terraform {
+// providerBlock is the configuration's terraform and provider blocks,
+// pointed at the counting proxies.
+func (e *env) providerBlock() string {
+	return fmt.Sprintf(`terraform {
   required_providers {
     airflowiam = {
       source = "airflowiam/airflowiam"
@@ -76,7 +77,15 @@ provider "airflowiam" {
     sts_endpoint = %q
   }
 }
+`, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
+		adminToken, e.google.URL(), e.google.URL(), e.google.URL(), e.google.URL(),
+		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL())
+}
 
+func (e *env) config(n int) string {
+	var b strings.Builder
+	b.WriteString(e.providerBlock())
+	fmt.Fprintf(&b, `
 locals {
   connections = { for i in range(%d) : format("bench_%%04d", i) => i }
   chains      = { for i in range(%d) : format("chain%%02d", i) => i }
@@ -118,10 +127,7 @@ data "airflowiam_token_exchange" "check" {
   gcp_impersonation_chain = airflowiam_impersonation_chain.ch["chain00"].airflow_impersonation_chain
   depends_on              = [airflowiam_impersonation_chain.ch, airflowiam_connection.aws]
 }
-`, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
-		adminToken, e.google.URL(), e.google.URL(), e.google.URL(), e.google.URL(),
-		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL(),
-		n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
+`, n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
 	return b.String()
 }
 

@@ -15,8 +15,9 @@ const (
 )
 
 type report struct {
-	Runs  int          `json:"runs"`
-	Sizes []sizeResult `json:"sizes"`
+	Runs   int           `json:"runs"`
+	Sizes  []sizeResult  `json:"sizes"`
+	Checks *checksResult `json:"checks,omitempty"`
 }
 
 // budgets checks the request budgets and the targets for one size.
@@ -62,6 +63,13 @@ func (r *report) failures() []string {
 			}
 		}
 	}
+	if r.Checks != nil {
+		for _, b := range r.Checks.Budgets {
+			if !b.OK {
+				out = append(out, fmt.Sprintf("shared checks: %s: %s, limit %s", b.Name, b.Actual, b.Limit))
+			}
+		}
+	}
 	return out
 }
 
@@ -86,17 +94,24 @@ func (r *report) markdown() string {
 			}
 			fmt.Fprintf(&b, "| %s | %.2f s | %s | %s | %s |\n", m.Name, float64(m.WallMS)/1000, floor, requestsText(m.Requests), rss)
 		}
-		b.WriteString("\n| budget | limit | actual | |\n|---|---|---|---|\n")
-		for _, bu := range s.Budgets {
-			mark := "ok"
-			if !bu.OK {
-				mark = "MISSED"
-			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", bu.Name, bu.Limit, bu.Actual, mark)
-		}
-		b.WriteString("\n")
+		budgetTable(&b, s.Budgets)
+	}
+	if r.Checks != nil {
+		r.Checks.markdown(&b)
 	}
 	return b.String()
+}
+
+func budgetTable(b *strings.Builder, budgets []budget) {
+	b.WriteString("\n| budget | limit | actual | |\n|---|---|---|---|\n")
+	for _, bu := range budgets {
+		mark := "ok"
+		if !bu.OK {
+			mark = "MISSED"
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", bu.Name, bu.Limit, bu.Actual, mark)
+	}
+	b.WriteString("\n")
 }
 
 func (r *report) write(dir, table string) error {
