@@ -31,7 +31,8 @@ import (
 // answer for it alone: one bad entity fails only its resource. A bulk
 // request that fails as a whole (an entity Airflow cannot parse fails the
 // body's validation, 422) falls back to single requests the same way; a
-// server without the endpoint (404, 405) is not asked again.
+// server without the endpoint (404, 405), or that does not let this user
+// write connections in bulk (403), is not asked again.
 //
 // A lost answer is resolved as for single creates (adopt.go): when an
 // attempt of the bulk request may have reached Airflow, each create that
@@ -77,8 +78,8 @@ type bulkOp struct {
 type bulker struct {
 	mu      sync.Mutex
 	pending []*bulkOp
-	// unsupported is set once Airflow answered the bulk endpoint 404 or
-	// 405: every later write goes alone.
+	// unsupported is set once Airflow answered the bulk endpoint 404, 405
+	// or 403: every later write goes alone.
 	unsupported atomic.Bool
 }
 
@@ -175,6 +176,10 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 			close(op.done)
 		}
 	}()
+	if len(batch) == 1 {
+		// Alone in its batch, it is sent alone, with Airflow's own answer.
+		return
+	}
 	// The request outlives any one caller's cancellation; each caller
 	// stops waiting on its own.
 	ctx := context.WithoutCancel(batch[0].ctx)
@@ -182,7 +187,7 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 	uncertain, err := c.do(ctx, http.MethodPatch, "/connections", nil, bulkRequest(batch), &resp, true)
 	c.log(ctx, "sent a bulk write of connections", map[string]any{"entities": len(batch), "failed": err != nil})
 	if err != nil {
-		if hasStatus(err, http.StatusNotFound) || hasStatus(err, http.StatusMethodNotAllowed) {
+		if hasStatus(err, http.StatusNotFound) || hasStatus(err, http.StatusMethodNotAllowed) || hasStatus(err, http.StatusForbidden) {
 			c.bulk.unsupported.Store(true)
 		}
 		var apiErr *APIError

@@ -40,13 +40,17 @@ resource "airflowiam_web_identity_role" "shared" {
 	for i := range sharedRoles {
 		fmt.Fprintf(&b, `
 check "shared_%03d" {
-  data "airflowiam_token_exchange" "x" {
+  data "airflowiam_token_exchange" "x%03d" {
     role_arn        = airflowiam_web_identity_role.shared[%d].arn
     audience        = %q
     service_account = %q
   }
+  assert {
+    condition     = data.airflowiam_token_exchange.x%03d.assumed_role_arn != null
+    error_message = "the token exchange assumed no role"
+  }
 }
-`, i, i, sharedAudience, workerEmail())
+`, i, i, i, sharedAudience, workerEmail(), i)
 	}
 	return b.String()
 }

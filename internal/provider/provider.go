@@ -338,6 +338,7 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 		APIVersion:     valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
 		RequestTimeout: airflowRequestTimeout(block.RequestTimeout),
 		UserAgent:      "terraform-provider-airflowiam/" + p.version,
+		BulkWrites:     true,
 		Logger: func(ctx context.Context, msg string, fields map[string]any) {
 			tflog.Debug(ctx, msg, fields)
 		},
