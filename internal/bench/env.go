@@ -67,15 +67,23 @@ func startEnv(ctx context.Context, dir string, log io.Writer) (*env, error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building the provider: %w", err)
 	}
+	fmt.Fprintln(log, "bench: building the no-op plugin floor")
+	build = exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "terraform-provider-noop"), "./internal/bench/noop")
+	build.Stdout, build.Stderr = log, log
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("building the no-op plugin: %w", err)
+	}
 	e.cliConfig = filepath.Join(dir, "terraformrc")
 	rc := fmt.Sprintf(`provider_installation {
   dev_overrides {
     "registry.terraform.io/airflowiam/airflowiam" = %q
     "registry.opentofu.org/airflowiam/airflowiam" = %q
+    "registry.terraform.io/airflowiam/noop"       = %q
+    "registry.opentofu.org/airflowiam/noop"       = %q
   }
   direct {}
 }
-`, bin, bin)
+`, bin, bin, bin, bin)
 	if err := os.WriteFile(e.cliConfig, []byte(rc), 0o600); err != nil {
 		return nil, err
 	}

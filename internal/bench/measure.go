@@ -34,6 +34,7 @@ type measurement struct {
 type sizeResult struct {
 	N            int           `json:"n"`
 	Measurements []measurement `json:"measurements"`
+	Floors       []floorSet    `json:"floors"`
 	Budgets      []budget      `json:"budgets"`
 }
 
@@ -219,7 +220,7 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 	}
 
 	fmt.Fprintf(log, "bench: N = %d: the floor x%d\n", n, runs)
-	floor, err := e.repeat("floor", runs, nil, func() (time.Duration, int64, error) {
+	floor, err := e.repeat("direct reads (floor of issue 8)", runs, nil, func() (time.Duration, int64, error) {
 		start := time.Now()
 		err := e.floor(ctx, n)
 		return time.Since(start), 0, err
@@ -228,8 +229,29 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 		return nil, err
 	}
 	refresh.FloorMS, drift.FloorMS = floor.WallMS, floor.WallMS
-	res.Measurements = []measurement{*apply, *refresh, *drift, *floor}
-	res.Budgets = budgets(n, apply, refresh, drift, floor)
+
+	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d\n", n, runs)
+	destroy, err := e.repeat("destroy", runs, func() error {
+		if destroyed {
+			if _, _, err := tf("apply", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		destroyed = true
+		return nil
+	}, func() (time.Duration, int64, error) { return tf("destroy", "-auto-approve") })
+	if err != nil {
+		return nil, err
+	}
+	for _, kind := range []string{floorData, floorNoop} {
+		set, err := e.measureFloor(ctx, kind, n, runs, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s floor: %w", kind, err)
+		}
+		res.Floors = append(res.Floors, *set)
+	}
+	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
+	res.Budgets = budgets(n, res.Measurements, res.Floors)
 	return res, nil
 }
 
