@@ -84,6 +84,7 @@ func (f *fakeAirflow) bulkAction(action string, entities []json.RawMessage, mask
 		res["errors"] = []any{map[string]any{"error": fmt.Sprintf("The connections with these connection_ids: %v %s.", clash, what), "status_code": status}}
 		return res
 	}
+	success := []string{}
 	for i, c := range conns {
 		switch action {
 		case bulkCreate:
@@ -104,8 +105,9 @@ func (f *fakeAirflow) bulkAction(action string, entities []json.RawMessage, mask
 				}
 			}
 		}
-		res["success"] = append(res["success"].([]string), ids[i])
+		success = append(success, ids[i])
 	}
+	res["success"] = success
 	return res
 }
 

@@ -230,16 +230,7 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 	}
 	refresh.FloorMS, drift.FloorMS = floor.WallMS, floor.WallMS
 
-	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d\n", n, runs)
-	destroy, err := e.repeat("destroy", runs, func() error {
-		if destroyed {
-			if _, _, err := tf("apply", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		destroyed = true
-		return nil
-	}, func() (time.Duration, int64, error) { return tf("destroy", "-auto-approve") })
+	destroy, err := e.measureDestroy(n, runs, tf, &destroyed, log)
 	if err != nil {
 		return nil, err
 	}
@@ -253,6 +244,21 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
 	res.Budgets = budgets(n, res.Measurements, res.Floors)
 	return res, nil
+}
+
+// measureDestroy times terraform destroy, applying again before each run
+// but the first.
+func (e *env) measureDestroy(n, runs int, tf func(...string) (time.Duration, int64, error), destroyed *bool, log io.Writer) (*measurement, error) {
+	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d\n", n, runs)
+	return e.repeat("destroy", runs, func() error {
+		if *destroyed {
+			if _, _, err := tf("apply", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		*destroyed = true
+		return nil
+	}, func() (time.Duration, int64, error) { return tf("destroy", "-auto-approve") })
 }
 
 // changeConnections changes the host of k connections straight through
