@@ -14,7 +14,7 @@ import (
 
 // Bulk writes on Airflow 3. Creates, updates and deletes issued at the same
 // time (Terraform applies up to ten resources at once) are gathered for
-// bulkWindow and sent as one PATCH /api/v2/connections, whose body is a
+// a few milliseconds (bulkQuiet, bulkMaxWait) and sent as one PATCH /api/v2/connections, whose body is a
 // list of actions (create, update, delete), each with its entities, and
 // whose answer gives, per action, the ids that succeeded and the errors.
 // The shapes are Airflow's BulkBody and BulkResponse
@@ -46,8 +46,10 @@ import (
 // answer with the configuration it sent.
 
 const (
-	// bulkWindow is how long the first write of a batch waits for others.
-	bulkWindow = 5 * time.Millisecond
+	// bulkQuiet is how long a batch waits for one more write: it is sent
+	// when none came for that long, or bulkMaxWait after its first write.
+	bulkQuiet   = 5 * time.Millisecond
+	bulkMaxWait = 25 * time.Millisecond
 	// maxBulkEntities sends a batch at once when it is this large.
 	maxBulkEntities = 100
 )
@@ -78,6 +80,8 @@ type bulkOp struct {
 type bulker struct {
 	mu      sync.Mutex
 	pending []*bulkOp
+	first   time.Time   // when the pending batch's first write came
+	timer   *time.Timer // sends the pending batch
 	// unsupported is set once Airflow answered the bulk endpoint 404, 405
 	// or 403: every later write goes alone.
 	unsupported atomic.Bool
@@ -143,25 +147,32 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 		go c.sendBatch(b.take())
 	}
 	b.pending = append(b.pending, op)
-	switch len(b.pending) {
-	case maxBulkEntities:
+	now := time.Now()
+	switch {
+	case len(b.pending) >= maxBulkEntities:
 		go c.sendBatch(b.take())
-	case 1:
-		time.AfterFunc(bulkWindow, func() {
+	case len(b.pending) == 1:
+		b.first = now
+		b.timer = time.AfterFunc(bulkQuiet, func() {
 			b.mu.Lock()
 			batch := b.take()
 			b.mu.Unlock()
 			c.sendBatch(batch)
 		})
+	default:
+		b.timer.Reset(max(0, min(bulkQuiet, b.first.Add(bulkMaxWait).Sub(now))))
 	}
 }
 
 // take empties the pending batch; b.mu is held. A timer that finds it
-// already taken finds nothing, or the next batch before its own window
-// ends, which only sends it early.
+// already taken sends nothing, or an early part of the next batch.
 func (b *bulker) take() []*bulkOp {
 	batch := b.pending
 	b.pending = nil
+	if b.timer != nil {
+		b.timer.Stop()
+		b.timer = nil
+	}
 	return batch
 }
 
