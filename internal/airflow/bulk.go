@@ -46,8 +46,12 @@ import (
 // answer with the configuration it sent.
 
 const (
-	// bulkQuiet is how long a batch waits for one more write: it is sent
-	// when none came for that long, or bulkMaxWait after its first write.
+	// bulkQuiet is how long a batch waits for one more write when no
+	// request of the bulker is in flight: it is sent when none came for
+	// that long, or bulkMaxWait after its first write. While a request is
+	// in flight, writes gather until it ends, as a database's group commit
+	// does, so batches grow to what Terraform has in flight however slowly
+	// it hands them over.
 	bulkQuiet   = 5 * time.Millisecond
 	bulkMaxWait = 25 * time.Millisecond
 	// maxBulkEntities sends a batch at once when it is this large.
@@ -69,6 +73,11 @@ type bulkOp struct {
 	mask []string // update
 
 	done chan struct{}
+	// alone is set when the op was sent alone (its batch had no other),
+	// with its answer in result and err.
+	alone  bool
+	result *Connection
+	err    error
 	// confirmed is set when Airflow listed the entity among the successes.
 	confirmed bool
 	// uncertain is set when an attempt of the bulk request may have acted
@@ -82,6 +91,8 @@ type bulker struct {
 	pending []*bulkOp
 	first   time.Time   // when the pending batch's first write came
 	timer   *time.Timer // sends the pending batch
+	// inflight is set while a batch is being sent; the next one waits.
+	inflight bool
 	// unsupported is set once Airflow answered the bulk endpoint 404, 405
 	// or 403: every later write goes alone.
 	unsupported atomic.Bool
@@ -116,7 +127,7 @@ type bulkResponse struct {
 // bulkOn reports whether this write goes through a batch: bulk writes are
 // enabled, the server is Airflow 3, and it has the endpoint.
 func (c *Client) bulkOn(ctx context.Context) bool {
-	if !c.bulkWrites || c.bulk.unsupported.Load() {
+	if !c.bulkWrites || c.bulk.unsupported.Load() || ctx.Value(aloneKey{}) != nil {
 		return false
 	}
 	version, err := c.APIVersion(ctx)
@@ -133,7 +144,10 @@ func (c *Client) bulkWrite(ctx context.Context, op *bulkOp) (*Connection, error)
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	if op.confirmed {
+	switch {
+	case op.alone:
+		return op.result, op.err
+	case op.confirmed:
 		return bulkAnswer(op), nil
 	}
 	return c.writeAlone(ctx, op)
@@ -143,7 +157,8 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if slices.ContainsFunc(b.pending, func(p *bulkOp) bool { return p.id == op.id }) {
-		// Two writes of one connection never share a batch.
+		// Two writes of one connection never share a batch: the first
+		// batch goes now, in flight or not.
 		go c.sendBatch(b.take())
 	}
 	b.pending = append(b.pending, op)
@@ -151,11 +166,16 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	switch {
 	case len(b.pending) >= maxBulkEntities:
 		go c.sendBatch(b.take())
-	case len(b.pending) == 1:
+	case b.inflight:
+		// Sent when the request in flight ends.
+	case b.timer == nil:
 		b.first = now
 		b.timer = time.AfterFunc(bulkQuiet, func() {
 			b.mu.Lock()
-			batch := b.take()
+			var batch []*bulkOp
+			if !b.inflight {
+				batch = b.take()
+			}
 			b.mu.Unlock()
 			c.sendBatch(batch)
 		})
@@ -164,8 +184,7 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	}
 }
 
-// take empties the pending batch; b.mu is held. A timer that finds it
-// already taken sends nothing, or an early part of the next batch.
+// take empties the pending batch and marks it in flight; b.mu is held.
 func (b *bulker) take() []*bulkOp {
 	batch := b.pending
 	b.pending = nil
@@ -173,7 +192,20 @@ func (b *bulker) take() []*bulkOp {
 		b.timer.Stop()
 		b.timer = nil
 	}
+	if len(batch) > 0 {
+		b.inflight = true
+	}
 	return batch
+}
+
+// sent ends a batch's flight and sends what gathered meanwhile.
+func (b *bulker) sent(c *Client) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.inflight = false
+	if len(b.pending) > 0 {
+		go c.sendBatch(b.take())
+	}
 }
 
 // sendBatch sends one bulk request for batch and marks each op confirmed,
@@ -182,6 +214,7 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 	if len(batch) == 0 {
 		return
 	}
+	defer c.bulk.sent(c)
 	defer func() {
 		for _, op := range batch {
 			close(op.done)
@@ -189,6 +222,9 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 	}()
 	if len(batch) == 1 {
 		// Alone in its batch, it is sent alone, with Airflow's own answer.
+		op := batch[0]
+		op.result, op.err = c.writeAlone(op.ctx, op)
+		op.alone = true
 		return
 	}
 	// The request outlives any one caller's cancellation; each caller
@@ -276,9 +312,15 @@ func bulkAnswer(op *bulkOp) *Connection {
 	return &out
 }
 
+// aloneKey marks the context of a write sent alone: what it writes in turn
+// (an adopted create re-sends its secrets) goes alone too, never queued
+// behind the batch in flight that may be this very write.
+type aloneKey struct{}
+
 // writeAlone sends an op the batch did not confirm as a single request. A
 // create that a lost bulk answer may have made is settled by reading it.
 func (c *Client) writeAlone(ctx context.Context, op *bulkOp) (*Connection, error) {
+	ctx = context.WithValue(ctx, aloneKey{}, true)
 	switch op.kind {
 	case bulkDelete:
 		err := c.deleteOne(ctx, op.id)

@@ -1,6 +1,7 @@
 package airflow
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // serveBulk makes the Airflow 3 fake answer PATCH /api/v2/connections as
@@ -343,4 +345,52 @@ func TestBulkRequest_shape(t *testing.T) {
 	if string(raw) != want {
 		t.Errorf("body\n got %s\nwant %s", raw, want)
 	}
+}
+
+// A write alone in its batch whose answer is lost is adopted: re-sending
+// its password goes alone too, not queued behind its own flight.
+func TestBulk_loneCreateWithLostAnswerIsAdopted(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	f.serveBulk(nil)
+	f.loseAnswer = loseFirst(http.MethodPost, hangUp(true))
+	c := bulkClient(t, f)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := c.CreateConnection(ctx, sampleConn(0)); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	if got := f.stored("c0"); *got.Password != "pw-0" {
+		t.Errorf("stored %+v", got)
+	}
+}
+
+// While a request is in flight, writes gather for the next one: writes
+// handed over one every few milliseconds, slower than the quiet window,
+// still share requests.
+func TestBulk_writesGatherWhileARequestIsInFlight(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	calls := f.serveBulk(nil)
+	f.intercept = func(_ http.ResponseWriter, r *http.Request) bool {
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			time.Sleep(40 * time.Millisecond)
+		}
+		return false
+	}
+	c := bulkClient(t, f)
+	const n = 20
+	errs := atOnce(n, func(i int) error {
+		time.Sleep(time.Duration(i) * 3 * bulkQuiet / 2)
+		_, err := c.CreateConnection(t.Context(), sampleConn(i))
+		return err
+	})
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	requests := *calls + countMethod(f, http.MethodPost, "/api/v2/connections")
+	if requests > n/2 {
+		t.Errorf("%d requests for %d writes, want at most %d", requests, n, n/2)
+	}
+	t.Logf("%d requests (%d bulk) for %d writes", requests, *calls, n)
 }
