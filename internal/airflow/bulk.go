@@ -52,8 +52,8 @@ const (
 	// in flight, writes gather until it ends, as a database's group commit
 	// does, so batches grow to what Terraform has in flight however slowly
 	// it hands them over.
-	bulkQuiet   = 5 * time.Millisecond
-	bulkMaxWait = 25 * time.Millisecond
+	bulkQuiet   = 10 * time.Millisecond
+	bulkMaxWait = 50 * time.Millisecond
 	// maxBulkEntities sends a batch at once when it is this large.
 	maxBulkEntities = 100
 )
