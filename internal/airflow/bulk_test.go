@@ -364,9 +364,8 @@ func TestBulk_loneCreateWithLostAnswerIsAdopted(t *testing.T) {
 	}
 }
 
-// While a request is in flight, writes gather for the next one: writes
-// handed over one every few milliseconds, slower than the quiet window,
-// still share requests.
+// Writes handed over one every 15 ms share requests: they gather in the
+// window and while a request is in flight.
 func TestBulk_writesGatherWhileARequestIsInFlight(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
 	calls := f.serveBulk(nil)
@@ -379,7 +378,7 @@ func TestBulk_writesGatherWhileARequestIsInFlight(t *testing.T) {
 	c := bulkClient(t, f)
 	const n = 20
 	errs := atOnce(n, func(i int) error {
-		time.Sleep(time.Duration(i) * 3 * bulkQuiet / 2)
+		time.Sleep(time.Duration(i) * 15 * time.Millisecond)
 		_, err := c.CreateConnection(t.Context(), sampleConn(i))
 		return err
 	})
