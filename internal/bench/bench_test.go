@@ -76,7 +76,7 @@ func TestBudgets(t *testing.T) {
 			missed = append(missed, b.Name)
 		}
 	}
-	want := []string{"/auth/token", "requests to Airflow", "vs the direct reads", "refresh vs the no-op plugin", "apply: requests to Airflow", "peak memory"}
+	want := []string{"/auth/token", "requests to Airflow", "vs the direct reads", "refresh vs the no-op plugin", "apply: requests to Airflow", "peak memory in a refresh"}
 	for _, w := range want {
 		found := false
 		for _, m := range missed {
