@@ -12,8 +12,8 @@ import (
 // floors, memory).
 const (
 	maxFloorRatio   = 1.5
-	maxRefreshRatio = 1.3 // refresh-only plan over the no-op plugin's
-	maxWriteRatio   = 1.5 // apply and destroy over the no-op plugin's
+	maxRefreshRatio = 1.3        // refresh-only plan over the no-op plugin's
+	maxWriteRatio   = 1.5        // apply and destroy over the no-op plugin's
 	maxRSSKB        = 150 * 1024 // apply and refresh (issue 8)
 	maxRefreshRSSKB = 90 * 1024  // refresh (issue 19)
 )
