@@ -101,6 +101,9 @@ type Config struct {
 	// RetryWaitMin and RetryWaitMax bound the wait between retries; 0
 	// means the defaults (500ms and 4s).
 	RetryWaitMin, RetryWaitMax time.Duration
+	// BulkWrites gathers concurrent writes on Airflow 3 into bulk requests
+	// (see bulk.go).
+	BulkWrites bool
 	// Logger, when set, receives debug messages. It is never given
 	// passwords, tokens, Authorization headers or request/response bodies.
 	Logger func(ctx context.Context, msg string, fields map[string]any)
@@ -133,6 +136,10 @@ type Client struct {
 
 	// snap is the connections listed for refreshes (see ReadConnection).
 	snap snapshot
+
+	// bulkWrites and bulk gather writes on Airflow 3 (bulk.go).
+	bulkWrites bool
+	bulk       bulker
 }
 
 // NewClient validates cfg and returns a Client. It does no network I/O.
@@ -157,6 +164,7 @@ func NewClient(cfg Config) (*Client, error) {
 		configuredVersion: version,
 		httpClient:        cfg.HTTPClient,
 		requestTimeout:    cfg.RequestTimeout,
+		bulkWrites:        cfg.BulkWrites,
 		userAgent:         cfg.UserAgent,
 		maxRetries:        cfg.MaxRetries,
 		retryWaitMin:      cfg.RetryWaitMin,

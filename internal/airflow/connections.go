@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -95,6 +96,14 @@ func (c *Client) CreateConnection(ctx context.Context, conn *Connection) (*Conne
 	if conn == nil || conn.ConnectionID == "" {
 		return nil, errors.New("creating Airflow connection: connection id is empty")
 	}
+	if c.bulkOn(ctx) {
+		return c.bulkWrite(ctx, &bulkOp{kind: bulkCreate, conn: conn, id: conn.ConnectionID})
+	}
+	return c.createOne(ctx, conn)
+}
+
+// createOne is CreateConnection as a single request.
+func (c *Client) createOne(ctx context.Context, conn *Connection) (*Connection, error) {
 	var created Connection
 	uncertain, err := c.do(ctx, http.MethodPost, "/connections", nil, conn, &created, true)
 	switch {
@@ -125,6 +134,16 @@ func (c *Client) UpdateConnection(ctx context.Context, conn *Connection, updateM
 			return nil, fmt.Errorf("updating Airflow connection %q: %q cannot be used in an update mask", conn.ConnectionID, field)
 		}
 	}
+	if slices.Contains(updateMask, FieldPassword) && c.bulkOn(ctx) {
+		// Only an update that sets the password knows what the answer
+		// says of it; others go alone.
+		return c.bulkWrite(ctx, &bulkOp{kind: bulkUpdate, conn: conn, id: conn.ConnectionID, mask: updateMask})
+	}
+	return c.updateOne(ctx, conn, updateMask)
+}
+
+// updateOne is UpdateConnection as a single request.
+func (c *Client) updateOne(ctx context.Context, conn *Connection, updateMask []string) (*Connection, error) {
 	query := url.Values{}
 	if len(updateMask) > 0 {
 		version, err := c.APIVersion(ctx)
@@ -151,6 +170,15 @@ func (c *Client) DeleteConnection(ctx context.Context, id string) error {
 	if id == "" {
 		return errors.New("deleting Airflow connection: connection id is empty")
 	}
+	if c.bulkOn(ctx) {
+		_, err := c.bulkWrite(ctx, &bulkOp{kind: bulkDelete, id: id})
+		return err
+	}
+	return c.deleteOne(ctx, id)
+}
+
+// deleteOne is DeleteConnection as a single request.
+func (c *Client) deleteOne(ctx context.Context, id string) error {
 	return c.call(ctx, http.MethodDelete, connectionPath(id), nil, nil, nil)
 }
 

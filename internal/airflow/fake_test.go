@@ -1,6 +1,7 @@
 package airflow
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -231,6 +232,7 @@ func writeHTML(w http.ResponseWriter, status int) {
 
 func (f *fakeAirflow) serve(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body)) // for intercept and before
 	switch {
 	case r.URL.Path == healthPath:
 		f.healthCalls.Add(1)

@@ -47,27 +47,36 @@ func TestBudgets(t *testing.T) {
 	ok := map[string]map[string]int{
 		"airflow": {"auth": 1, "list": 11, "get": 2, "total": 14},
 		"google":  {"tokeninfo": 1, "generateIdToken": 1, "certs": 1, "generateAccessToken": 1},
-		"aws":     {"AssumeRoleWithWebIdentity": 1, "GetCallerIdentity": 1},
+		"aws":     {"AssumeRoleWithWebIdentity": 1, "GetCallerIdentity": 2},
 	}
-	apply := &measurement{Requests: map[string]map[string]int{"google": {"getIamPolicy": 40, "setIamPolicy": 40}}, PeakRSSKB: 60000}
-	refresh := &measurement{Name: "refresh", Requests: ok, WallMS: 1400, PeakRSSKB: 60000}
-	floor := &measurement{WallMS: 1000}
-	for _, b := range budgets(1000, apply, refresh, refresh, floor) {
+	writes := map[string]map[string]int{"airflow": {"total": 200}, "google": {"getIamPolicy": 40, "setIamPolicy": 40}}
+	rows := func(refresh measurement) []measurement {
+		return []measurement{
+			{Name: "apply", Requests: writes, WallMS: 1400, PeakRSSKB: 60000},
+			refresh, refresh,
+			{Name: "destroy", Requests: writes, WallMS: 1400},
+			{Name: "direct", WallMS: 1000},
+		}
+	}
+	floors := []floorSet{{Kind: floorNoop, Apply: &measurement{WallMS: 1000}, Refresh: &measurement{WallMS: 1000}, Destroy: &measurement{WallMS: 1000}}}
+	refresh := measurement{Name: "refresh", Requests: ok, WallMS: 1250, PeakRSSKB: 60000}
+	for _, b := range budgets(1000, rows(refresh), floors) {
 		if !b.OK {
 			t.Errorf("budget %s missed: %s (limit %s)", b.Name, b.Actual, b.Limit)
 		}
 	}
-	slow := *refresh
-	slow.WallMS = 1600
-	two := map[string]map[string]int{"airflow": {"auth": 2, "list": 11, "total": 16}, "google": ok["google"], "aws": ok["aws"]}
-	slow.Requests = two
+	slow := refresh
+	slow.WallMS, slow.PeakRSSKB = 1600, 95*1024
+	slow.Requests = map[string]map[string]int{"airflow": {"auth": 2, "list": 11, "total": 16}, "google": ok["google"], "aws": ok["aws"]}
+	heavy := rows(slow)
+	heavy[rowApply].Requests = map[string]map[string]int{"airflow": {"total": 211}}
 	var missed []string
-	for _, b := range budgets(1000, apply, &slow, refresh, floor) {
+	for _, b := range budgets(1000, heavy, floors) {
 		if !b.OK {
 			missed = append(missed, b.Name)
 		}
 	}
-	want := []string{"/auth/token", "requests to Airflow", "vs the floor"}
+	want := []string{"/auth/token", "requests to Airflow", "vs the direct reads", "refresh vs the no-op plugin", "apply: requests to Airflow", "peak memory in a refresh"}
 	for _, w := range want {
 		found := false
 		for _, m := range missed {
@@ -76,5 +85,43 @@ func TestBudgets(t *testing.T) {
 		if !found {
 			t.Errorf("no missed budget about %q in %v", w, missed)
 		}
+	}
+}
+
+// The shared-hops budgets fail when a check mints its own token or a hop
+// is read twice.
+func TestChecksBudgets(t *testing.T) {
+	whole := &measurement{Name: "whole", Requests: map[string]map[string]int{
+		"google": {"generateIdToken": 1}, "aws": {"AssumeRoleWithWebIdentity": 100, "GetRole": 100}}}
+	broken := &measurement{Name: "broken", Requests: map[string]map[string]int{"google": {"generateIdToken": 1, "getIamPolicy": 2}}}
+	line := `{"type":"diagnostic","diagnostic":{"summary":"Impersonation Hop 1 of 1 Is Broken: x"}}` + "\n"
+	out := strings.Repeat(line, sharedRoles)
+	for _, b := range checksBudgets(whole, broken, true, out) {
+		if !b.OK {
+			t.Errorf("budget %s missed: %s", b.Name, b.Actual)
+		}
+	}
+	whole.Requests["google"]["generateIdToken"] = 2
+	broken.Requests["google"]["getIamPolicy"] = 3
+	missed := 0
+	for _, b := range checksBudgets(whole, broken, false, strings.Repeat(line, sharedRoles-1)) {
+		if !b.OK {
+			missed++
+		}
+	}
+	if missed != 4 {
+		t.Errorf("%d budgets missed, want 4 (passing, ID tokens, naming, policy reads)", missed)
+	}
+}
+
+func TestFloorConfig(t *testing.T) {
+	data, noop := floorConfig(floorData, 10), floorConfig(floorNoop, 10)
+	for _, want := range []string{`resource "terraform_data" "c"`, "count = 36", "password_wo_version = null", `host          = "db-${count.index}.example.com"`} {
+		if !strings.Contains(data, want) {
+			t.Errorf("terraform_data floor lacks %q:\n%s", want, data)
+		}
+	}
+	if !strings.Contains(noop, `resource "noop_connection" "c"`) || !strings.Contains(noop, `source = "airflowiam/noop"`) {
+		t.Errorf("no-op floor:\n%s", noop)
 	}
 }

@@ -41,6 +41,7 @@ func chainAccount(i, hop int) string {
 type env struct {
 	sandbox   *acctest.Sandbox
 	gcp       *fakegcp.Server
+	gcpURL    string // fakegcp itself, not its counter
 	airflow   *counter
 	aws       *counter
 	google    *counter
@@ -66,15 +67,23 @@ func startEnv(ctx context.Context, dir string, log io.Writer) (*env, error) {
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("building the provider: %w", err)
 	}
+	fmt.Fprintln(log, "bench: building the no-op plugin floor")
+	build = exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(bin, "terraform-provider-noop"), "./internal/bench/noop")
+	build.Stdout, build.Stderr = log, log
+	if err := build.Run(); err != nil {
+		return nil, fmt.Errorf("building the no-op plugin: %w", err)
+	}
 	e.cliConfig = filepath.Join(dir, "terraformrc")
 	rc := fmt.Sprintf(`provider_installation {
   dev_overrides {
     "registry.terraform.io/airflowiam/airflowiam" = %q
     "registry.opentofu.org/airflowiam/airflowiam" = %q
+    "registry.terraform.io/airflowiam/noop"       = %q
+    "registry.opentofu.org/airflowiam/noop"       = %q
   }
   direct {}
 }
-`, bin, bin)
+`, bin, bin, bin, bin)
 	if err := os.WriteFile(e.cliConfig, []byte(rc), 0o600); err != nil {
 		return nil, err
 	}
@@ -101,6 +110,7 @@ func startEnv(ctx context.Context, dir string, log io.Writer) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	e.gcpURL = gcpURL
 	e.sandbox, err = acctest.StartSandbox(log)
 	if err != nil {
 		e.gcp.Close()
@@ -208,6 +218,12 @@ func classifyGoogle(r *http.Request, _ []byte) string {
 // terraformRun runs one terraform command in dir and returns its wall time
 // and the provider processes' peak resident memory.
 func (e *env) terraformRun(ctx context.Context, dir string, args ...string) (time.Duration, int64, error) {
+	wall, rss, _, err := e.terraformRunOutput(ctx, dir, args...)
+	return wall, rss, err
+}
+
+// terraformRunOutput is terraformRun that also returns the output.
+func (e *env) terraformRunOutput(ctx context.Context, dir string, args ...string) (time.Duration, int64, string, error) {
 	cmd := exec.CommandContext(ctx, e.terraform, args...)
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "TF_CLI_CONFIG_FILE="+e.cliConfig, "CHECKPOINT_DISABLE=1", "TF_IN_AUTOMATION=1")
@@ -216,7 +232,7 @@ func (e *env) terraformRun(ctx context.Context, dir string, args ...string) (tim
 	peak := newPeakRSS()
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return 0, 0, err
+		return 0, 0, "", err
 	}
 	stopPoll := peak.poll()
 	err := cmd.Wait()
@@ -227,9 +243,9 @@ func (e *env) terraformRun(ctx context.Context, dir string, args ...string) (tim
 		if len(tail) > 4000 {
 			tail = tail[len(tail)-4000:]
 		}
-		return elapsed, peak.max(), fmt.Errorf("terraform %s: %w\n%s", strings.Join(args, " "), err, tail)
+		return elapsed, peak.max(), out.String(), fmt.Errorf("terraform %s: %w\n%s", strings.Join(args, " "), err, tail)
 	}
-	return elapsed, peak.max(), nil
+	return elapsed, peak.max(), out.String(), nil
 }
 
 // peakRSS follows the provider processes under a terraform process.

@@ -38,6 +38,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	sizes := fs.String("n", "100,1000", "comma-separated numbers of connections")
 	runs := fs.Int("runs", 3, "runs per measurement (the median is reported)")
+	checks := fs.Bool("checks", true, "also measure the shared-hops scenario (100 checks over 100 roles)")
 	out := fs.String("out", ".cache/bench", "directory for the results and the working directories")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -74,6 +75,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("with %d connections: %w", n, err)
 		}
 		report.Sizes = append(report.Sizes, *res)
+	}
+	if *checks {
+		if report.Checks, err = env.measureChecks(ctx, *runs, stderr); err != nil {
+			return fmt.Errorf("shared checks: %w", err)
+		}
 	}
 	table := report.markdown()
 	fmt.Fprint(stdout, table)

@@ -34,6 +34,7 @@ type measurement struct {
 type sizeResult struct {
 	N            int           `json:"n"`
 	Measurements []measurement `json:"measurements"`
+	Floors       []floorSet    `json:"floors"`
 	Budgets      []budget      `json:"budgets"`
 }
 
@@ -44,9 +45,10 @@ type budget struct {
 	OK     bool   `json:"ok"`
 }
 
-func (e *env) config(n int) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, `terraform {
+// providerBlock is the configuration's terraform and provider blocks,
+// pointed at the counting proxies.
+func (e *env) providerBlock() string {
+	return fmt.Sprintf(`terraform {
   required_providers {
     airflowiam = {
       source = "airflowiam/airflowiam"
@@ -76,7 +78,15 @@ provider "airflowiam" {
     sts_endpoint = %q
   }
 }
+`, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
+		adminToken, e.google.URL(), e.google.URL(), e.google.URL(), e.google.URL(),
+		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL())
+}
 
+func (e *env) config(n int) string {
+	var b strings.Builder
+	b.WriteString(e.providerBlock())
+	fmt.Fprintf(&b, `
 locals {
   connections = { for i in range(%d) : format("bench_%%04d", i) => i }
   chains      = { for i in range(%d) : format("chain%%02d", i) => i }
@@ -118,10 +128,7 @@ data "airflowiam_token_exchange" "check" {
   gcp_impersonation_chain = airflowiam_impersonation_chain.ch["chain00"].airflow_impersonation_chain
   depends_on              = [airflowiam_impersonation_chain.ch, airflowiam_connection.aws]
 }
-`, e.airflow.URL(), e.sandbox.Airflow.Username, e.sandbox.Airflow.Password,
-		adminToken, e.google.URL(), e.google.URL(), e.google.URL(), e.google.URL(),
-		e.sandbox.Moto.Region, e.sandbox.Moto.AccessKeyID, e.sandbox.Moto.SecretAccessKey, e.aws.URL(), e.aws.URL(),
-		n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
+`, n, chains, workerEmail(), hopsPer, project, roles, workerEmail(), workerEmail())
 	return b.String()
 }
 
@@ -213,7 +220,7 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 	}
 
 	fmt.Fprintf(log, "bench: N = %d: the floor x%d\n", n, runs)
-	floor, err := e.repeat("floor", runs, nil, func() (time.Duration, int64, error) {
+	floor, err := e.repeat("direct reads (floor of issue 8)", runs, nil, func() (time.Duration, int64, error) {
 		start := time.Now()
 		err := e.floor(ctx, n)
 		return time.Since(start), 0, err
@@ -222,9 +229,36 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 		return nil, err
 	}
 	refresh.FloorMS, drift.FloorMS = floor.WallMS, floor.WallMS
-	res.Measurements = []measurement{*apply, *refresh, *drift, *floor}
-	res.Budgets = budgets(n, apply, refresh, drift, floor)
+
+	destroy, err := e.measureDestroy(n, runs, tf, &destroyed, log)
+	if err != nil {
+		return nil, err
+	}
+	for _, kind := range []string{floorData, floorNoop} {
+		set, err := e.measureFloor(ctx, kind, n, runs, log)
+		if err != nil {
+			return nil, fmt.Errorf("%s floor: %w", kind, err)
+		}
+		res.Floors = append(res.Floors, *set)
+	}
+	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
+	res.Budgets = budgets(n, res.Measurements, res.Floors)
 	return res, nil
+}
+
+// measureDestroy times terraform destroy, applying again before each run
+// but the first.
+func (e *env) measureDestroy(n, runs int, tf func(...string) (time.Duration, int64, error), destroyed *bool, log io.Writer) (*measurement, error) {
+	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d\n", n, runs)
+	return e.repeat("destroy", runs, func() error {
+		if *destroyed {
+			if _, _, err := tf("apply", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		*destroyed = true
+		return nil
+	}, func() (time.Duration, int64, error) { return tf("destroy", "-auto-approve") })
 }
 
 // changeConnections changes the host of k connections straight through

@@ -134,4 +134,7 @@ type Checker struct {
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Now tells the time; tests replace it.
 	Now func() time.Time
+	// Shared, when set, is what the checks of one provider process share;
+	// nil shares only within the run.
+	Shared *Shared
 }

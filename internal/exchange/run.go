@@ -45,7 +45,16 @@ func (c *Checker) Run(ctx context.Context, in Input) *Result {
 	if checker.Now == nil {
 		checker.Now = time.Now
 	}
+	if checker.Shared == nil {
+		checker.Shared = &Shared{}
+	}
 	r := &run{c: &checker, in: in, res: &Result{}}
+	if c.Google != nil {
+		checker.Google = sharedGoogle{g: c.Google, s: checker.Shared, r: r}
+	}
+	if c.AWS != nil {
+		checker.AWS = sharedAWS{a: c.AWS, s: checker.Shared, now: checker.Now}
+	}
 	r.walk(ctx)
 	r.res.RoleARN, r.res.Audience = r.in.RoleARN, r.in.Audience
 	return r.res
@@ -56,6 +65,11 @@ type run struct {
 	in          Input
 	res         *Result
 	callerEmail string
+	// retryAfter is 0, or the Shared's completions when this run last
+	// decided to wait for IAM propagation: its next mint and diagnosis
+	// are made again rather than reused. Only the run's own goroutine
+	// uses Google, so it needs no lock.
+	retryAfter uint64
 }
 
 func (r *run) walk(ctx context.Context) {
@@ -443,6 +457,7 @@ func (r *run) withPropagation(ctx context.Context, mint func() error, hops []gcp
 		if waited+gap > r.in.PropagationTimeout {
 			return waited, r.stillDenied(hops, kind, err, waited, gap)
 		}
+		r.retryAfter = r.c.Shared.completed()
 		if err := r.c.Sleep(ctx, gap); err != nil {
 			return waited, &mintFailure{cause: err, summary: "Interrupted While Waiting for IAM Propagation", detail: err.Error()}
 		}

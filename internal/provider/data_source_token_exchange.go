@@ -310,6 +310,9 @@ func (m *tokenExchangeModel) input(ctx context.Context, diags *diag.Diagnostics)
 // naming it.
 func (d *tokenExchangeDataSource) checker(in exchange.Input, diags *diag.Diagnostics) *exchange.Checker {
 	checker := &exchange.Checker{}
+	if d.data != nil {
+		checker.Shared = &d.data.checks
+	}
 	if g := googleClientFrom(d.data, diags.AddError); g != nil {
 		checker.Google = g
 	}

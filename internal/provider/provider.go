@@ -35,6 +35,7 @@ import (
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awsiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/awssecrets"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/denied"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/exchange"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpiam"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/gcpsecrets"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
@@ -129,6 +130,8 @@ type providerData struct {
 	// awssecrets shares aws's configuration; it is set whenever aws is.
 	awssecrets *awssecrets.Client
 	awsErr     string
+	// checks is what the token-exchange checks of this process share.
+	checks exchange.Shared
 }
 
 func (p *airflowIAMProvider) Metadata(_ context.Context, _ provider.MetadataRequest, resp *provider.MetadataResponse) {
@@ -379,6 +382,7 @@ func (p *airflowIAMProvider) configureAirflow(ctx context.Context, block *airflo
 		APIVersion:     valueOrEnv(block.APIVersion, EnvAirflowAPIVersion),
 		RequestTimeout: airflowRequestTimeout(block.RequestTimeout),
 		UserAgent:      "terraform-provider-airflowiam/" + p.version,
+		BulkWrites:     true,
 		Logger: func(ctx context.Context, msg string, fields map[string]any) {
 			tflog.Debug(ctx, msg, fields)
 		},
