@@ -6,6 +6,11 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/provider"
 )
 
 // TestQuickstartSecretsAreEphemeral: every sensitive variable of the
@@ -49,4 +54,28 @@ func TestQuickstartSecretsAreEphemeral(t *testing.T) {
 	if sensitive < 3 {
 		t.Fatalf("found %d sensitive variables in the quickstart; the check reads nothing", sensitive)
 	}
+}
+
+// TestAccQuickstartValidates runs terraform validate on the quickstart with
+// the provider's schema. Validate sees its variables as unknown, as the
+// first walk of every plan does, so a provider check that mistakes an
+// unknown value for a set one fails here before it fails make demo.
+func TestAccQuickstartValidates(t *testing.T) {
+	if os.Getenv("TF_ACC") == "" {
+		t.Skip("needs the Terraform CLI: set TF_ACC=1 (make test does)")
+	}
+	files, err := filepath.Glob("examples/quickstart/*.tf")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no quickstart configuration: %v", err)
+	}
+	var group []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		group = append(group, string(b))
+	}
+	reattach := acctest.ServeProvider(t, provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()))
+	validate(t, reattach, group)
 }

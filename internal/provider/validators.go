@@ -200,13 +200,15 @@ func (v oneManagedAirflowValidator) MarkdownDescription(ctx context.Context) str
 }
 
 func (oneManagedAirflowValidator) ValidateString(ctx context.Context, req validator.StringRequest, resp *validator.StringResponse) {
-	if req.ConfigValue.IsNull() {
+	// Unknown (a variable during validate) is no conflict yet: the check
+	// runs again once the values are known.
+	if req.ConfigValue.IsNull() || req.ConfigValue.IsUnknown() {
 		return
 	}
 	var mwaaEnv types.String
 	other := req.Path.ParentPath().AtName("mwaa_environment")
 	resp.Diagnostics.Append(req.Config.GetAttribute(ctx, other, &mwaaEnv)...)
-	if mwaaEnv.IsNull() {
+	if mwaaEnv.IsNull() || mwaaEnv.IsUnknown() {
 		return
 	}
 	resp.Diagnostics.AddAttributeError(req.Path, "Two Managed Airflow Environments",
