@@ -11,10 +11,11 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/airflowiam/terraform-provider-airflowiam/internal/retry"
 )
 
 // maxBodyBytes bounds how much of a response body is read.
@@ -301,7 +302,7 @@ func (c *Client) waitBudget() time.Duration {
 // delay doubling from retryWaitMin with up to 50% random jitter added,
 // never above retryWaitMax.
 func (c *Client) backoff(attempt int, header http.Header) (wait time.Duration, asked bool) {
-	if d, ok := retryAfter(header); ok {
+	if d, ok := retry.After(header, time.Now()); ok {
 		return d, true
 	}
 	wait = c.retryWaitMin
@@ -310,26 +311,4 @@ func (c *Client) backoff(attempt int, header http.Header) (wait time.Duration, a
 	}
 	wait += rand.N(wait/2 + 1)
 	return min(wait, c.retryWaitMax), false
-}
-
-// retryAfter parses a Retry-After header given in seconds or as an HTTP
-// date (RFC 9110, section 10.2.3).
-func retryAfter(header http.Header) (time.Duration, bool) {
-	v := strings.TrimSpace(header.Get("Retry-After"))
-	if v == "" {
-		return 0, false
-	}
-	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
-		if secs < 0 {
-			return 0, false
-		}
-		if secs > int64(24*time.Hour/time.Second) {
-			secs = int64(24 * time.Hour / time.Second)
-		}
-		return time.Duration(secs) * time.Second, true
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		return max(time.Until(t), 0), true
-	}
-	return 0, false
 }

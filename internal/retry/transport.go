@@ -331,24 +331,36 @@ func classify(ctx context.Context, resp *http.Response, err error) (bool, time.D
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusBadGateway,
 		http.StatusServiceUnavailable, http.StatusGatewayTimeout, http.StatusRequestTimeout:
-		return true, retryAfter(resp.Header.Get("Retry-After"), time.Now())
+		wait, _ := After(resp.Header, time.Now())
+		return true, wait
 	}
 	return false, 0
 }
 
-// retryAfter reads a Retry-After value: seconds, or an HTTP date.
-func retryAfter(v string, now time.Time) time.Duration {
-	v = strings.TrimSpace(v)
+// maxRetryAfter bounds what a Retry-After may ask for.
+const maxRetryAfter = 24 * time.Hour
+
+// After reads the Retry-After header of an answer, in seconds or as an HTTP
+// date (RFC 9110, section 10.2.3, https://www.rfc-editor.org/rfc/rfc9110#field.retry-after),
+// relative to now; ok is false when there is none or it cannot be read. A
+// date in the past asks for no wait; the wait is capped at a day. Every
+// client of the provider (Google's transport here, the Airflow client)
+// reads the header through this one function.
+func After(h http.Header, now time.Time) (wait time.Duration, ok bool) {
+	v := strings.TrimSpace(h.Get("Retry-After"))
 	if v == "" {
-		return 0
+		return 0, false
 	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
+	if s, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return time.Duration(min(s, int64(maxRetryAfter/time.Second))) * time.Second, true
 	}
-	if t, err := http.ParseTime(v); err == nil && t.After(now) {
-		return t.Sub(now)
+	if t, err := http.ParseTime(v); err == nil {
+		return min(max(t.Sub(now), 0), maxRetryAfter), true
 	}
-	return 0
+	return 0, false
 }
 
 // refused reports whether err is a connection that was never made.

@@ -134,7 +134,7 @@ func TestTransport_honoursRetryAfter(t *testing.T) {
 		t.Errorf("waited %v, want [7s] (Retry-After wins over a shorter back-off)", s.d)
 	}
 	date := time.Now().Add(90 * time.Second).UTC().Format(http.TimeFormat)
-	if d := retryAfter(date, time.Now()); d < 80*time.Second || d > 91*time.Second {
+	if d := retryAfterValue(date); d < 80*time.Second || d > 91*time.Second {
 		t.Errorf("Retry-After as a date = %s, want about 90s", d)
 	}
 }
@@ -249,5 +249,32 @@ func TestTransport_stopsWhenTheCallerGivesUp(t *testing.T) {
 	_, err := get(t, c, ctx, srv.URL)
 	if err == nil || !strings.Contains(err.Error(), "interrupted") || n.Load() != 1 {
 		t.Errorf("err = %v after %d requests; want an interruption after 1", err, n.Load())
+	}
+}
+
+// retryAfterValue is After on a header holding only v.
+func retryAfterValue(v string) time.Duration {
+	d, _ := After(http.Header{"Retry-After": {v}}, time.Now())
+	return d
+}
+
+func TestAfter(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for v, want := range map[string]struct {
+		wait time.Duration
+		ok   bool
+	}{
+		"":                              {0, false},
+		"7":                             {7 * time.Second, true},
+		"-1":                            {0, false},
+		"soon":                          {0, false},
+		"999999999":                     {24 * time.Hour, true},
+		"Tue, 01 Dec 2026 12:01:30 GMT": {90 * time.Second, true},
+		"Tue, 01 Dec 2026 11:00:00 GMT": {0, true},
+	} {
+		wait, ok := After(http.Header{"Retry-After": {v}}, now)
+		if wait != want.wait || ok != want.ok {
+			t.Errorf("After(%q) = %v, %v; want %v, %v", v, wait, ok, want.wait, want.ok)
+		}
 	}
 }
