@@ -14,7 +14,6 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/provider"
@@ -56,7 +55,7 @@ func TestAccGuides(t *testing.T) {
 	if err != nil || len(guides) == 0 {
 		t.Fatalf("no guides: %v", err)
 	}
-	reattach := acctest.ServeProvider(t, provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()))
+	reattach := acctest.ServeProvider(t, provider.RegistryAddress, provider.NewServer("test"))
 	for _, guide := range guides {
 		t.Run(filepath.Base(guide), func(t *testing.T) {
 			snippets := guideSnippets(t, guide)

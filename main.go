@@ -2,11 +2,11 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"log"
+	"os"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/provider"
 )
@@ -19,11 +19,18 @@ func main() {
 	flag.BoolVar(&debug, "debug", false, "run the provider with support for debuggers like delve")
 	flag.Parse()
 
-	err := providerserver.Serve(context.Background(), provider.New(version), providerserver.ServeOpts{
-		Address:         provider.RegistryAddress,
-		Debug:           debug,
-		ProtocolVersion: 6,
-	})
+	if err := provider.QuietLogsUnlessWanted(os.Getenv, os.Setenv); err != nil {
+		log.Fatal(err.Error())
+	}
+	stopProfile := startProfile()
+	// As providerserver.Serve does, with the framework's server wrapped
+	// (provider.NewServer says why).
+	var opts []tf6server.ServeOpt
+	if debug {
+		opts = append(opts, tf6server.WithManagedDebug())
+	}
+	err := tf6server.Serve(provider.RegistryAddress, provider.NewServer(version), opts...)
+	stopProfile()
 	if err != nil {
 		log.Fatal(err.Error())
 	}

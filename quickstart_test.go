@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
-
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/provider"
 )
@@ -76,6 +74,6 @@ func TestAccQuickstartValidates(t *testing.T) {
 		}
 		group = append(group, string(b))
 	}
-	reattach := acctest.ServeProvider(t, provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()))
+	reattach := acctest.ServeProvider(t, provider.RegistryAddress, provider.NewServer("test"))
 	validate(t, reattach, group)
 }

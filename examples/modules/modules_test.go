@@ -19,7 +19,6 @@ import (
 
 	"github.com/hashicorp/terraform-exec/tfexec"
 	tfjson "github.com/hashicorp/terraform-json"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	tfacctest "github.com/hashicorp/terraform-plugin-testing/helper/acctest"
 
 	"github.com/airflowiam/terraform-provider-airflowiam/internal/acctest"
@@ -90,7 +89,7 @@ func newModuleRun(t *testing.T, module string, vars map[string]string) *moduleRu
 	}
 	return &moduleRun{
 		t: t, tf: acctest.Terraform(t, example),
-		reattach: tfexec.Reattach(acctest.ServeProvider(t, provider.RegistryAddress, providerserver.NewProtocol6(provider.New("test")()))),
+		reattach: tfexec.Reattach(acctest.ServeProvider(t, provider.RegistryAddress, provider.NewServer("test"))),
 	}
 }
 

@@ -48,6 +48,7 @@ type env struct {
 	terraform string
 	cliConfig string
 	dir       string
+	hold      bool // -hold
 }
 
 func startEnv(ctx context.Context, dir string, log io.Writer) (*env, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -75,13 +74,7 @@ resource "noop_connection" "c" {
 // plan, destroy, runs times each.
 func (e *env) measureFloor(ctx context.Context, kind string, n, runs int, log io.Writer) (*floorSet, error) {
 	dir := filepath.Join(e.dir, fmt.Sprintf("n%d-%s", n, strings.ReplaceAll(kind, " ", "-")))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(floorConfig(kind, n)), 0o600); err != nil {
+	if err := workDir(dir, floorConfig(kind, n)); err != nil {
 		return nil, err
 	}
 	tf := func(args ...string) (time.Duration, int64, error) {

@@ -40,6 +40,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	runs := fs.Int("runs", 3, "runs per measurement (the median is reported)")
 	checks := fs.Bool("checks", true, "also measure the shared-hops scenario (100 checks over 100 roles)")
 	out := fs.String("out", ".cache/bench", "directory for the results and the working directories")
+	hold := fs.Bool("hold", false, "after the first apply, keep the sandbox and the working directory until interrupted (for profiling by hand)")
+	floors := fs.Bool("floors", true, "also measure Terraform's floors (terraform_data and the no-op plugin); without them the ratio budgets are not judged")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -67,10 +69,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer env.stop()
+	env.hold = *hold
 
 	report := &report{Runs: *runs}
 	for _, n := range ns {
-		res, err := env.measure(ctx, n, *runs, stderr)
+		res, err := env.measure(ctx, n, *runs, *floors, stderr)
 		if err != nil {
 			return fmt.Errorf("with %d connections: %w", n, err)
 		}

@@ -166,15 +166,9 @@ func (e *env) repeat(name string, runs int, prepare func() error, f func() (time
 	return m, nil
 }
 
-func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeResult, error) {
+func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writer) (*sizeResult, error) {
 	dir := filepath.Join(e.dir, fmt.Sprintf("n%d", n))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "main.tf"), []byte(e.config(n)), 0o600); err != nil {
+	if err := workDir(dir, e.config(n)); err != nil {
 		return nil, err
 	}
 	tf := func(args ...string) (time.Duration, int64, error) {
@@ -202,6 +196,9 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 		return nil, err
 	}
 
+	if e.hold {
+		return nil, e.holdUntilDone(ctx, dir, log)
+	}
 	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d\n", n, runs)
 	refresh, err := e.repeat("refresh-only plan, no change", runs, nil,
 		func() (time.Duration, int64, error) { return tf("plan", "-refresh-only", "-lock=false") })
@@ -234,16 +231,46 @@ func (e *env) measure(ctx context.Context, n, runs int, log io.Writer) (*sizeRes
 	if err != nil {
 		return nil, err
 	}
+	if floors {
+		if res.Floors, err = e.measureFloors(ctx, n, runs, log); err != nil {
+			return nil, err
+		}
+	}
+	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
+	res.Budgets = budgets(n, res.Measurements, res.Floors)
+	return res, nil
+}
+
+// workDir makes dir afresh with config as its main.tf.
+func workDir(dir, config string) error {
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "main.tf"), []byte(config), 0o600)
+}
+
+// holdUntilDone keeps the sandbox for -hold until ctx ends.
+func (e *env) holdUntilDone(ctx context.Context, dir string, log io.Writer) error {
+	fmt.Fprintf(log, "bench: holding until interrupted; to run Terraform by hand:\n  cd %s && TF_CLI_CONFIG_FILE=%s %s plan -refresh-only\n",
+		dir, e.cliConfig, e.terraform)
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// measureFloors measures both floors for n.
+func (e *env) measureFloors(ctx context.Context, n, runs int, log io.Writer) ([]floorSet, error) {
+	var sets []floorSet
 	for _, kind := range []string{floorData, floorNoop} {
 		set, err := e.measureFloor(ctx, kind, n, runs, log)
 		if err != nil {
 			return nil, fmt.Errorf("%s floor: %w", kind, err)
 		}
-		res.Floors = append(res.Floors, *set)
+		sets = append(sets, *set)
 	}
-	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
-	res.Budgets = budgets(n, res.Measurements, res.Floors)
-	return res, nil
+	return sets, nil
 }
 
 // measureDestroy times terraform destroy, applying again before each run

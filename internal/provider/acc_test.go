@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 	"github.com/hashicorp/terraform-plugin-testing/helper/resource"
 	"github.com/hashicorp/terraform-plugin-testing/terraform"
@@ -37,7 +36,7 @@ func TestMain(m *testing.M) {
 
 // protoV6ProviderFactories serves the provider in-process for every test.
 var protoV6ProviderFactories = map[string]func() (tfprotov6.ProviderServer, error){
-	"airflowiam": providerserver.NewProtocol6WithError(New("test")()),
+	"airflowiam": func() (tfprotov6.ProviderServer, error) { return NewServer("test")(), nil },
 }
 
 // forEachAirflow runs f once per Airflow major version, in parallel.
