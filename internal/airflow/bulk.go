@@ -1,6 +1,7 @@
 package airflow
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -46,18 +47,19 @@ import (
 // answer with the configuration it sent.
 
 const (
-	// bulkQuiet is how long a batch waits for one more write when no
-	// request of the bulker is in flight: it is sent when none came for
-	// that long, or bulkMaxWait after its first write. While a request is
-	// in flight, writes gather until it ends, as a database's group commit
-	// does, so batches grow to what Terraform has in flight however slowly
-	// it hands them over. Measured at N = 1,000 (make bench), Terraform
-	// hands over about one write every 40 ms whatever the provider does (the
-	// no-op plugin floor), so with a 10 ms window most writes went alone;
-	// waiting up to 200 ms fills batches of about five within the time
-	// Terraform's own work takes anyway, with ten writes in flight.
-	bulkQuiet   = 60 * time.Millisecond
-	bulkMaxWait = 200 * time.Millisecond
+	// bulkQuiet is how long a batch waits for one more write: it is sent
+	// when none came for that long, or bulkMaxWait after its first write,
+	// or at once when it holds maxBulkEntities. Terraform hands writes over
+	// at the pace of its own work, whatever the provider does: measured at
+	// N = 1,000 with the no-op plugin floor (make bench), about one create
+	// every 35 ms and one delete every 50 ms, in bursts. Batches several
+	// of which are in flight at once, gathered for up to half a second,
+	// hold about ten writes there; the time a write waits is spent within
+	// Terraform's own (ten writes in flight at its default parallelism
+	// leave it room). A lone write, as in a plan that changes one
+	// connection, waits bulkQuiet.
+	bulkQuiet   = 150 * time.Millisecond
+	bulkMaxWait = 500 * time.Millisecond
 	// maxBulkEntities sends a batch at once when it is this large.
 	maxBulkEntities = 100
 )
@@ -95,8 +97,15 @@ type bulker struct {
 	pending []*bulkOp
 	first   time.Time   // when the pending batch's first write came
 	timer   *time.Timer // sends the pending batch
-	// inflight is set while a batch is being sent; the next one waits.
-	inflight bool
+	// waiting counts the writes handed over and not yet answered, queued
+	// or in flight. callers is the most that were waiting when a batch's
+	// timer sent it: as many writes as Terraform hands over at once (its
+	// -parallelism), as far as this process has seen. When that many are
+	// waiting, no other write can come until one is answered, so the
+	// batch goes at once instead of waiting out its timer.
+	waiting, callers int
+	// quiet and maxWait replace bulkQuiet and bulkMaxWait when set (tests).
+	quiet, maxWait time.Duration
 	// unsupported is set once Airflow answered the bulk endpoint 404, 405
 	// or 403: every later write goes alone.
 	unsupported atomic.Bool
@@ -143,6 +152,7 @@ func (c *Client) bulkOn(ctx context.Context) bool {
 func (c *Client) bulkWrite(ctx context.Context, op *bulkOp) (*Connection, error) {
 	op.ctx, op.done = ctx, make(chan struct{})
 	c.bulk.add(c, op)
+	defer c.bulk.finished()
 	select {
 	case <-op.done:
 	case <-ctx.Done():
@@ -162,33 +172,44 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	defer b.mu.Unlock()
 	if slices.ContainsFunc(b.pending, func(p *bulkOp) bool { return p.id == op.id }) {
 		// Two writes of one connection never share a batch: the first
-		// batch goes now, in flight or not.
+		// batch goes now.
 		go c.sendBatch(b.take())
 	}
 	b.pending = append(b.pending, op)
+	b.waiting++
 	now := time.Now()
-	switch {
-	case len(b.pending) >= maxBulkEntities:
-		go c.sendBatch(b.take())
-	case b.inflight:
-		// Sent when the request in flight ends.
-	case b.timer == nil:
+	if len(b.pending) == 1 {
 		b.first = now
-		b.timer = time.AfterFunc(bulkQuiet, func() {
+	}
+	if len(b.pending) >= maxBulkEntities || (b.callers > 1 && b.waiting >= b.callers) {
+		go c.sendBatch(b.take())
+		return
+	}
+	quiet, maxWait := cmp.Or(b.quiet, bulkQuiet), cmp.Or(b.maxWait, bulkMaxWait)
+	wait := max(0, min(quiet, b.first.Add(maxWait).Sub(now)))
+	if b.timer == nil {
+		b.timer = time.AfterFunc(wait, func() {
 			b.mu.Lock()
-			var batch []*bulkOp
-			if !b.inflight {
-				batch = b.take()
+			if len(b.pending) > 0 {
+				b.callers = max(b.callers, b.waiting)
 			}
+			batch := b.take()
 			b.mu.Unlock()
 			c.sendBatch(batch)
 		})
-	default:
-		b.timer.Reset(max(0, min(bulkQuiet, b.first.Add(bulkMaxWait).Sub(now))))
+		return
 	}
+	b.timer.Reset(wait)
 }
 
-// take empties the pending batch and marks it in flight; b.mu is held.
+// finished counts a write answered.
+func (b *bulker) finished() {
+	b.mu.Lock()
+	b.waiting--
+	b.mu.Unlock()
+}
+
+// take empties the pending batch; b.mu is held.
 func (b *bulker) take() []*bulkOp {
 	batch := b.pending
 	b.pending = nil
@@ -196,20 +217,7 @@ func (b *bulker) take() []*bulkOp {
 		b.timer.Stop()
 		b.timer = nil
 	}
-	if len(batch) > 0 {
-		b.inflight = true
-	}
 	return batch
-}
-
-// sent ends a batch's flight and sends what gathered meanwhile.
-func (b *bulker) sent(c *Client) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.inflight = false
-	if len(b.pending) > 0 {
-		go c.sendBatch(b.take())
-	}
 }
 
 // sendBatch sends one bulk request for batch and marks each op confirmed,
@@ -218,7 +226,6 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 	if len(batch) == 0 {
 		return
 	}
-	defer c.bulk.sent(c)
 	defer func() {
 		for _, op := range batch {
 			close(op.done)

@@ -365,8 +365,8 @@ func TestBulk_loneCreateWithLostAnswerIsAdopted(t *testing.T) {
 }
 
 // Writes handed over one every 15 ms share requests: they gather in the
-// window and while a request is in flight.
-func TestBulk_writesGatherWhileARequestIsInFlight(t *testing.T) {
+// window.
+func TestBulk_writesHandedOverSlowlyShareRequests(t *testing.T) {
 	f := newFakeAirflow(t, VersionV2)
 	calls := f.serveBulk(nil)
 	f.intercept = func(_ http.ResponseWriter, r *http.Request) bool {
@@ -392,4 +392,40 @@ func TestBulk_writesGatherWhileARequestIsInFlight(t *testing.T) {
 		t.Errorf("%d requests for %d writes, want at most %d", requests, n, n/2)
 	}
 	t.Logf("%d requests (%d bulk) for %d writes", requests, *calls, n)
+}
+
+// Once a batch's timer has shown how many writes come at once (Terraform's
+// -parallelism), a batch holding that many is sent without waiting out its
+// timer: no other write can come until one is answered.
+func TestBulk_batchOfAllCallersGoesAtOnce(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	calls := f.serveBulk(nil)
+	c := bulkClient(t, f)
+	c.bulk.quiet, c.bulk.maxWait = 200*time.Millisecond, 200*time.Millisecond
+	const callers = 5
+	for i, err := range atOnce(callers, func(i int) error {
+		_, err := c.CreateConnection(t.Context(), sampleConn(i))
+		return err
+	}) {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	// From now on a batch would wait an hour for its timer.
+	c.bulk.mu.Lock()
+	c.bulk.quiet, c.bulk.maxWait = time.Hour, time.Hour
+	c.bulk.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for i, err := range atOnce(callers, func(i int) error {
+		_, err := c.CreateConnection(ctx, sampleConn(callers+i))
+		return err
+	}) {
+		if err != nil {
+			t.Fatalf("create %d of the second wave (it waited for its timer): %v", i, err)
+		}
+	}
+	if *calls != 2 {
+		t.Errorf("%d bulk requests for two waves of %d, want 2", *calls, callers)
+	}
 }
