@@ -116,12 +116,25 @@ func TestChecksBudgets(t *testing.T) {
 
 func TestFloorConfig(t *testing.T) {
 	data, noop := floorConfig(floorData, 10), floorConfig(floorNoop, 10)
-	for _, want := range []string{`resource "terraform_data" "c"`, "count = 36", "password_wo_version = null", `host          = "db-${count.index}.example.com"`} {
+	for _, want := range []string{`resource "terraform_data" "c"`, "for_each = local.connections", "for_each = local.chains",
+		"count = 5", "password_wo_version = null", "description = null", `host = "db-${each.value}.example.com"`,
+		`range(10) : format("bench_%04d", i)`} {
 		if !strings.Contains(data, want) {
 			t.Errorf("terraform_data floor lacks %q:\n%s", want, data)
 		}
 	}
-	if !strings.Contains(noop, `resource "noop_connection" "c"`) || !strings.Contains(noop, `source = "airflowiam/noop"`) {
-		t.Errorf("no-op floor:\n%s", noop)
+	for _, want := range []string{`resource "noop_connection" "c"`, `source = "airflowiam/noop"`, `resource "noop_connection" "aws"`,
+		`connection_id = "bench_aws"`} {
+		if !strings.Contains(noop, want) {
+			t.Errorf("no-op floor lacks %q:\n%s", want, noop)
+		}
+	}
+	if strings.Contains(noop, "= null") || strings.Contains(noop, "input") {
+		t.Errorf("the no-op floor sets what it need not:\n%s", noop)
+	}
+	// As many resources as the provider's configuration: 10 connections,
+	// bench_aws, the chains and the roles.
+	if n := strings.Count(data, "resource "); n != 4 || floorResources(10) != 10+1+chains+roles {
+		t.Errorf("%d resource blocks, want 4 (connections, chains, roles, bench_aws)", n)
 	}
 }
