@@ -11,8 +11,14 @@ import (
 
 // profileEnv names a directory: when it is set, the provider writes a CPU
 // profile of its whole life and, when Terraform stops it, its heap and
-// allocation profiles there, one set per process (make bench -profile).
-const profileEnv = "AIRFLOWIAM_PROFILE_DIR"
+// allocation profiles there, with a heap profile and a line of memory
+// statistics every second, one set per process (CONTRIBUTING.md,
+// Profiling). With profileGCEnv set too, each line follows a collection
+// and every allocation is sampled, so what stays live shows exactly.
+const (
+	profileEnv   = "AIRFLOWIAM_PROFILE_DIR"
+	profileGCEnv = "AIRFLOWIAM_PROFILE_GC"
+)
 
 // startProfile starts the CPU profile when profileEnv is set and returns
 // the function that ends it and writes the memory profiles.
@@ -21,7 +27,7 @@ func startProfile() func() {
 	if dir == "" {
 		return func() {}
 	}
-	if os.Getenv("AIRFLOWIAM_PROFILE_GC") != "" {
+	if os.Getenv(profileGCEnv) != "" {
 		runtime.MemProfileRate = 1
 	}
 	prefix := filepath.Join(dir, fmt.Sprintf("provider-%d", os.Getpid()))
@@ -71,7 +77,7 @@ func sampleMemory(prefix string, stop chan struct{}) {
 		case <-tick.C:
 		}
 		var m runtime.MemStats
-		if os.Getenv("AIRFLOWIAM_PROFILE_GC") != "" {
+		if os.Getenv(profileGCEnv) != "" {
 			runtime.GC()
 		}
 		runtime.ReadMemStats(&m)
