@@ -20,7 +20,7 @@ import (
 // 1,000 connections a refresh-only plan makes about 2,000 such requests
 // (UpgradeResourceState and ReadResource for each), so the provider's live
 // heap grew from 12 to 40 MB during the plan, and the garbage collector's
-// target with it (measured with AIRFLOWIAM_PROFILE_DIR, see main.go).
+// target with it (measured with AIRFLOWIAM_PROFILE_DIR, profile.go).
 //
 // The requests that come once per resource are therefore called with a
 // releasable context: it answers Value, Deadline, Done and Err from the
