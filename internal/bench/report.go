@@ -61,8 +61,10 @@ func budgets(n int, ms []measurement, floors []floorSet) []budget {
 	hops := chains * hopsPer
 	g := apply.Requests["google"]
 	iam := g["getIamPolicy"] + g["setIamPolicy"]
-	// Three per new hop: the plan reads the policy to decide pre_existing
-	// (issue 14), then apply reads and writes it once.
+	// Three per new hop: terraform apply plans twice (its plan, then each
+	// resource again right before it is applied), and each plan reads the
+	// policy to decide pre_existing (issue 14); the write then uses the
+	// second plan's read, whose etag Google checks, and writes once.
 	add("apply: IAM policy requests of the chains", fmt.Sprintf("<= 3 x %d hops = %d", hops, 3*hops), fmt.Sprint(iam), iam <= 3*hops)
 	if n < 1000 {
 		return out

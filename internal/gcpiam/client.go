@@ -98,6 +98,9 @@ type Client struct {
 	keys        map[string]*rsa.PublicKey
 	keysFetched time.Time
 	locks       map[string]*sync.Mutex // by lower-cased email
+	// planned is the policy PlanPolicy read last, by resource name, for
+	// the next write to that account (policy.go).
+	planned map[string]plannedPolicy
 }
 
 // NewClient checks the configuration and builds the service clients. It
@@ -171,6 +174,7 @@ func NewClient(ctx context.Context, cfg Config) (*Client, error) {
 		retry:       cfg.Retry.withDefaults(),
 		accounts:    map[string]*ServiceAccount{},
 		locks:       map[string]*sync.Mutex{},
+		planned:     map[string]plannedPolicy{},
 	}, nil
 }
 

@@ -340,3 +340,101 @@ func TestDiagnoseChain_membersAndUnreadablePolicies(t *testing.T) {
 		t.Errorf("unreadable policies: %+v, want hop 0 unsure", rep)
 	}
 }
+
+// A plan's read stands in for the first read of the grant that follows it:
+// planning and making a new grant cost one read and one write.
+func TestPlanPolicy_servesTheNextWrite(t *testing.T) {
+	s, c, sa := newFake(t)
+	s.ResetCounts()
+	p, err := c.PlanPolicy(t.Context(), sa.Email)
+	if err != nil || PolicyHasMember(p, RoleTokenCreator, "user:a@example.com") {
+		t.Fatalf("plan read: %v, %v", p, err)
+	}
+	if added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil || !added {
+		t.Fatalf("added=%v err=%v", added, err)
+	}
+	counts := s.RequestCounts()
+	if get, set := counts["iam.projects.serviceAccounts.getIamPolicy"], counts["iam.projects.serviceAccounts.setIamPolicy"]; get != 1 || set != 1 {
+		t.Errorf("getIamPolicy, setIamPolicy = %d, %d; want 1, 1", get, set)
+	}
+	// Used once: the next write reads again.
+	s.ResetCounts()
+	if added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:b@example.com"); err != nil || !added {
+		t.Fatalf("added=%v err=%v", added, err)
+	}
+	if get := s.RequestCounts()["iam.projects.serviceAccounts.getIamPolicy"]; get != 1 {
+		t.Errorf("getIamPolicy = %d after the plan's read was used, want 1", get)
+	}
+}
+
+// A change made between the plan's read and the write is kept: the write
+// carries the plan's etag, Google refuses it, and the write starts again
+// from a fresh read.
+func TestPlanPolicy_changeAfterThePlanIsKept(t *testing.T) {
+	s, c, sa := newFake(t)
+	if _, err := c.PlanPolicy(t.Context(), sa.Email); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPolicy(sa.Email, fakegcp.Policy{Version: 1, Bindings: []fakegcp.Binding{
+		{Role: RoleTokenCreator, Members: []string{"user:someone-else@example.com"}},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	s.ResetCounts()
+	c.retry.Sleep = func(context.Context, time.Duration) error { return nil }
+	if added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil || !added {
+		t.Fatalf("added=%v err=%v", added, err)
+	}
+	p, err := c.Policy(t.Context(), sa.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"user:someone-else@example.com", "user:a@example.com"} {
+		if !PolicyHasMember(p, RoleTokenCreator, m) {
+			t.Errorf("%s missing after the write: %+v", m, p.Bindings)
+		}
+	}
+	if set := s.RequestCounts()["iam.projects.serviceAccounts.setIamPolicy"]; set != 2 {
+		t.Errorf("setIamPolicy = %d, want 2 (refused on the plan's etag, then written)", set)
+	}
+}
+
+// A plan's read that finds the grant in place is not trusted for "nothing
+// to write": a fresh read decides, so a grant removed since is made again.
+func TestPlanPolicy_noWriteIsConfirmedByAFreshRead(t *testing.T) {
+	s, c, sa := newFake(t)
+	if _, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if p, err := c.PlanPolicy(t.Context(), sa.Email); err != nil || !PolicyHasMember(p, RoleTokenCreator, "user:a@example.com") {
+		t.Fatalf("plan read: %v, %v", p, err)
+	}
+	if err := s.SetPolicy(sa.Email, fakegcp.Policy{Version: 1}); err != nil {
+		t.Fatal(err)
+	}
+	added, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com")
+	if err != nil || !added {
+		t.Fatalf("added=%v err=%v, want the grant made again", added, err)
+	}
+}
+
+// A plan's read older than plannedFor is not used.
+func TestPlanPolicy_oldReadIsNotUsed(t *testing.T) {
+	s, c, sa := newFake(t)
+	if _, err := c.PlanPolicy(t.Context(), sa.Email); err != nil {
+		t.Fatal(err)
+	}
+	c.mu.Lock()
+	for k, p := range c.planned {
+		p.at = p.at.Add(-2 * plannedFor)
+		c.planned[k] = p
+	}
+	c.mu.Unlock()
+	s.ResetCounts()
+	if _, err := c.AddMember(t.Context(), sa.Email, RoleTokenCreator, "user:a@example.com"); err != nil {
+		t.Fatal(err)
+	}
+	if get := s.RequestCounts()["iam.projects.serviceAccounts.getIamPolicy"]; get != 1 {
+		t.Errorf("getIamPolicy = %d, want 1 (the old read was not used)", get)
+	}
+}

@@ -2,7 +2,9 @@ package gcpiam
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
+	"time"
 
 	iam "google.golang.org/api/iam/v1"
 
@@ -17,6 +19,68 @@ const policyVersion = 3
 func (c *Client) Policy(ctx context.Context, ref string) (*iam.Policy, error) {
 	return c.iam.Projects.ServiceAccounts.GetIamPolicy(resourceName(ref)).
 		OptionsRequestedPolicyVersion(policyVersion).Context(ctx).Do()
+}
+
+// plannedFor is how long a policy PlanPolicy read may stand in for the
+// first read of a write to the same account. In terraform apply, Terraform
+// plans each resource again right before it applies it, in the same
+// provider process, so the plan's read and the write's come seconds apart.
+const plannedFor = 5 * time.Minute
+
+// plannedPolicy is a policy read during plan, and when.
+type plannedPolicy struct {
+	policy *iam.Policy
+	at     time.Time
+}
+
+// PlanPolicy is Policy for a plan that decides what a write will do: the
+// policy it returns also stands in for the first read of the next write
+// to the account in this process (within plannedFor) when that write
+// changes it, so that planning and applying a new grant cost one
+// getIamPolicy and one setIamPolicy, not two reads. The write sends the etag of that read, so if the policy changed
+// meanwhile Google refuses it with 409 ABORTED and the write starts again
+// from a fresh read (https://cloud.google.com/iam/docs/policies#etag):
+// nothing written by others is lost.
+func (c *Client) PlanPolicy(ctx context.Context, ref string) (*iam.Policy, error) {
+	p, err := c.Policy(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	copied, err := copyPolicy(p)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	c.planned[strings.ToLower(resourceName(ref))] = plannedPolicy{policy: copied, at: time.Now()}
+	c.mu.Unlock()
+	return p, nil
+}
+
+// takePlanned returns, once, the policy PlanPolicy read for ref, if it is
+// recent enough.
+func (c *Client) takePlanned(ref string) *iam.Policy {
+	key := strings.ToLower(resourceName(ref))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	planned, ok := c.planned[key]
+	delete(c.planned, key)
+	if !ok || time.Since(planned.at) > plannedFor {
+		return nil
+	}
+	return planned.policy
+}
+
+// copyPolicy is a deep copy of p, through its JSON form.
+func copyPolicy(p *iam.Policy) (*iam.Policy, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	var out iam.Policy
+	if err := json.Unmarshal(raw, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // HasMember reports whether member holds role on the account through an
@@ -61,15 +125,24 @@ func (c *Client) modify(ctx context.Context, ref string, edit func(*iam.Policy) 
 	// the next read then finds the edit already made, it is this call's own
 	// edit, and reported as a change.
 	var changed, maybeWrote bool
+	planned := c.takePlanned(ref)
 	err = c.retry.do(ctx, func(ctx context.Context) error {
-		p, err := c.Policy(ctx, ref)
-		if err != nil {
-			return err
+		// The plan's read stands in only for a read whose edit is written:
+		// Google checks its etag. One that needs no write is confirmed by
+		// a fresh read.
+		p := planned
+		planned = nil
+		if p == nil || !edit(p) {
+			var err error
+			if p, err = c.Policy(ctx, ref); err != nil {
+				return err
+			}
+			if !edit(p) {
+				changed = maybeWrote
+				return nil
+			}
 		}
-		if changed = edit(p); !changed {
-			changed = maybeWrote
-			return nil
-		}
+		changed = true
 		tracked, rec := retry.Track(ctx)
 		_, err = c.iam.Projects.ServiceAccounts.SetIamPolicy(resourceName(ref), &iam.SetIamPolicyRequest{Policy: p}).
 			Context(tracked).Do()

@@ -497,7 +497,7 @@ func (p *planPolicies) holds(ctx context.Context, h gcpiam.Hop) types.Bool {
 	lookup, ok := p.seen[key]
 	if !ok {
 		lookup = &policyLookup{}
-		lookup.policy, lookup.err = p.client.Policy(ctx, h.ServiceAccount)
+		lookup.policy, lookup.err = p.client.PlanPolicy(ctx, h.ServiceAccount)
 		p.seen[key] = lookup
 	}
 	if lookup.err != nil {
