@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hashicorp/terraform-plugin-framework/provider"
 	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-go/tfprotov6"
 )
@@ -31,7 +32,13 @@ import (
 // provider's clients are built in ConfigureProvider and may keep its
 // context.
 func NewServer(version string) func() tfprotov6.ProviderServer {
-	framework := providerserver.NewProtocol6(New(version)())
+	return ServerFor(New(version)())
+}
+
+// ServerFor is NewServer for any framework provider (make bench's no-op
+// floor is served the same way).
+func ServerFor(p provider.Provider) func() tfprotov6.ProviderServer {
+	framework := providerserver.NewProtocol6(p)
 	return func() tfprotov6.ProviderServer { return releasingServer{framework()} }
 }
 

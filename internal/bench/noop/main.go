@@ -7,20 +7,26 @@ package main
 import (
 	"context"
 	"log"
+	"os"
 
 	"github.com/hashicorp/terraform-plugin-framework/datasource"
 	"github.com/hashicorp/terraform-plugin-framework/provider"
-	"github.com/hashicorp/terraform-plugin-framework/providerserver"
 	"github.com/hashicorp/terraform-plugin-framework/resource"
+	"github.com/hashicorp/terraform-plugin-go/tfprotov6/tf6server"
 	"github.com/hashicorp/terraform-plugin-go/tftypes"
 
 	airflowiam "github.com/airflowiam/terraform-provider-airflowiam/internal/provider"
 )
 
+// main serves the no-op provider as main.go serves the real one (the
+// framework's server behind provider.ServerFor, the plugin's logs off
+// unless Terraform shows them), so that the floor differs from the
+// provider only in what its resources do.
 func main() {
-	err := providerserver.Serve(context.Background(), func() provider.Provider { return noopProvider{} },
-		providerserver.ServeOpts{Address: "registry.terraform.io/airflowiam/noop"})
-	if err != nil {
+	if err := airflowiam.QuietLogsUnlessWanted(os.Getenv, os.Setenv); err != nil {
+		log.Fatal(err)
+	}
+	if err := tf6server.Serve("registry.terraform.io/airflowiam/noop", airflowiam.ServerFor(noopProvider{})); err != nil {
 		log.Fatal(err)
 	}
 }
