@@ -268,7 +268,7 @@ func (r *impersonationChainResource) ModifyPlan(ctx context.Context, req resourc
 		} else {
 			// A new hop: pre_existing is decided now, from the policy as
 			// it is at plan time, and apply keeps that decision.
-			planned[i].PreExisting = policies.holds(ctx, h)
+			planned[i].PreExisting = policies.holds(ctx, h, &resp.Diagnostics)
 		}
 	}
 	plan.Hops = hopList(ctx, planned, &resp.Diagnostics)
@@ -487,9 +487,12 @@ func newPlanPolicies(data *providerData) *planPolicies {
 }
 
 // holds is whether h's grant is in place now: true or false, or unknown
-// when the policy cannot be read (apply then decides, and reports the
-// error).
-func (p *planPolicies) holds(ctx context.Context, h gcpiam.Hop) types.Bool {
+// when the account does not exist yet or the policy may not be read (apply
+// then decides, and reports the error). Any other failure to read is an
+// error: terraform apply plans the resource again before applying it, and
+// an unknown there, where its first plan decided, is refused by Terraform
+// as an inconsistent final plan.
+func (p *planPolicies) holds(ctx context.Context, h gcpiam.Hop, diags *diag.Diagnostics) types.Bool {
 	if p.client == nil {
 		return types.BoolUnknown()
 	}
@@ -500,12 +503,20 @@ func (p *planPolicies) holds(ctx context.Context, h gcpiam.Hop) types.Bool {
 		lookup.policy, lookup.err = p.client.PlanPolicy(ctx, h.ServiceAccount)
 		p.seen[key] = lookup
 	}
-	if lookup.err != nil {
+	switch {
+	case lookup.err == nil:
+		return types.BoolValue(gcpiam.PolicyHasMember(lookup.policy, h.Role, h.Grantee))
+	case gcpiam.IsNotFound(lookup.err) || gcpiam.IsPermissionDenied(lookup.err):
 		tflog.Debug(ctx, "could not read an IAM policy during plan; pre_existing is decided at apply",
 			map[string]any{"service_account": h.ServiceAccount, "error": lookup.err.Error()})
 		return types.BoolUnknown()
 	}
-	return types.BoolValue(gcpiam.PolicyHasMember(lookup.policy, h.Role, h.Grantee))
+	if !ok {
+		diags.AddError("Error Reading IAM Policy",
+			fmt.Sprintf("Could not read the IAM policy of service account %s to plan the grant of %s to %s (pre_existing): %s",
+				h.ServiceAccount, h.Role, h.Grantee, googleErrorDetail(lookup.err)))
+	}
+	return types.BoolUnknown()
 }
 
 // errGrantVanished is grantAsPlanned's error for a grant that was in place

@@ -163,7 +163,7 @@ func (r *taskIdentityResource) ModifyPlan(ctx context.Context, req resource.Modi
 	} else {
 		// A new grant: pre_existing is decided now, from the policy as it
 		// is at plan time, and apply keeps that decision.
-		plan.PreExisting = newPlanPolicies(r.data).holds(ctx, plan.hop())
+		plan.PreExisting = newPlanPolicies(r.data).holds(ctx, plan.hop(), &resp.Diagnostics)
 	}
 	resp.Diagnostics.Append(resp.Plan.Set(ctx, &plan)...)
 }
