@@ -47,17 +47,15 @@ import (
 // answer with the configuration it sent.
 
 const (
-	// bulkQuiet is how long a batch waits for one more write: it is sent
-	// when none came for that long, or bulkMaxWait after its first write,
-	// or at once when it holds maxBulkEntities. Terraform hands writes over
-	// at the pace of its own work, whatever the provider does: measured at
-	// N = 1,000 with the no-op plugin floor (make bench), about one create
-	// every 35 ms and one delete every 50 ms, in bursts. Batches several
-	// of which are in flight at once, gathered for up to half a second,
-	// hold about ten writes there; the time a write waits is spent within
-	// Terraform's own (ten writes in flight at its default parallelism
-	// leave it room). A lone write, as in a plan that changes one
-	// connection, waits bulkQuiet.
+	// Terraform hands writes over at the pace of its own work, whatever
+	// the provider does: measured at N = 1,000 with the no-op plugin floor
+	// (make bench), about one create every 35 ms and one delete every
+	// 50 ms, in bursts. So a batch waits for its writes: it goes when all
+	// of Terraform's parallel writes are waiting on it (bulker.callers),
+	// else bulkQuiet after its last write or bulkMaxWait after its first,
+	// or at once when it holds maxBulkEntities. At Terraform's default
+	// parallelism batches then hold ten writes. A lone write, as in a plan
+	// that changes one connection, waits bulkQuiet.
 	bulkQuiet   = 150 * time.Millisecond
 	bulkMaxWait = 500 * time.Millisecond
 	// maxBulkEntities sends a batch at once when it is this large.
