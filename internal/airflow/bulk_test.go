@@ -95,17 +95,7 @@ func (f *fakeAirflow) bulkAction(action string, entities []json.RawMessage, mask
 		case bulkDelete:
 			delete(f.conns, c.ConnectionID)
 		case bulkUpdate:
-			old := f.conns[c.ConnectionID]
-			for _, field := range mask {
-				switch field {
-				case FieldPassword:
-					old.Password = c.Password
-				case FieldHost:
-					old.Host = c.Host
-				case FieldExtra:
-					old.Extra = c.Extra
-				}
-			}
+			applyMask(f.conns[c.ConnectionID], &c, mask)
 		}
 		success = append(success, ids[i])
 	}

@@ -427,33 +427,42 @@ func (f *fakeAirflow) serveAPI(w http.ResponseWriter, r *http.Request, p string,
 		if len(mask) == 0 {
 			mask = []string{FieldConnType, FieldDescription, FieldHost, FieldLogin, FieldSchema, FieldPort, FieldPassword, FieldExtra}
 		}
-		for _, field := range mask {
-			switch field {
-			case FieldConnType:
-				conn.ConnType = in.ConnType
-			case FieldDescription:
-				conn.Description = in.Description
-			case FieldHost:
-				conn.Host = in.Host
-			case FieldLogin:
-				conn.Login = in.Login
-			case FieldSchema:
-				conn.Schema = in.Schema
-			case FieldPort:
-				conn.Port = in.Port
-			case FieldPassword:
-				conn.Password = in.Password
-			case FieldExtra:
-				conn.Extra = in.Extra
-			default:
-				writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Invalid fields in update mask: " + field})
-				return
-			}
+		if field, ok := applyMask(conn, &in, mask); !ok {
+			writeJSON(w, http.StatusBadRequest, map[string]any{"detail": "Invalid fields in update mask: " + field})
+			return
 		}
 		writeJSON(w, http.StatusOK, f.render(conn, false))
 	default:
 		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"detail": "Method Not Allowed"})
 	}
+}
+
+// applyMask copies the fields mask names from in to conn, as Airflow's
+// update does; it returns the first field it does not know, and false.
+func applyMask(conn, in *Connection, mask []string) (string, bool) {
+	for _, field := range mask {
+		switch field {
+		case FieldConnType:
+			conn.ConnType = in.ConnType
+		case FieldDescription:
+			conn.Description = in.Description
+		case FieldHost:
+			conn.Host = in.Host
+		case FieldLogin:
+			conn.Login = in.Login
+		case FieldSchema:
+			conn.Schema = in.Schema
+		case FieldPort:
+			conn.Port = in.Port
+		case FieldPassword:
+			conn.Password = in.Password
+		case FieldExtra:
+			conn.Extra = in.Extra
+		default:
+			return field, false
+		}
+	}
+	return "", true
 }
 
 func (f *fakeAirflow) create(w http.ResponseWriter, body []byte) {
