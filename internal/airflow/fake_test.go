@@ -2,6 +2,7 @@ package airflow
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -44,6 +45,9 @@ type fakeAirflow struct {
 	// maskExtra makes the Airflow 3 fake mask sensitive extra keys in its
 	// answers (see maskedExtra).
 	maskExtra bool
+	// maxPageLimit, when set, is the fake's [api] maximum_page_limit
+	// (Airflow's default is 100): a list asking for more gets that many.
+	maxPageLimit int
 
 	tokenCalls  atomic.Int64
 	healthCalls atomic.Int64
@@ -521,7 +525,7 @@ func (f *fakeAirflow) list(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("offset"); v != "" {
 		offset, _ = strconv.Atoi(v)
 	}
-	limit = min(limit, 100)
+	limit = min(limit, cmp.Or(f.maxPageLimit, 100))
 	ids := make([]string, 0, len(f.conns))
 	for id := range f.conns {
 		ids = append(ids, id)
