@@ -182,8 +182,10 @@ func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest,
 	if client == nil {
 		return
 	}
+	// A refresh reads every connection: the flat codec spares each read the
+	// framework's reflection.
 	var state connectionResourceModel
-	resp.Diagnostics.Append(req.State.Get(ctx, &state)...)
+	resp.Diagnostics.Append(getFlatState(ctx, req.State, &state)...)
 	if resp.Diagnostics.HasError() {
 		return
 	}
@@ -203,7 +205,7 @@ func (r *connectionResource) Read(ctx context.Context, req resource.ReadRequest,
 	woKeys, diags := loadExtraWOKeys(ctx, req.Private)
 	resp.Diagnostics.Append(diags...)
 	resp.Diagnostics.Append(r.applyAPI(ctx, client, &state, conn, woKeys)...)
-	resp.Diagnostics.Append(resp.State.Set(ctx, &state)...)
+	resp.Diagnostics.Append(setFlatState(ctx, &resp.State, &state)...)
 }
 
 func (r *connectionResource) Update(ctx context.Context, req resource.UpdateRequest, resp *resource.UpdateResponse) {
