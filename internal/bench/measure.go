@@ -136,34 +136,61 @@ func (e *env) counts() map[string]map[string]int {
 	return map[string]map[string]int{"airflow": e.airflow.reset(), "aws": e.aws.reset(), "google": e.google.reset()}
 }
 
+// job is one measurement: prepare (unmeasured, may be nil) and run.
+type job struct {
+	name    string
+	prepare func() error
+	run     func() (time.Duration, int64, error)
+}
+
 // repeat runs f runs times (with prepare before each, unmeasured) and keeps
 // the median run's counts.
 func (e *env) repeat(name string, runs int, prepare func() error, f func() (time.Duration, int64, error)) (*measurement, error) {
+	ms, err := e.interleave(runs, job{name, prepare, f})
+	if err != nil {
+		return nil, err
+	}
+	return ms[0], nil
+}
+
+// interleave runs the jobs in turn, runs rounds, so that a figure and its
+// floor meet the machine in the same state (a background load, a warm or
+// cold cache, the neighbours of a shared host) and their ratio measures
+// them and not the minutes between them. Each job keeps its median run,
+// with that run's request counts.
+func (e *env) interleave(runs int, jobs ...job) ([]*measurement, error) {
 	type run struct {
 		wall   time.Duration
 		counts map[string]map[string]int
 	}
-	var all []run
-	m := &measurement{Name: name}
+	all := make([][]run, len(jobs))
+	ms := make([]*measurement, len(jobs))
+	for k, j := range jobs {
+		ms[k] = &measurement{Name: j.name}
+	}
 	for range runs {
-		if prepare != nil {
-			if err := prepare(); err != nil {
+		for k, j := range jobs {
+			if j.prepare != nil {
+				if err := j.prepare(); err != nil {
+					return nil, err
+				}
+			}
+			e.counts()
+			wall, rss, err := j.run()
+			if err != nil {
 				return nil, err
 			}
+			all[k] = append(all[k], run{wall, e.counts()})
+			ms[k].PeakRSSKB = max(ms[k].PeakRSSKB, rss)
+			ms[k].Runs = append(ms[k].Runs, wall.Milliseconds())
 		}
-		e.counts()
-		wall, rss, err := f()
-		if err != nil {
-			return nil, err
-		}
-		all = append(all, run{wall, e.counts()})
-		m.PeakRSSKB = max(m.PeakRSSKB, rss)
-		m.Runs = append(m.Runs, wall.Milliseconds())
 	}
-	slices.SortFunc(all, func(a, b run) int { return int(a.wall - b.wall) })
-	median := all[len(all)/2]
-	m.WallMS, m.Requests = median.wall.Milliseconds(), median.counts
-	return m, nil
+	for k, m := range ms {
+		slices.SortFunc(all[k], func(a, b run) int { return int(a.wall - b.wall) })
+		median := all[k][len(all[k])/2]
+		m.WallMS, m.Requests = median.wall.Milliseconds(), median.counts
+	}
+	return ms, nil
 }
 
 func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writer) (*sizeResult, error) {
@@ -182,16 +209,7 @@ func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writ
 		}
 	}()
 
-	fmt.Fprintf(log, "bench: N = %d: terraform apply from empty x%d\n", n, runs)
-	apply, err := e.repeat("apply from empty", runs, func() error {
-		if !destroyed {
-			if _, _, err := tf("destroy", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		destroyed = false
-		return nil
-	}, func() (time.Duration, int64, error) { return tf("apply", "-auto-approve") })
+	apply, err := e.measureApply(n, runs, tf, &destroyed, log)
 	if err != nil {
 		return nil, err
 	}
@@ -199,9 +217,18 @@ func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writ
 	if e.hold {
 		return nil, e.holdUntilDone(ctx, dir, log)
 	}
-	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d\n", n, runs)
-	refresh, err := e.repeat("refresh-only plan, no change", runs, nil,
-		func() (time.Duration, int64, error) { return tf("plan", "-refresh-only", "-lock=false") })
+	floorRuns, err := e.applyFloors(ctx, n, runs, floors, log)
+	for _, f := range floorRuns {
+		defer func() {
+			if f.applied {
+				_, _, _ = f.tf("destroy", "-auto-approve", "-parallelism=20")
+			}
+		}()
+	}
+	if err != nil {
+		return nil, err
+	}
+	refresh, err := e.measureRefresh(n, runs, tf, floorRuns, log)
 	if err != nil {
 		return nil, err
 	}
@@ -231,14 +258,57 @@ func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writ
 	if err != nil {
 		return nil, err
 	}
-	if floors {
-		if res.Floors, err = e.measureFloors(ctx, n, runs, log); err != nil {
-			return nil, err
+	for _, f := range floorRuns {
+		if err := e.destroyFloor(f, n, runs, log); err != nil {
+			return nil, fmt.Errorf("%s floor: %w", f.set.Kind, err)
 		}
+		res.Floors = append(res.Floors, *f.set)
 	}
 	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
 	res.Budgets = budgets(n, res.Measurements, res.Floors)
 	return res, nil
+}
+
+// applyFloors applies both floors for n, when wanted, measuring their
+// applies; what it applied is returned even with an error.
+func (e *env) applyFloors(ctx context.Context, n, runs int, floors bool, log io.Writer) ([]*floorRun, error) {
+	if !floors {
+		return nil, nil
+	}
+	var applied []*floorRun
+	for _, kind := range []string{floorData, floorNoop} {
+		f, err := e.applyFloor(ctx, kind, n, runs, log)
+		if f != nil {
+			applied = append(applied, f)
+		}
+		if err != nil {
+			return applied, fmt.Errorf("%s floor: %w", kind, err)
+		}
+	}
+	return applied, nil
+}
+
+// measureRefresh measures the refresh-only plan with nothing changed, in
+// turn with the floors' (their ratio is a budget). A refresh is short, and
+// a median of three is at the mercy of one slow neighbour on a shared
+// host, so it gets 2 x runs - 1 rounds.
+func (e *env) measureRefresh(n, runs int, tf func(...string) (time.Duration, int64, error), floors []*floorRun, log io.Writer) (*measurement, error) {
+	rounds := 2*runs - 1
+	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d, in turn with the floors'\n", n, rounds)
+	jobs := []job{{name: "refresh-only plan, no change", run: func() (time.Duration, int64, error) {
+		return tf("plan", "-refresh-only", "-lock=false")
+	}}}
+	for _, f := range floors {
+		jobs = append(jobs, f.refreshJob())
+	}
+	ms, err := e.interleave(rounds, jobs...)
+	if err != nil {
+		return nil, err
+	}
+	for k, f := range floors {
+		f.set.Refresh = ms[k+1]
+	}
+	return ms[0], nil
 }
 
 // workDir makes dir afresh with config as its main.tf.
@@ -260,17 +330,19 @@ func (e *env) holdUntilDone(ctx context.Context, dir string, log io.Writer) erro
 	return ctx.Err()
 }
 
-// measureFloors measures both floors for n.
-func (e *env) measureFloors(ctx context.Context, n, runs int, log io.Writer) ([]floorSet, error) {
-	var sets []floorSet
-	for _, kind := range []string{floorData, floorNoop} {
-		set, err := e.measureFloor(ctx, kind, n, runs, log)
-		if err != nil {
-			return nil, fmt.Errorf("%s floor: %w", kind, err)
+// measureApply times terraform apply from empty, destroying before each
+// run but the first.
+func (e *env) measureApply(n, runs int, tf func(...string) (time.Duration, int64, error), destroyed *bool, log io.Writer) (*measurement, error) {
+	fmt.Fprintf(log, "bench: N = %d: terraform apply from empty x%d\n", n, runs)
+	return e.repeat("apply from empty", runs, func() error {
+		if !*destroyed {
+			if _, _, err := tf("destroy", "-auto-approve"); err != nil {
+				return err
+			}
 		}
-		sets = append(sets, *set)
-	}
-	return sets, nil
+		*destroyed = false
+		return nil
+	}, func() (time.Duration, int64, error) { return tf("apply", "-auto-approve") })
 }
 
 // measureDestroy times terraform destroy, applying again before each run
