@@ -46,7 +46,10 @@ type fakeAirflow struct {
 	// answers (see maskedExtra).
 	maskExtra bool
 	// maxPageLimit, when set, is the fake's [api] maximum_page_limit
-	// (Airflow's default is 100): a list asking for more gets that many.
+	// (Airflow's default is 100): a list asking for more gets that many,
+	// under the same total_entries
+	// (https://airflow.apache.org/docs/apache-airflow/stable/security/api.html#page-size-limit;
+	// LimitFilter.depends in airflow/api_fastapi/common/parameters.py).
 	maxPageLimit int
 
 	tokenCalls  atomic.Int64
