@@ -85,7 +85,7 @@ func (e *env) measureChecks(ctx context.Context, runs int, log io.Writer) (*chec
 	// folds similar warnings into one.
 	plan := func() (time.Duration, int64, error) { return tf("plan", "-refresh=false", "-lock=false", "-json") }
 	fmt.Fprintf(log, "bench: %d checks: plan, path whole x%d\n", sharedRoles, runs)
-	whole, err := e.repeat(fmt.Sprintf("plan, %d checks pass", sharedRoles), runs, nil, plan)
+	whole, err := e.repeat(fmt.Sprintf("plan, %d checks pass", sharedRoles), runs, plan)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +101,7 @@ func (e *env) measureChecks(ctx context.Context, runs int, log io.Writer) (*chec
 		return nil, err
 	}
 	fmt.Fprintf(log, "bench: %d checks: plan, hop broken x%d\n", sharedRoles, runs)
-	broken, err := e.repeat(fmt.Sprintf("plan, %d checks meet one broken hop", sharedRoles), runs, nil, plan)
+	broken, err := e.repeat(fmt.Sprintf("plan, %d checks meet one broken hop", sharedRoles), runs, plan)
 	brokenOut := output
 	if _, rerr := g.AddMember(ctx, workerEmail(), tokenCreator, adminMember); err == nil {
 		err = rerr

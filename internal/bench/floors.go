@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
-	"time"
 )
 
-// The two floors of issue 19, measured in the same run for each N: the
+// The two floors of issue 19, measured for each N in turn with the
+// provider's apply, refresh-only plan and destroy: the
 // provider's configuration with each of its resources (the connections,
 // bench_aws, the chains and the roles, expanded the same way: for_each over
 // the same maps, count for the roles) made Terraform's built-in
@@ -108,60 +107,13 @@ func floorResource(b *strings.Builder, kind, name, expansion string, args map[st
 	b.WriteString("}\n")
 }
 
-// floorRun is one floor for n in its working directory.
-type floorRun struct {
-	set     *floorSet
-	tf      func(args ...string) (time.Duration, int64, error)
-	applied bool
-}
-
-// applyFloor measures one floor's apply from empty for n, runs times, and
-// leaves it applied: its refresh-only plans are measured alternately with
-// the provider's (refreshJob), and its destroys after the provider's.
-func (e *env) applyFloor(ctx context.Context, kind string, n, runs int, log io.Writer) (*floorRun, error) {
+// floorSubject is the floor of kind for n in its working directory.
+func (e *env) floorSubject(ctx context.Context, kind string, n int) (*subject, error) {
 	dir := filepath.Join(e.dir, fmt.Sprintf("n%d-%s", n, strings.ReplaceAll(kind, " ", "-")))
 	if err := workDir(dir, floorConfig(kind, n)); err != nil {
 		return nil, err
 	}
-	f := &floorRun{set: &floorSet{Kind: kind}, tf: func(args ...string) (time.Duration, int64, error) {
-		return e.terraformRun(ctx, dir, append(args, "-input=false", "-no-color")...)
-	}}
-	fmt.Fprintf(log, "bench: N = %d: %s floor: apply from empty x%d\n", n, kind, runs)
-	var err error
-	f.set.Apply, err = e.repeat(kind+": apply from empty", runs, func() error {
-		if f.applied {
-			if _, _, err := f.tf("destroy", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		f.applied = true
-		return nil
-	}, func() (time.Duration, int64, error) { return f.tf("apply", "-auto-approve") })
-	return f, err
-}
-
-// refreshJob is the floor's refresh-only plan, for e.interleave.
-func (f *floorRun) refreshJob() job {
-	return job{name: f.set.Kind + ": refresh-only plan", run: func() (time.Duration, int64, error) {
-		return f.tf("plan", "-refresh-only", "-lock=false")
-	}}
-}
-
-// destroyFloor measures the floor's destroy, runs times, applying again before
-// each run but the first.
-func (e *env) destroyFloor(f *floorRun, n, runs int, log io.Writer) error {
-	fmt.Fprintf(log, "bench: N = %d: %s floor: destroy x%d\n", n, f.set.Kind, runs)
-	var err error
-	f.set.Destroy, err = e.repeat(f.set.Kind+": destroy", runs, func() error {
-		if !f.applied {
-			if _, _, err := f.tf("apply", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		f.applied = false
-		return nil
-	}, func() (time.Duration, int64, error) { return f.tf("destroy", "-auto-approve") })
-	return err
+	return e.subject(ctx, kind, dir), nil
 }
 
 // ratio is wall over the floor's, as "1.23x", or "-".

@@ -4,8 +4,9 @@
 // against the local sandbox (real Airflow 3, moto, fakegcp), it times
 // `terraform apply` from empty, a refresh-only plan with nothing changed,
 // and the same plan after 10 connections changed out of band (median of
-// -runs runs each; the refresh-only plan with nothing changed takes
-// 2 x -runs - 1 rounds in turn with its floors'). Requests are counted at counting proxies in front of
+// -runs runs each; apply, the refresh-only plan with nothing changed and
+// destroy are measured round by round in turn with their floors', the
+// refresh in 2 x -runs - 1 rounds). Requests are counted at counting proxies in front of
 // each service, and the provider process's peak resident memory is read from
 // /proc. A floor program issues the same reads straight to the APIs with
 // Terraform's default parallelism. Results go to a Markdown table and a JSON

@@ -143,10 +143,9 @@ type job struct {
 	run     func() (time.Duration, int64, error)
 }
 
-// repeat runs f runs times (with prepare before each, unmeasured) and keeps
-// the median run's counts.
-func (e *env) repeat(name string, runs int, prepare func() error, f func() (time.Duration, int64, error)) (*measurement, error) {
-	ms, err := e.interleave(runs, job{name, prepare, f})
+// repeat runs f runs times and keeps the median run's counts.
+func (e *env) repeat(name string, runs int, f func() (time.Duration, int64, error)) (*measurement, error) {
+	ms, err := e.interleave(runs, job{name: name, run: f})
 	if err != nil {
 		return nil, err
 	}
@@ -198,53 +197,58 @@ func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writ
 	if err := workDir(dir, e.config(n)); err != nil {
 		return nil, err
 	}
-	tf := func(args ...string) (time.Duration, int64, error) {
-		return e.terraformRun(ctx, dir, append(args, "-input=false", "-no-color")...)
+	provider := e.subject(ctx, "", dir)
+	subjects := []*subject{provider}
+	if floors {
+		for _, kind := range []string{floorData, floorNoop} {
+			f, err := e.floorSubject(ctx, kind, n)
+			if err != nil {
+				return nil, err
+			}
+			subjects = append(subjects, f)
+		}
 	}
-	res := &sizeResult{N: n}
-	destroyed := true
 	defer func() {
-		if !destroyed {
-			_, _, _ = tf("destroy", "-auto-approve", "-parallelism=20")
+		for _, s := range subjects {
+			s.cleanUp()
 		}
 	}()
+	res := &sizeResult{N: n}
 
-	apply, err := e.measureApply(n, runs, tf, &destroyed, log)
+	// Each figure whose ratio to a floor is a budget is measured in turn
+	// with the floors', round by round, so that a figure and its floor
+	// meet the machine in the same state (see interleave).
+	fmt.Fprintf(log, "bench: N = %d: terraform apply from empty x%d, in turn with the floors'\n", n, runs)
+	applies, err := e.interleave(runs, jobsOf(subjects, (*subject).applyJob)...)
 	if err != nil {
 		return nil, err
 	}
-
 	if e.hold {
 		return nil, e.holdUntilDone(ctx, dir, log)
 	}
-	floorRuns, err := e.applyFloors(ctx, n, runs, floors, log)
-	for _, f := range floorRuns {
-		defer func() {
-			if f.applied {
-				_, _, _ = f.tf("destroy", "-auto-approve", "-parallelism=20")
-			}
-		}()
-	}
+
+	// A refresh is short, and a median of three is at the mercy of one slow
+	// neighbour on a shared host, so it gets 2 x runs - 1 rounds.
+	rounds := 2*runs - 1
+	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d, in turn with the floors'\n", n, rounds)
+	refreshes, err := e.interleave(rounds, jobsOf(subjects, (*subject).refreshJob)...)
 	if err != nil {
 		return nil, err
 	}
-	refresh, err := e.measureRefresh(n, runs, tf, floorRuns, log)
-	if err != nil {
-		return nil, err
-	}
+	refresh := refreshes[0]
 
 	if err := e.changeConnections(ctx, 10); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(log, "bench: N = %d: refresh-only plan after 10 out-of-band changes x%d\n", n, runs)
-	drift, err := e.repeat("refresh-only plan, 10 changed", runs, nil,
-		func() (time.Duration, int64, error) { return tf("plan", "-refresh-only", "-lock=false") })
+	drift, err := e.repeat("refresh-only plan, 10 changed", runs,
+		func() (time.Duration, int64, error) { return provider.tf("plan", "-refresh-only", "-lock=false") })
 	if err != nil {
 		return nil, err
 	}
 
 	fmt.Fprintf(log, "bench: N = %d: the floor x%d\n", n, runs)
-	floor, err := e.repeat("direct reads (floor of issue 8)", runs, nil, func() (time.Duration, int64, error) {
+	floor, err := e.repeat("direct reads (floor of issue 8)", runs, func() (time.Duration, int64, error) {
 		start := time.Now()
 		err := e.floor(ctx, n)
 		return time.Since(start), 0, err
@@ -254,61 +258,93 @@ func (e *env) measure(ctx context.Context, n, runs int, floors bool, log io.Writ
 	}
 	refresh.FloorMS, drift.FloorMS = floor.WallMS, floor.WallMS
 
-	destroy, err := e.measureDestroy(n, runs, tf, &destroyed, log)
+	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d, in turn with the floors'\n", n, runs)
+	destroys, err := e.interleave(runs, jobsOf(subjects, (*subject).destroyJob)...)
 	if err != nil {
 		return nil, err
 	}
-	for _, f := range floorRuns {
-		if err := e.destroyFloor(f, n, runs, log); err != nil {
-			return nil, fmt.Errorf("%s floor: %w", f.set.Kind, err)
-		}
-		res.Floors = append(res.Floors, *f.set)
+	for k, s := range subjects[1:] {
+		res.Floors = append(res.Floors, floorSet{Kind: s.kind, Apply: applies[k+1], Refresh: refreshes[k+1], Destroy: destroys[k+1]})
 	}
-	res.Measurements = []measurement{*apply, *refresh, *drift, *destroy, *floor}
+	res.Measurements = []measurement{*applies[0], *refresh, *drift, *destroys[0], *floor}
 	res.Budgets = budgets(n, res.Measurements, res.Floors)
 	return res, nil
 }
 
-// applyFloors applies both floors for n, when wanted, measuring their
-// applies; what it applied is returned even with an error.
-func (e *env) applyFloors(ctx context.Context, n, runs int, floors bool, log io.Writer) ([]*floorRun, error) {
-	if !floors {
-		return nil, nil
-	}
-	var applied []*floorRun
-	for _, kind := range []string{floorData, floorNoop} {
-		f, err := e.applyFloor(ctx, kind, n, runs, log)
-		if f != nil {
-			applied = append(applied, f)
-		}
-		if err != nil {
-			return applied, fmt.Errorf("%s floor: %w", kind, err)
-		}
-	}
-	return applied, nil
+// subject is one configuration in its working directory: the provider's
+// (kind "") or a floor's.
+type subject struct {
+	kind    string
+	tf      func(args ...string) (time.Duration, int64, error)
+	applied bool
 }
 
-// measureRefresh measures the refresh-only plan with nothing changed, in
-// turn with the floors' (their ratio is a budget). A refresh is short, and
-// a median of three is at the mercy of one slow neighbour on a shared
-// host, so it gets 2 x runs - 1 rounds.
-func (e *env) measureRefresh(n, runs int, tf func(...string) (time.Duration, int64, error), floors []*floorRun, log io.Writer) (*measurement, error) {
-	rounds := 2*runs - 1
-	fmt.Fprintf(log, "bench: N = %d: refresh-only plan x%d, in turn with the floors'\n", n, rounds)
-	jobs := []job{{name: "refresh-only plan, no change", run: func() (time.Duration, int64, error) {
-		return tf("plan", "-refresh-only", "-lock=false")
-	}}}
-	for _, f := range floors {
-		jobs = append(jobs, f.refreshJob())
+func (e *env) subject(ctx context.Context, kind, dir string) *subject {
+	return &subject{kind: kind, tf: func(args ...string) (time.Duration, int64, error) {
+		return e.terraformRun(ctx, dir, append(args, "-input=false", "-no-color")...)
+	}}
+}
+
+// name is the measurement's name for the subject: the provider's as is, a
+// floor's after its kind.
+func (s *subject) name(what string) string {
+	if s.kind == "" {
+		return what
 	}
-	ms, err := e.interleave(rounds, jobs...)
-	if err != nil {
-		return nil, err
+	return s.kind + ": " + what
+}
+
+// applyJob times terraform apply from empty, destroying first when applied.
+func (s *subject) applyJob() job {
+	return job{name: s.name("apply from empty"), prepare: func() error {
+		if s.applied {
+			if _, _, err := s.tf("destroy", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		s.applied = true
+		return nil
+	}, run: func() (time.Duration, int64, error) { return s.tf("apply", "-auto-approve") }}
+}
+
+// refreshJob times a refresh-only plan with nothing changed.
+func (s *subject) refreshJob() job {
+	name := "refresh-only plan"
+	if s.kind == "" {
+		name = "refresh-only plan, no change"
 	}
-	for k, f := range floors {
-		f.set.Refresh = ms[k+1]
+	return job{name: s.name(name), run: func() (time.Duration, int64, error) {
+		return s.tf("plan", "-refresh-only", "-lock=false")
+	}}
+}
+
+// destroyJob times terraform destroy, applying first when destroyed.
+func (s *subject) destroyJob() job {
+	return job{name: s.name("destroy"), prepare: func() error {
+		if !s.applied {
+			if _, _, err := s.tf("apply", "-auto-approve"); err != nil {
+				return err
+			}
+		}
+		s.applied = false
+		return nil
+	}, run: func() (time.Duration, int64, error) { return s.tf("destroy", "-auto-approve") }}
+}
+
+// cleanUp destroys what is still applied.
+func (s *subject) cleanUp() {
+	if s.applied {
+		_, _, _ = s.tf("destroy", "-auto-approve", "-parallelism=20")
 	}
-	return ms[0], nil
+}
+
+// jobsOf is each subject's job.
+func jobsOf(subjects []*subject, jobOf func(*subject) job) []job {
+	jobs := make([]job, len(subjects))
+	for k, s := range subjects {
+		jobs[k] = jobOf(s)
+	}
+	return jobs
 }
 
 // workDir makes dir afresh with config as its main.tf.
@@ -328,36 +364,6 @@ func (e *env) holdUntilDone(ctx context.Context, dir string, log io.Writer) erro
 		dir, e.cliConfig, e.terraform)
 	<-ctx.Done()
 	return ctx.Err()
-}
-
-// measureApply times terraform apply from empty, destroying before each
-// run but the first.
-func (e *env) measureApply(n, runs int, tf func(...string) (time.Duration, int64, error), destroyed *bool, log io.Writer) (*measurement, error) {
-	fmt.Fprintf(log, "bench: N = %d: terraform apply from empty x%d\n", n, runs)
-	return e.repeat("apply from empty", runs, func() error {
-		if !*destroyed {
-			if _, _, err := tf("destroy", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		*destroyed = false
-		return nil
-	}, func() (time.Duration, int64, error) { return tf("apply", "-auto-approve") })
-}
-
-// measureDestroy times terraform destroy, applying again before each run
-// but the first.
-func (e *env) measureDestroy(n, runs int, tf func(...string) (time.Duration, int64, error), destroyed *bool, log io.Writer) (*measurement, error) {
-	fmt.Fprintf(log, "bench: N = %d: terraform destroy x%d\n", n, runs)
-	return e.repeat("destroy", runs, func() error {
-		if *destroyed {
-			if _, _, err := tf("apply", "-auto-approve"); err != nil {
-				return err
-			}
-		}
-		*destroyed = true
-		return nil
-	}, func() (time.Duration, int64, error) { return tf("destroy", "-auto-approve") })
 }
 
 // changeConnections changes the host of k connections straight through
