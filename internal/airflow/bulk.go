@@ -95,12 +95,16 @@ type bulker struct {
 	pending []*bulkOp
 	first   time.Time   // when the pending batch's first write came
 	timer   *time.Timer // sends the pending batch
-	// waiting counts the writes handed over and not yet answered, queued
-	// or in flight. callers is the most that were waiting when a batch's
-	// timer sent it: as many writes as Terraform hands over at once (its
-	// -parallelism), as far as this process has seen. When that many are
-	// waiting, no other write can come until one is answered, so the
-	// batch goes at once instead of waiting out its timer.
+	// waiting counts the writes handed over whose batch is not yet
+	// answered, queued or in flight. callers is the most that were ever waiting at once: as
+	// many writes as Terraform hands over at once (its -parallelism), as
+	// far as this process has seen. When that many are waiting again, no
+	// other write can come until one is answered, so the batch goes at
+	// once instead of waiting out its timer. A write that makes a new most
+	// does not send its batch: more may come, and the timer decides. (A
+	// most learnt only when a timer fired could stick low: learnt as 2 in
+	// a slow start, it sent every second write, and an apply of 1,000
+	// connections in a noisy make bench made 656 requests.)
 	waiting, callers int
 	// quiet and maxWait replace bulkQuiet and bulkMaxWait when set (tests).
 	quiet, maxWait time.Duration
@@ -150,7 +154,6 @@ func (c *Client) bulkOn(ctx context.Context) bool {
 func (c *Client) bulkWrite(ctx context.Context, op *bulkOp) (*Connection, error) {
 	op.ctx, op.done = ctx, make(chan struct{})
 	c.bulk.add(c, op)
-	defer c.bulk.finished()
 	select {
 	case <-op.done:
 	case <-ctx.Done():
@@ -179,7 +182,9 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	if len(b.pending) == 1 {
 		b.first = now
 	}
-	if len(b.pending) >= maxBulkEntities || (b.callers > 1 && b.waiting >= b.callers) {
+	allWaiting := b.callers > 1 && b.waiting == b.callers
+	b.callers = max(b.callers, b.waiting)
+	if len(b.pending) >= maxBulkEntities || allWaiting {
 		go c.sendBatch(b.take())
 		return
 	}
@@ -188,9 +193,6 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	if b.timer == nil {
 		b.timer = time.AfterFunc(wait, func() {
 			b.mu.Lock()
-			if len(b.pending) > 0 {
-				b.callers = max(b.callers, b.waiting)
-			}
 			batch := b.take()
 			b.mu.Unlock()
 			c.sendBatch(batch)
@@ -200,10 +202,12 @@ func (b *bulker) add(c *Client, op *bulkOp) {
 	b.timer.Reset(wait)
 }
 
-// finished counts a write answered.
-func (b *bulker) finished() {
+// answered counts the writes of a batch answered, all at once: a caller
+// answered first that hands over its next write at once must not find its
+// batch's other writes still counted as waiting.
+func (b *bulker) answered(n int) {
 	b.mu.Lock()
-	b.waiting--
+	b.waiting -= n
 	b.mu.Unlock()
 }
 
@@ -225,6 +229,7 @@ func (c *Client) sendBatch(batch []*bulkOp) {
 		return
 	}
 	defer func() {
+		c.bulk.answered(len(batch))
 		for _, op := range batch {
 			close(op.done)
 		}

@@ -419,3 +419,42 @@ func TestBulk_batchOfAllCallersGoesAtOnce(t *testing.T) {
 		t.Errorf("%d bulk requests for two waves of %d, want 2", *calls, callers)
 	}
 }
+
+// A slow start does not set the batch size for good: two writes alone at
+// first, then ten writers each handing over its next write once the last is
+// answered (as Terraform's ten slots do) still share batches of about ten (at most 30 requests for 100 writes).
+// Learnt only when a timer fired, the most waiting stuck at two; counted
+// down as each caller returned, a writer answered first found its batch's
+// other writes still waiting and sent its next write alone.
+func TestBulk_slowStartDoesNotShrinkBatches(t *testing.T) {
+	f := newFakeAirflow(t, VersionV2)
+	calls := f.serveBulk(nil)
+	c := bulkClient(t, f)
+	c.bulk.quiet, c.bulk.maxWait = 50*time.Millisecond, 50*time.Millisecond
+	for i, err := range atOnce(2, func(i int) error {
+		_, err := c.CreateConnection(t.Context(), sampleConn(i))
+		return err
+	}) {
+		if err != nil {
+			t.Fatalf("create %d: %v", i, err)
+		}
+	}
+	const writers, each = 10, 10
+	for w, err := range atOnce(writers, func(w int) error {
+		for k := range each {
+			if _, err := c.CreateConnection(t.Context(), sampleConn(100+w*each+k)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}) {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+	}
+	alone := countMethod(f, http.MethodPost, "/api/v2/connections")
+	t.Logf("%d bulk requests, %d alone", *calls, alone)
+	if total := *calls + alone; total > 30 {
+		t.Errorf("%d requests (%d bulk, %d alone) for %d writes by %d writers, want at most 30", total, *calls, alone, writers*each, writers)
+	}
+}
