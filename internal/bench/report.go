@@ -121,9 +121,11 @@ func requestsText(m map[string]map[string]int) string {
 
 func (r *report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Median of %d runs. Requests counted at proxies in front of each service (Airflow / Google / AWS). "+
+	fmt.Fprintf(&b, "Median of %d runs (of %d for the refresh-only plan with nothing changed). "+
+		"Requests counted at proxies in front of each service (Airflow / Google / AWS). "+
 		"Each figure is also shown as a ratio to Terraform's floors for the same count of resources: the built-in "+
-		"terraform_data (no plugin) and a no-op plugin with airflowiam_connection's schema.\n\n", r.Runs)
+		"terraform_data (no plugin) and a no-op plugin with airflowiam_connection's schema; apply, that refresh "+
+		"and destroy were measured round by round in turn with the floors'.\n\n", r.Runs, 2*r.Runs-1)
 	for _, s := range r.Sizes {
 		fmt.Fprintf(&b, "### N = %d connections (+ 20 chains of 2 hops, 5 roles, 1 check)\n\n", s.N)
 		b.WriteString("| measurement | wall | / terraform_data | / no-op plugin | / direct reads | requests (Airflow / Google / AWS) | provider peak RSS |\n" +
