@@ -96,15 +96,15 @@ type bulker struct {
 	first   time.Time   // when the pending batch's first write came
 	timer   *time.Timer // sends the pending batch
 	// waiting counts the writes handed over whose batch is not yet
-	// answered, queued or in flight. callers is the most that were ever waiting at once: as
-	// many writes as Terraform hands over at once (its -parallelism), as
-	// far as this process has seen. When that many are waiting again, no
-	// other write can come until one is answered, so the batch goes at
-	// once instead of waiting out its timer. A write that makes a new most
-	// does not send its batch: more may come, and the timer decides. (A
-	// most learnt only when a timer fired could stick low: learnt as 2 in
-	// a slow start, it sent every second write, and an apply of 1,000
-	// connections in a noisy make bench made 656 requests.)
+	// answered, queued or in flight. callers is the most that were ever
+	// waiting at once: as many writes as Terraform hands over at once (its
+	// -parallelism), as far as this process has seen. When that many are
+	// waiting again, no other write can come until one is answered, so the
+	// batch goes at once instead of waiting out its timer. A write that
+	// makes a new most does not send its batch: more may come, and the
+	// timer decides. (A most learnt only when a timer fired could stick
+	// low: learnt as 2 in a slow start, it sent every second write, and an
+	// apply of 1,000 connections in a noisy make bench made 656 requests.)
 	waiting, callers int
 	// quiet and maxWait replace bulkQuiet and bulkMaxWait when set (tests).
 	quiet, maxWait time.Duration

@@ -115,6 +115,9 @@ func decodeFlat(ctx context.Context, state tfsdk.State, target any) error {
 	if len(fields) != len(types) {
 		return fmt.Errorf("the model has %d attributes, the schema %d", len(fields), len(types))
 	}
+	if state.Raw.IsNull() || !state.Raw.IsKnown() {
+		return fmt.Errorf("the state is %s, not an object to read", state.Raw)
+	}
 	var values map[string]tftypes.Value
 	if err := state.Raw.As(&values); err != nil {
 		return err

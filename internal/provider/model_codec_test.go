@@ -111,6 +111,14 @@ func TestFlatState_refusesAModelThatDoesNotMatch(t *testing.T) {
 	if diags := setFlatState(ctx, &state, &wrongType); !diags.HasError() {
 		t.Error("a model with a wrong type was written")
 	}
+	null := tfsdk.State{Schema: state.Schema, Raw: tftypes.NewValue(state.Raw.Type(), nil)}
+	var m connectionResourceModel
+	if diags := null.Get(ctx, &m); !diags.HasError() {
+		t.Error("the framework read a null state; the flat codec should too")
+	}
+	if diags := getFlatState(ctx, null, &m); !diags.HasError() {
+		t.Error("a null state was read")
+	}
 	var untagged struct {
 		connectionResourceModel
 		Stray string
